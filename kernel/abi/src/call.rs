@@ -1,0 +1,103 @@
+//! System-call numbers and the category each call belongs to (DESIGN.md section 2).
+
+/// How a call may behave between entry and completion; decides how it is restarted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    /// Never blocks and never touches user memory.
+    Trivial,
+    /// Normally quick, but touches user memory and may so wait for a pager; it is then rolled
+    /// back to its start and re-issued when the fault is resolved.
+    Short,
+    /// May block indefinitely; re-issued from scratch after every interruption, so its
+    /// arguments name an idempotent goal (an absolute deadline, not a duration).
+    Long,
+    /// Blocks or is interrupted at several intermediate points; at each point the kernel
+    /// rewrites the caller's registers so that they describe the remaining work.
+    MultiStage,
+}
+
+impl Category {
+    /// The lower-case name used in the specification table.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Category::Trivial => "trivial",
+            Category::Short => "short",
+            Category::Long => "long",
+            Category::MultiStage => "multi-stage",
+        }
+    }
+}
+
+macro_rules! calls {
+    ($($(#[$doc:meta])* $variant:ident = $number:literal,)*) => {
+        /// A system call, by number (the value of `rax` at the `syscall` instruction).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u64)]
+        pub enum Call {
+            $($(#[$doc])* $variant = $number,)*
+        }
+
+        impl Call {
+            /// Every call, in number order.
+            pub const ALL: &'static [Call] = &[$(Call::$variant,)*];
+
+            /// The call with this number, if there is one.
+            pub const fn from_number(number: u64) -> Option<Call> {
+                match number {
+                    $($number => Some(Call::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+calls! {
+    /// Does nothing and returns success: the floor of the system-call cost, for benchmarks.
+    Null = 0,
+    /// Writes a byte string from the caller's memory to the kernel's debug console.
+    DebugPrint = 1,
+    /// Ends the calling thread; when the last thread of the root program ends, the machine
+    /// stops with the status as its verdict.
+    ThreadExit = 2,
+    /// Reads the monotonic clock, in nanoseconds since boot.
+    ClockMonotonic = 3,
+    /// Blocks the calling thread until the monotonic clock reaches an absolute deadline.
+    SleepUntil = 4,
+}
+
+impl Call {
+    /// The call's number, as placed in `rax`.
+    pub const fn number(self) -> u64 {
+        self as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_round_trip() {
+        for &call in Call::ALL {
+            assert_eq!(Call::from_number(call.number()), Some(call));
+        }
+    }
+
+    #[test]
+    fn numbers_are_dense_from_zero() {
+        for (index, &call) in Call::ALL.iter().enumerate() {
+            assert_eq!(
+                call.number(),
+                index as u64,
+                "{call:?} breaks the dense numbering"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_numbers_are_rejected() {
+        assert_eq!(Call::from_number(Call::ALL.len() as u64), None);
+        assert_eq!(Call::from_number(u64::MAX), None);
+    }
+}

@@ -1,0 +1,84 @@
+//! Error codes returned by system calls in `rax` (zero means success).
+
+macro_rules! errors {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal,)*) => {
+        /// Why a system call failed. The code travels in `rax`; `0` is success.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u64)]
+        pub enum Error {
+            $($(#[$doc])* $variant = $code,)*
+        }
+
+        impl Error {
+            /// Every error, in code order.
+            pub const ALL: &'static [Error] = &[$(Error::$variant,)*];
+
+            /// The error with this code, if there is one.
+            pub const fn from_code(code: u64) -> Option<Error> {
+                match code {
+                    $($code => Some(Error::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// The variant's name, for messages and the specification table.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Error::$variant => stringify!($variant),)*
+                }
+            }
+        }
+    };
+}
+
+errors! {
+    /// `rax` held a number that names no system call.
+    UnknownCall = 1,
+    /// A pointer argument is null, not canonical, in the kernel half, or covers memory that
+    /// the caller's space does not map.
+    BadAddress = 2,
+    /// A length argument exceeds the call's documented limit.
+    TooLong = 3,
+    /// An argument is out of its documented range.
+    InvalidArgument = 4,
+}
+
+impl Error {
+    /// The code as placed in `rax`.
+    pub const fn code(self) -> u64 {
+        self as u64
+    }
+
+    /// Decodes a returned `rax`: `Ok` for zero, the error otherwise. A code this ABI does
+    /// not define (which a conforming kernel never returns) reads as `InvalidArgument`.
+    pub const fn check(rax: u64) -> Result<(), Error> {
+        if rax == 0 {
+            return Ok(());
+        }
+        match Error::from_code(rax) {
+            Some(error) => Err(error),
+            None => Err(Error::InvalidArgument),
+        }
+    }
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_never_collide_with_success() {
+        for &error in Error::ALL {
+            assert_ne!(error.code(), 0);
+            assert_eq!(Error::from_code(error.code()), Some(error));
+            assert_eq!(Error::check(error.code()), Err(error));
+        }
+        assert_eq!(Error::check(0), Ok(()));
+    }
+}

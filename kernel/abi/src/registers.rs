@@ -1,0 +1,33 @@
+//! The register convention of the `syscall` instruction.
+//!
+//! On entry `rax` holds the call number and up to six arguments travel in `rdi`, `rsi`,
+//! `rdx`, `r10`, `r8`, `r9` (`rcx` and `r11` are taken by the instruction itself: it saves the
+//! return address and flags there, AMD APM vol. 2 section 6.1.1). On return `rax` holds `0` or
+//! an [`Error`](crate::Error) code and results replace the arguments in `rdi`, `rsi`, `rdx`.
+//! Every other register, including the whole FPU/SSE state, `rsp`, `rbp` and the flags, is
+//! preserved; `rcx` and `r11` are clobbered.
+//!
+//! A thread stopped inside a call shows `rip` pointing at its `syscall` instruction and the
+//! registers naming the call to re-issue (DESIGN.md section 2), so resuming that state finishes
+//! the call.
+
+/// Length in bytes of the `syscall` instruction (`0f 05`): a restart point is the saved
+/// return address minus this.
+pub const SYSCALL_INSTRUCTION_LENGTH: u64 = 2;
+
+/// Number of argument registers.
+pub const ARGUMENT_REGISTERS: usize = 6;
+
+/// Number of result registers besides the status in `rax`.
+pub const RESULT_REGISTERS: usize = 3;
+
+/// The first address above the user half of every address space: user pointers must lie
+/// wholly below it. The kernel half starts at `0xffff_8000_0000_0000`; everything in between
+/// is not canonical with 4-level paging (Intel SDM vol. 1 section 3.3.7.1).
+pub const USER_ADDRESS_LIMIT: u64 = 0x0000_8000_0000_0000;
+
+/// The longest byte string one `DebugPrint` accepts.
+pub const DEBUG_PRINT_MAX: u64 = 4096;
+
+/// Nanoseconds per tick of the kernel clock; `ClockMonotonic` advances in these steps.
+pub const CLOCK_TICK_NANOSECONDS: u64 = 1_000_000;

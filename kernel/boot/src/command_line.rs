@@ -1,0 +1,121 @@
+//! The kernel command line: `key=value` options, then `--` and the root program's arguments.
+//!
+//! Options: `log=<error|warn|info|debug|trace>` (default `info`) and `root=<program>` (default:
+//! the manifest's root). Unknown options are reported, not fatal, so an old kernel boots with a
+//! newer tool.
+
+/// The parsed command line, borrowing from the original text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandLine<'a> {
+    /// The requested log level, if given.
+    pub log_level: Option<LogLevel>,
+    /// The program to start instead of the manifest's root, if given.
+    pub root: Option<&'a str>,
+    /// Everything after `--`, passed to the root program as its argument string.
+    pub root_arguments: Option<&'a str>,
+    /// The first option the parser did not understand, if any.
+    pub first_unknown: Option<&'a str>,
+}
+
+/// The kernel's log levels, from quietest to loudest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// The boot log.
+    Info,
+    /// Details for kernel developers.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl LogLevel {
+    /// Parses a level name.
+    pub fn parse(name: &str) -> Option<LogLevel> {
+        Some(match name {
+            "error" => LogLevel::Error,
+            "warn" => LogLevel::Warn,
+            "info" => LogLevel::Info,
+            "debug" => LogLevel::Debug,
+            "trace" => LogLevel::Trace,
+            _ => return None,
+        })
+    }
+}
+
+impl<'a> CommandLine<'a> {
+    /// Parses a command line. Never fails: what it cannot read is reported in `first_unknown`.
+    pub fn parse(text: &'a str) -> CommandLine<'a> {
+        let (options, root_arguments) = match text.split_once("--") {
+            Some((options, rest)) if options.is_empty() || options.ends_with(' ') => {
+                (options, Some(rest.trim()))
+            }
+            _ => (text, None),
+        };
+        let mut line = CommandLine {
+            log_level: None,
+            root: None,
+            root_arguments,
+            first_unknown: None,
+        };
+        for option in options.split_ascii_whitespace() {
+            let understood = match option.split_once('=') {
+                Some(("log", level)) => LogLevel::parse(level).map(|level| {
+                    line.log_level = Some(level);
+                }),
+                Some(("root", program)) if !program.is_empty() => {
+                    line.root = Some(program);
+                    Some(())
+                }
+                _ => None,
+            };
+            if understood.is_none() && line.first_unknown.is_none() {
+                line.first_unknown = Some(option);
+            }
+        }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_line_has_no_options() {
+        let line = CommandLine::parse("");
+        assert_eq!(line.log_level, None);
+        assert_eq!(line.root, None);
+        assert_eq!(line.root_arguments, None);
+        assert_eq!(line.first_unknown, None);
+    }
+
+    #[test]
+    fn options_and_root_arguments() {
+        let line = CommandLine::parse("log=debug root=kernel-tests -- fault invalid-opcode");
+        assert_eq!(line.log_level, Some(LogLevel::Debug));
+        assert_eq!(line.root, Some("kernel-tests"));
+        assert_eq!(line.root_arguments, Some("fault invalid-opcode"));
+        assert_eq!(line.first_unknown, None);
+    }
+
+    #[test]
+    fn double_dash_inside_a_word_is_not_a_separator() {
+        let line = CommandLine::parse("root=a--b");
+        assert_eq!(line.root, Some("a--b"));
+        assert_eq!(line.root_arguments, None);
+        let line = CommandLine::parse("-- x -- y");
+        assert_eq!(line.root_arguments, Some("x -- y"));
+    }
+
+    #[test]
+    fn bad_options_are_reported_not_fatal() {
+        let line = CommandLine::parse("log=loud root= quiet log=warn");
+        assert_eq!(line.first_unknown, Some("log=loud"));
+        assert_eq!(line.log_level, Some(LogLevel::Warn));
+        assert_eq!(line.root, None);
+    }
+}

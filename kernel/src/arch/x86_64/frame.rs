@@ -1,0 +1,104 @@
+//! The saved user register frame of a thread, written by the CPU and the entry stubs.
+//!
+//! Every entry from user mode (system call, exception, interrupt) saves the complete user
+//! register state into the running thread's frame, not onto a kernel stack: the task state
+//! segment's `rsp0` and the per-CPU frame pointer both point at the end of that frame, so the
+//! CPU's own pushes (Intel SDM vol. 3A section 6.14.2) and the stub's pushes fill it in place.
+//! A thread's whole user state is therefore always in one known place, whichever execution
+//! model the kernel runs, which is what `thread_get_state` and restarts need.
+
+use core::cell::UnsafeCell;
+
+/// The `vector` value the system-call entry stores: not a CPU vector, it marks a frame that
+/// may return with `sysretq` (its `rcx` and `r11` carry nothing the thread can rely on).
+pub const SYSCALL_VECTOR: u64 = 0x100;
+
+/// A user thread's registers, in the order the entry stubs push them.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(16))]
+pub struct RegisterFrame {
+    /// General-purpose registers.
+    pub rax: u64,
+    #[allow(missing_docs)]
+    pub rbx: u64,
+    #[allow(missing_docs)]
+    pub rcx: u64,
+    #[allow(missing_docs)]
+    pub rdx: u64,
+    #[allow(missing_docs)]
+    pub rsi: u64,
+    #[allow(missing_docs)]
+    pub rdi: u64,
+    #[allow(missing_docs)]
+    pub rbp: u64,
+    #[allow(missing_docs)]
+    pub r8: u64,
+    #[allow(missing_docs)]
+    pub r9: u64,
+    #[allow(missing_docs)]
+    pub r10: u64,
+    #[allow(missing_docs)]
+    pub r11: u64,
+    #[allow(missing_docs)]
+    pub r12: u64,
+    #[allow(missing_docs)]
+    pub r13: u64,
+    #[allow(missing_docs)]
+    pub r14: u64,
+    #[allow(missing_docs)]
+    pub r15: u64,
+    /// How the thread entered the kernel: a CPU vector, or [`SYSCALL_VECTOR`].
+    pub vector: u64,
+    /// The CPU's error code for exceptions that push one, else zero.
+    pub error_code: u64,
+    /// The interrupted instruction pointer (for a system call, the instruction after it).
+    pub rip: u64,
+    /// Code segment selector.
+    pub cs: u64,
+    /// Flags.
+    pub rflags: u64,
+    /// Stack pointer.
+    pub rsp: u64,
+    /// Stack segment selector.
+    pub ss: u64,
+}
+
+/// Size of [`RegisterFrame`] in bytes; the entry assembly depends on it.
+pub const FRAME_SIZE: usize = size_of::<RegisterFrame>();
+const _: () = assert!(FRAME_SIZE == 22 * 8 && FRAME_SIZE % 16 == 0);
+
+/// A frame the CPU writes behind Rust's back, owned by one thread.
+///
+/// Only the CPU running the thread touches it: the entry stubs while the thread enters the
+/// kernel, kernel code between entry and exit, the exit stubs while it leaves. The kernel is
+/// single-processor with interrupts off in kernel code, so those never overlap; the accessors
+/// copy in and out and never hand out references that could outlive a call.
+#[derive(Default)]
+#[repr(transparent)]
+pub struct SavedRegisters(UnsafeCell<RegisterFrame>);
+
+// SAFETY: see the type's documentation: accesses are serialized by the kernel's single CPU
+// with interrupts disabled in kernel code.
+unsafe impl Sync for SavedRegisters {}
+// SAFETY: the frame is plain data.
+unsafe impl Send for SavedRegisters {}
+
+impl SavedRegisters {
+    /// A copy of the frame.
+    pub fn get(&self) -> RegisterFrame {
+        // SAFETY: see the type's documentation; no reference escapes.
+        unsafe { *self.0.get() }
+    }
+
+    /// Changes the frame through a closure.
+    pub fn update<R>(&self, change: impl FnOnce(&mut RegisterFrame) -> R) -> R {
+        // SAFETY: see the type's documentation; the reference lives only for the closure,
+        // which cannot re-enter the kernel's entry paths.
+        change(unsafe { &mut *self.0.get() })
+    }
+
+    /// The address just past the frame: where the CPU and the entry stubs start pushing.
+    pub fn top(&self) -> u64 {
+        self.0.get() as u64 + FRAME_SIZE as u64
+    }
+}

@@ -1,0 +1,230 @@
+//! Hardware page tables: the kernel's own mappings, built once at boot, and the user half of
+//! each address space.
+//!
+//! Every address space shares the kernel half (PML4 entries 256 to 511), whose next-level
+//! tables are all created at boot, so a mapping added to the kernel half later is seen by every
+//! space. The kernel half holds the direct map of RAM, a window for device registers, and the
+//! kernel image with per-section rights (text read-execute, rodata read-only, data
+//! read-write; Intel SDM vol. 3A section 4.6).
+
+use super::physical::{DIRECT_MAP_BASE, KERNEL_VIRTUAL_OFFSET};
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::mapper::{MapToError, MapperFlush};
+use x86_64::structures::paging::{
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame,
+    PageSize, Size2MiB, Size4KiB,
+};
+use x86_64::{PhysAddr, VirtAddr};
+
+/// Where device registers are mapped (uncached), one page per device.
+pub const DEVICE_WINDOW_BASE: u64 = 0xffff_ff00_0000_0000;
+
+/// A source of zeroed frames for page tables.
+pub trait TableFrameSource {
+    /// A fresh frame, or `None` when memory (or the caller's quota) is exhausted.
+    fn table_frame(&mut self) -> Option<u64>;
+}
+
+/// Adapts a frame source to the `x86_64` crate, zeroing each frame through `offset` (0 while
+/// the boot identity map is in use, the direct map afterwards).
+struct Adapter<'a> {
+    source: &'a mut dyn TableFrameSource,
+    offset: u64,
+}
+
+// SAFETY: every frame handed out comes from the kernel's frame allocator, is unused, and is
+// given to exactly one caller.
+unsafe impl FrameAllocator<Size4KiB> for Adapter<'_> {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        let frame = self.source.table_frame()?;
+        // SAFETY: the frame is unused RAM reachable at `offset + frame`.
+        unsafe { ((self.offset + frame) as *mut u8).write_bytes(0, Size4KiB::SIZE as usize) };
+        Some(PhysFrame::containing_address(PhysAddr::new(frame)))
+    }
+}
+
+/// Why a mapping could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// No frame for a page table.
+    OutOfMemory,
+    /// The page is already mapped.
+    AlreadyMapped,
+}
+
+fn map_error<S: x86_64::structures::paging::PageSize>(error: MapToError<S>) -> MapError {
+    match error {
+        MapToError::FrameAllocationFailed => MapError::OutOfMemory,
+        _ => MapError::AlreadyMapped,
+    }
+}
+
+/// Views a root table through an offset: 0 during boot (identity map), the direct map later.
+fn mapper(root: u64, offset: u64) -> OffsetPageTable<'static> {
+    // SAFETY: `root` is a page-table frame owned by the caller's address space and reachable
+    // at `offset + root`; the kernel runs on one CPU with interrupts off, so this is the only
+    // live view of these tables while it exists.
+    unsafe {
+        OffsetPageTable::new(&mut *((offset + root) as *mut PageTable), VirtAddr::new(offset))
+    }
+}
+
+fn section_bounds() -> [(u64, u64, PageTableFlags); 3] {
+    unsafe extern "C" {
+        static __text_start: u8;
+        static __text_end: u8;
+        static __rodata_start: u8;
+        static __rodata_end: u8;
+        static __data_start: u8;
+        static __data_end: u8;
+    }
+    let base = PageTableFlags::PRESENT | PageTableFlags::GLOBAL;
+    [
+        (&raw const __text_start as u64, &raw const __text_end as u64, base),
+        (
+            &raw const __rodata_start as u64,
+            &raw const __rodata_end as u64,
+            base | PageTableFlags::NO_EXECUTE,
+        ),
+        (
+            &raw const __data_start as u64,
+            &raw const __data_end as u64,
+            base | PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE,
+        ),
+    ]
+}
+
+/// Builds the kernel's page tables while the boot identity map is active and switches to
+/// them. `physical_limit` bounds the direct map; `devices` are physical register pages mapped
+/// in order into the device window. Returns the root table's physical address.
+pub fn build_kernel_tables(
+    frames: &mut dyn TableFrameSource,
+    physical_limit: u64,
+    devices: &[u64],
+) -> u64 {
+    let mut allocator = Adapter { source: frames, offset: 0 };
+    let root = allocator.allocate_frame().expect("no memory for the kernel page tables");
+    let root = root.start_address().as_u64();
+    let mut tables = mapper(root, 0);
+    let direct = PageTableFlags::PRESENT
+        | PageTableFlags::WRITABLE
+        | PageTableFlags::NO_EXECUTE
+        | PageTableFlags::GLOBAL;
+    for physical in (0..physical_limit).step_by(Size2MiB::SIZE as usize) {
+        let page = Page::<Size2MiB>::containing_address(VirtAddr::new(DIRECT_MAP_BASE + physical));
+        let frame = PhysFrame::<Size2MiB>::containing_address(PhysAddr::new(physical));
+        // SAFETY: the direct map aliases RAM at a fixed offset; nothing in the kernel half
+        // overlaps it.
+        let flush = unsafe { tables.map_to(page, frame, direct, &mut allocator) };
+        flush.map(MapperFlush::ignore).expect("cannot build the direct map");
+    }
+    for (start, end, flags) in section_bounds() {
+        for virtual_address in (start..end).step_by(Size4KiB::SIZE as usize) {
+            let page = Page::<Size4KiB>::containing_address(VirtAddr::new(virtual_address));
+            let frame = PhysFrame::containing_address(PhysAddr::new(
+                virtual_address - KERNEL_VIRTUAL_OFFSET,
+            ));
+            // SAFETY: maps the kernel image onto its own physical frames.
+            let flush = unsafe { tables.map_to(page, frame, flags, &mut allocator) };
+            flush.map(MapperFlush::ignore).expect("cannot map the kernel image");
+        }
+    }
+    let device = direct
+        | PageTableFlags::NO_CACHE
+        | PageTableFlags::WRITE_THROUGH;
+    for (index, &physical) in devices.iter().enumerate() {
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(
+            DEVICE_WINDOW_BASE + index as u64 * Size4KiB::SIZE,
+        ));
+        let frame = PhysFrame::containing_address(PhysAddr::new(physical));
+        // SAFETY: device registers mapped uncached into the device window.
+        let flush = unsafe { tables.map_to(page, frame, device, &mut allocator) };
+        flush.map(MapperFlush::ignore).expect("cannot map device registers");
+    }
+    // Create every kernel-half second-level table now, so later spaces share all of them.
+    let root_table = tables.level_4_table_mut();
+    for index in 256..512 {
+        if root_table[index].is_unused() {
+            let frame = allocator.allocate_frame().expect("no memory for kernel page tables");
+            root_table[index].set_frame(frame, PageTableFlags::PRESENT | PageTableFlags::WRITABLE);
+        }
+    }
+    // SAFETY: the new tables map the running kernel (text, data, stacks: all in the image or
+    // the direct map) exactly where it is now, so execution continues after the switch.
+    unsafe {
+        Cr3::write(
+            PhysFrame::containing_address(PhysAddr::new(root)),
+            Cr3Flags::empty(),
+        )
+    };
+    root
+}
+
+/// The rights of a user page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserRights {
+    /// Writes allowed.
+    pub write: bool,
+    /// Instruction fetches allowed.
+    pub execute: bool,
+}
+
+/// The page tables of one address space.
+pub struct AddressSpaceTables {
+    root: u64,
+}
+
+impl AddressSpaceTables {
+    /// New tables whose kernel half is the kernel's and whose user half is empty.
+    pub fn new(kernel_root: u64, frames: &mut dyn TableFrameSource) -> Result<Self, MapError> {
+        let root = Adapter { source: frames, offset: DIRECT_MAP_BASE }
+            .allocate_frame()
+            .ok_or(MapError::OutOfMemory)?
+            .start_address()
+            .as_u64();
+        for index in 256..512 {
+            let entry = super::physical::read_frame_u64(kernel_root, index * 8);
+            super::physical::write_frame_u64(root, index * 8, entry);
+        }
+        Ok(AddressSpaceTables { root })
+    }
+
+    /// Maps one user page onto a frame.
+    pub fn map_user_page(
+        &mut self,
+        virtual_address: u64,
+        frame: u64,
+        rights: UserRights,
+        frames: &mut dyn TableFrameSource,
+    ) -> Result<(), MapError> {
+        assert!(virtual_address < abi::registers::USER_ADDRESS_LIMIT);
+        let mut flags = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
+        if rights.write {
+            flags |= PageTableFlags::WRITABLE;
+        }
+        if !rights.execute {
+            flags |= PageTableFlags::NO_EXECUTE;
+        }
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(virtual_address));
+        let frame = PhysFrame::containing_address(PhysAddr::new(frame));
+        let mut tables = mapper(self.root, DIRECT_MAP_BASE);
+        // SAFETY: a user-half page onto a frame the space owns; the kernel half is untouched.
+        let flush = unsafe { tables.map_to(page, frame, flags, &mut Adapter { source: frames, offset: DIRECT_MAP_BASE }) };
+        flush.map_err(map_error)?.flush();
+        Ok(())
+    }
+
+    /// Makes these tables the CPU's current ones.
+    pub fn activate(&self) {
+        let frame = PhysFrame::containing_address(PhysAddr::new(self.root));
+        if Cr3::read().0 != frame {
+            // SAFETY: every space's kernel half is the kernel's, so the kernel keeps running.
+            unsafe { Cr3::write(frame, Cr3Flags::empty()) };
+        }
+    }
+}
+
+/// The virtual address of a mapped device's registers.
+pub fn device_address(index: usize) -> u64 {
+    DEVICE_WINDOW_BASE + index as u64 * Size4KiB::SIZE
+}

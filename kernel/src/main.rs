@@ -1,0 +1,57 @@
+//! The kernel: boots, takes over memory, loads the root program from the boot file system and
+//! runs it through an API whose every call is atomic (DESIGN.md sections 2 and 3).
+//!
+//! Only the `arch` module may use `unsafe`; the rest of the kernel is written in safe Rust.
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+#[cfg(not(any(feature = "model-process", feature = "model-interrupt")))]
+compile_error!("choose an execution model: --features model-process or model-interrupt");
+#[cfg(all(feature = "model-process", feature = "model-interrupt"))]
+compile_error!("the features model-process and model-interrupt exclude each other");
+
+mod arch;
+mod clock;
+mod loader;
+mod logger;
+mod memory;
+mod model;
+mod panic;
+mod scheduler;
+mod space;
+mod syscall;
+mod thread;
+mod trap;
+mod user_pointer;
+
+use arch::boot::BootInformation;
+use boot::command_line::CommandLine;
+use boot::exit::ExitCode;
+
+/// The kernel's life after the architecture's entry stub: never returns.
+pub fn kernel_main(information: &'static BootInformation) -> ! {
+    let command_line = CommandLine::parse(information.command_line());
+    logger::initialize(command_line.log_level);
+    log::info!(
+        "fluke-rs kernel, {} model, command line {:?}",
+        model::NAME,
+        information.command_line()
+    );
+    if let Some(unknown) = command_line.first_unknown {
+        log::warn!("ignoring unknown command-line option {unknown:?}");
+    }
+    arch::initialize_processor();
+    let boot_files = memory::initialize(information);
+    clock::start();
+    let root = match loader::load_root_program(boot_files, &command_line) {
+        Ok(thread) => thread,
+        Err(error) => {
+            log::error!("cannot start the root program: {error}");
+            arch::debug_exit::exit(ExitCode::BootFailed);
+        }
+    };
+    scheduler::start(root)
+}

@@ -1,0 +1,52 @@
+//! The interrupt model: one kernel stack per CPU. A blocking point returns `Err(Restart)`, the
+//! error unwinds to the system-call entry, which leaves the thread's registers at the restart
+//! point, and the CPU stack is reused from the top for whatever runs next.
+
+use super::Restart;
+use crate::arch::{cpu, entry};
+use crate::scheduler;
+use crate::thread::Thread;
+
+/// The model's name in logs and reports.
+pub const NAME: &str = "interrupt";
+
+/// Nothing per thread: the whole user state lives in the thread's register frame.
+pub struct ExecutionContext;
+
+impl ExecutionContext {
+    /// Nothing to set up.
+    pub fn new() -> ExecutionContext {
+        ExecutionContext
+    }
+}
+
+/// Where every thread enters the kernel: the CPU's stack (the boot stack).
+pub fn kernel_stack_top(_: &Thread) -> u64 {
+    crate::arch::boot::boot_stack_top()
+}
+
+/// Runs the first ready thread.
+pub fn start() -> ! {
+    run_next()
+}
+
+/// Gives the CPU to the next thread; the current kernel stack contents are abandoned.
+pub fn switch_away() -> ! {
+    run_next()
+}
+
+fn run_next() -> ! {
+    loop {
+        if let Some(next) = scheduler::take_next() {
+            scheduler::switch_in(&next);
+            entry::return_to_user();
+        }
+        scheduler::stop_if_nothing_left();
+        cpu::wait_for_interrupt();
+    }
+}
+
+/// A blocking point: the caller has queued the current thread on what it waits for.
+pub fn block() -> Result<(), Restart> {
+    Err(Restart)
+}

@@ -1,0 +1,61 @@
+//! What the kernel does on each entry from user mode, after the architecture layer has saved
+//! the thread's registers: system calls, exceptions and the timer. Each ends by going back to
+//! the running thread or handing the CPU to the next one.
+
+use crate::arch::frame::RegisterFrame;
+use crate::model::Restart;
+use crate::thread::{FaultReport, RunState};
+use crate::{clock, scheduler, syscall};
+use abi::exception::Exception;
+use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
+
+/// A `syscall` instruction.
+pub fn system_call() {
+    let thread = scheduler::current();
+    let frame = thread.registers.get();
+    match syscall::dispatch(&frame) {
+        Ok(outcome) => thread.registers.update(|registers| outcome.write_to(registers)),
+        // The thread's registers still name the call; point it back at the instruction so that
+        // running the thread again re-issues it (DESIGN.md section 2, rule 2).
+        Err(Restart) => thread
+            .registers
+            .update(|registers| registers.rip -= SYSCALL_INSTRUCTION_LENGTH),
+    }
+    drop(thread);
+    scheduler::reschedule();
+}
+
+/// A CPU exception raised by user code. With no keeper to send it to (keepers come with the
+/// IPC system), the thread is stopped and the fault reported.
+pub fn user_exception(vector: u64, error_code: u64, address: u64) {
+    let thread = scheduler::current();
+    let frame: RegisterFrame = thread.registers.get();
+    let report = FaultReport { vector, error_code, rip: frame.rip, address };
+    let mnemonic = Exception::from_vector(vector).map_or("#??", Exception::mnemonic);
+    // The test harness reads this line: keep its `key=value` format stable.
+    log::error!(
+        "{} fault: vector={} ({}) error={:#x} rip={:#x} address={:#x} thread={} space={}",
+        if thread.is_root { "root" } else { "user" },
+        vector,
+        mnemonic,
+        error_code,
+        frame.rip,
+        address,
+        thread.id,
+        thread.space.id
+    );
+    drop(thread);
+    scheduler::end_current(RunState::Faulted(report));
+    scheduler::reschedule();
+}
+
+/// The clock's periodic interrupt; `from_user` when it interrupted a user thread, which may then
+/// be preempted (from kernel mode it interrupted the idle loop, which looks for work itself).
+pub fn timer_interrupt(from_user: bool) {
+    clock::tick();
+    scheduler::wake_sleepers(clock::now());
+    if from_user {
+        scheduler::preempt_current();
+        scheduler::reschedule();
+    }
+}

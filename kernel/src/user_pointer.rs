@@ -1,0 +1,47 @@
+//! User pointers: every address a system call receives becomes a [`UserSlice`] here, checked
+//! once, before the kernel touches the memory it names.
+
+use crate::arch::user_memory;
+use abi::Error;
+use abi::registers::USER_ADDRESS_LIMIT;
+
+/// A range of the calling thread's address space that lies wholly in the user half.
+#[derive(Clone, Copy, Debug)]
+pub struct UserSlice {
+    address: u64,
+    length: u64,
+}
+
+impl UserSlice {
+    /// Checks a pointer and length from user registers: non-null, no overflow, wholly below the
+    /// end of the user half (which also excludes non-canonical and kernel addresses), at most
+    /// `limit` bytes.
+    pub fn new(address: u64, length: u64, limit: u64) -> Result<UserSlice, Error> {
+        if length > limit {
+            return Err(Error::TooLong);
+        }
+        if address == 0 {
+            return Err(Error::BadAddress);
+        }
+        match address.checked_add(length) {
+            Some(end) if end <= USER_ADDRESS_LIMIT => Ok(UserSlice { address, length }),
+            _ => Err(Error::BadAddress),
+        }
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.length as usize
+    }
+
+    /// Copies the whole range into `buffer` (whose length must equal the slice's); fails with
+    /// `BadAddress` if any page of it is unmapped.
+    pub fn read_into(&self, buffer: &mut [u8]) -> Result<(), Error> {
+        assert_eq!(buffer.len(), self.len(), "buffer and user slice differ in length");
+        if user_memory::copy_from_user(buffer, self.address) {
+            Ok(())
+        } else {
+            Err(Error::BadAddress)
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The runtime's architecture layer: the only user-side code that may use `unsafe`.
+#![allow(unsafe_code)]
+
+pub mod entry;
+pub mod fault;
+pub mod probe;
+pub mod syscall;

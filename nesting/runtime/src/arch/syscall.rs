@@ -1,0 +1,60 @@
+//! The `syscall` instruction, by the register convention of `abi::registers`: call number in
+//! `rax`, arguments in `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`; status back in `rax`, results in
+//! `rdi`, `rsi`, `rdx`; `rcx` and `r11` clobbered; everything else preserved.
+
+use abi::Call;
+
+/// What a call returned: the status word and the three result registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Returned {
+    /// `rax`: 0 or an error code.
+    pub status: u64,
+    /// `rdi`, `rsi`, `rdx` after the call.
+    pub results: [u64; 3],
+}
+
+/// Issues a call with up to three arguments.
+#[inline(always)]
+pub fn call3(call: Call, first: u64, second: u64, third: u64) -> Returned {
+    raw3(call.number(), first, second, third)
+}
+
+/// Issues any call number, known or not (for tests of the kernel's checks).
+#[inline(always)]
+pub fn raw3(number: u64, first: u64, second: u64, third: u64) -> Returned {
+    let status: u64;
+    let (mut rdi, mut rsi, mut rdx) = (first, second, third);
+    // SAFETY: the kernel preserves every register but rax, rcx, r11 and the result registers
+    // (declared here), and touches no user memory but what the arguments name, which the
+    // typed wrappers in `crate::syscall` only ever point at live buffers.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") number => status,
+            inout("rdi") rdi,
+            inout("rsi") rsi,
+            inout("rdx") rdx,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    Returned { status, results: [rdi, rsi, rdx] }
+}
+
+/// The cheapest call: only `rax` goes in and comes back.
+#[inline(always)]
+pub fn call0(call: Call) -> u64 {
+    let status: u64;
+    // SAFETY: as in `raw3`; a call without arguments changes no argument register.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") call.number() => status,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack, preserves_flags),
+        );
+    }
+    status
+}
