@@ -14,9 +14,9 @@ use boot::manifest::{self, Manifest, ManifestError};
 use core::fmt;
 use goblin::elf::{Elf, header, program_header};
 
-/// The root program's stack: 64 KiB ending here, its argument string at the very top.
+/// The root program's stack: 256 KiB ending here, its argument string at the very top.
 const STACK_TOP: u64 = 0x0000_7fff_ffff_0000;
-const STACK_SIZE: u64 = 64 * 1024;
+const STACK_SIZE: u64 = 256 * 1024;
 const ARGUMENTS_MAX: usize = 1024;
 
 /// Why the root program could not be started.

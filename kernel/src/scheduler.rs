@@ -9,6 +9,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use boot::exit::ExitCode;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use spin::Mutex;
 
 struct Scheduler {
@@ -17,6 +18,10 @@ struct Scheduler {
     sleeping: Vec<Arc<Thread>>,
     fpu_owner: Option<Arc<Thread>>,
 }
+
+/// Set whenever the running thread stops running (blocks, is preempted, ends), so that the
+/// end of a kernel entry knows with one load whether to hand the CPU over.
+static SWITCH_PENDING: AtomicBool = AtomicBool::new(false);
 
 static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
     current: None,
@@ -56,6 +61,7 @@ pub fn sleep_current(deadline: u64) {
     let thread = current();
     thread.set_run_state(RunState::Sleeping { deadline });
     SCHEDULER.lock().sleeping.push(thread);
+    SWITCH_PENDING.store(true, Relaxed);
 }
 
 /// Wakes every sleeper whose deadline has passed.
@@ -86,6 +92,7 @@ pub fn preempt_current() {
     if let Some(thread) = scheduler.current.clone() {
         thread.set_run_state(RunState::Ready);
         scheduler.ready.push_back(thread);
+        SWITCH_PENDING.store(true, Relaxed);
     }
 }
 
@@ -93,6 +100,7 @@ pub fn preempt_current() {
 pub fn end_current(state: RunState) {
     let thread = current();
     thread.set_run_state(state);
+    SWITCH_PENDING.store(true, Relaxed);
     if thread.is_root {
         let verdict = match state {
             RunState::Exited(0) => ExitCode::Success,
@@ -109,9 +117,13 @@ pub fn end_current(state: RunState) {
 
 /// After an entry from user mode: go back to the running thread, or give the CPU to the next
 /// one if it stopped running (blocked, preempted, ended).
+#[inline(always)]
 pub fn reschedule() {
-    if current().run_state() != RunState::Running {
-        model::switch_away();
+    if SWITCH_PENDING.load(Relaxed) {
+        SWITCH_PENDING.store(false, Relaxed);
+        if current().run_state() != RunState::Running {
+            model::switch_away();
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! System-call dispatch: decodes the registers by the ABI's convention, runs the call, and
 //! encodes the outcome back into the registers.
 
-use crate::arch::frame::RegisterFrame;
+use crate::arch::frame::SavedRegisters;
 use crate::model::{self, Restart};
 use crate::thread::RunState;
 use crate::user_pointer::UserSlice;
@@ -9,65 +9,32 @@ use crate::{clock, logger, scheduler};
 use abi::registers::DEBUG_PRINT_MAX;
 use abi::{Call, Error};
 
-/// What a completed call leaves in the registers.
-pub struct Outcome {
-    status: Result<(), Error>,
-    results: [Option<u64>; 3],
-}
-
-impl Outcome {
-    fn success() -> Outcome {
-        Outcome { status: Ok(()), results: [None; 3] }
-    }
-
-    fn with_result(first: u64) -> Outcome {
-        Outcome { status: Ok(()), results: [Some(first), None, None] }
-    }
-
-    fn error(error: Error) -> Outcome {
-        Outcome { status: Err(error), results: [None; 3] }
-    }
-
-    /// Writes the status into `rax` and results into `rdi`, `rsi`, `rdx`.
-    pub fn write_to(&self, registers: &mut RegisterFrame) {
-        registers.rax = match self.status {
-            Ok(()) => 0,
-            Err(error) => error.code(),
-        };
-        let targets = [&mut registers.rdi, &mut registers.rsi, &mut registers.rdx];
-        for (target, result) in targets.into_iter().zip(self.results) {
-            if let Some(value) = result {
-                *target = value;
-            }
-        }
-    }
-}
-
-impl From<Result<(), Error>> for Outcome {
-    fn from(status: Result<(), Error>) -> Outcome {
-        Outcome { status, results: [None; 3] }
-    }
-}
-
-/// Runs the call the registers name. `Err(Restart)` when it blocked in the interrupt model.
-pub fn dispatch(registers: &RegisterFrame) -> Result<Outcome, Restart> {
-    let Some(call) = Call::from_number(registers.rax) else {
-        return Ok(Outcome::error(Error::UnknownCall));
-    };
-    let arguments = [registers.rdi, registers.rsi, registers.rdx];
-    Ok(match call {
-        Call::Null => Outcome::success(),
-        Call::DebugPrint => debug_print(arguments[0], arguments[1]).into(),
-        Call::ThreadExit => {
+/// Runs the call the registers name and writes its outcome into them. `Err(Restart)` when it
+/// blocked in the interrupt model: the registers are then left as they were at entry.
+#[inline(always)]
+pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
+    let (number, arguments) = registers.system_call();
+    // `Ok(Some(value))` for a call with a result in `rdi`.
+    let outcome: Result<Option<u64>, Error> = match Call::from_number(number) {
+        None => Err(Error::UnknownCall),
+        Some(Call::Null) => Ok(None),
+        Some(Call::DebugPrint) => debug_print(arguments[0], arguments[1]).map(|()| None),
+        Some(Call::ThreadExit) => {
             scheduler::end_current(RunState::Exited(arguments[0]));
-            Outcome::success()
+            Ok(None)
         }
-        Call::ClockMonotonic => Outcome::with_result(clock::now()),
-        Call::SleepUntil => {
+        Some(Call::ClockMonotonic) => Ok(Some(clock::now())),
+        Some(Call::SleepUntil) => {
             sleep_until(arguments[0])?;
-            Outcome::success()
+            Ok(None)
         }
-    })
+    };
+    match outcome {
+        Ok(None) => registers.complete_system_call(0, &[]),
+        Ok(Some(result)) => registers.complete_system_call(0, &[result]),
+        Err(error) => registers.complete_system_call(error.code(), &[]),
+    }
+    Ok(())
 }
 
 fn debug_print(address: u64, length: u64) -> Result<(), Error> {

@@ -2,26 +2,21 @@
 //! the thread's registers: system calls, exceptions and the timer. Each ends by going back to
 //! the running thread or handing the CPU to the next one.
 
-use crate::arch::frame::RegisterFrame;
+use crate::arch::frame::{RegisterFrame, SavedRegisters};
 use crate::model::Restart;
 use crate::thread::{FaultReport, RunState};
 use crate::{clock, scheduler, syscall};
 use abi::exception::Exception;
 use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
 
-/// A `syscall` instruction.
-pub fn system_call() {
-    let thread = scheduler::current();
-    let frame = thread.registers.get();
-    match syscall::dispatch(&frame) {
-        Ok(outcome) => thread.registers.update(|registers| outcome.write_to(registers)),
-        // The thread's registers still name the call; point it back at the instruction so that
-        // running the thread again re-issues it (DESIGN.md section 2, rule 2).
-        Err(Restart) => thread
-            .registers
-            .update(|registers| registers.rip -= SYSCALL_INSTRUCTION_LENGTH),
+/// A `syscall` instruction; `registers` are the running thread's.
+#[inline(always)]
+pub fn system_call(registers: &SavedRegisters) {
+    if let Err(Restart) = syscall::dispatch(registers) {
+        // The thread's registers still name the call; point it back at the instruction so
+        // that running the thread again re-issues it (DESIGN.md section 2, rule 2).
+        registers.update(|registers| registers.rip -= SYSCALL_INSTRUCTION_LENGTH);
     }
-    drop(thread);
     scheduler::reschedule();
 }
 

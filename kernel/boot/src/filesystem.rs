@@ -123,7 +123,7 @@ impl<'a> BootFileSystem<'a> {
         let offset = read_u64(self.bytes, at + NAME_MAX);
         let size = read_u64(self.bytes, at + NAME_MAX + 8);
         let end = offset.checked_add(size).ok_or(FormatError::BadExtent)?;
-        if end > self.bytes.len() as u64 || offset % DATA_ALIGNMENT as u64 != 0 {
+        if end > self.bytes.len() as u64 || !offset.is_multiple_of(DATA_ALIGNMENT as u64) {
             return Err(FormatError::BadExtent);
         }
         let (offset, end) = (offset as usize, end as usize);

@@ -8,7 +8,7 @@
 //! copies) push a frame on the current kernel stack and return to it.
 
 use super::cpu::offsets::{FRAME_TOP, KERNEL_STACK_TOP, USER_STACK_SCRATCH};
-use super::frame::{FRAME_SIZE, RegisterFrame, SYSCALL_VECTOR};
+use super::frame::{FRAME_SIZE, RegisterFrame, SYSCALL_VECTOR, SavedRegisters};
 use core::arch::global_asm;
 
 /// Vectors with a stub, and whether the CPU pushes an error code for them (Intel SDM vol. 3A
@@ -80,6 +80,7 @@ syscall_entry:
     push rcx
     push rbx
     push rax
+    mov rdi, rsp
     mov rsp, gs:[{kernel_stack}]
     call {system_call}
     jmp exit_to_user
@@ -212,8 +213,12 @@ pub fn stub_addresses() -> [u64; 34] {
     unsafe { interrupt_stub_table }
 }
 
-extern "C" fn system_call_entry() {
-    crate::trap::system_call();
+extern "C" fn system_call_entry(registers: *const SavedRegisters) {
+    // SAFETY: the stub passes the running thread's frame (the per-CPU frame pointer), which
+    // lives inside the thread for as long as the thread exists, and the thread cannot be
+    // destroyed while it is executing this system call.
+    let registers = unsafe { &*registers };
+    crate::trap::system_call(registers);
 }
 
 extern "C" fn user_trap_entry(frame: *const RegisterFrame) {

@@ -97,6 +97,27 @@ impl SavedRegisters {
         change(unsafe { &mut *self.0.get() })
     }
 
+    /// The call number and the six argument registers of a system call, in ABI order.
+    #[inline(always)]
+    pub fn system_call(&self) -> (u64, [u64; 6]) {
+        // SAFETY: see the type's documentation; only plain loads.
+        let frame = unsafe { &*self.0.get() };
+        (frame.rax, [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9])
+    }
+
+    /// Completes a system call: the status into `rax`, `results` into `rdi`, `rsi`, `rdx`
+    /// (the rest of those keep their values).
+    #[inline(always)]
+    pub fn complete_system_call(&self, status: u64, results: &[u64]) {
+        // SAFETY: see the type's documentation; only plain stores.
+        let frame = unsafe { &mut *self.0.get() };
+        frame.rax = status;
+        let targets = [&mut frame.rdi, &mut frame.rsi, &mut frame.rdx];
+        for (target, &result) in targets.into_iter().zip(results) {
+            *target = result;
+        }
+    }
+
     /// The address just past the frame: where the CPU and the entry stubs start pushing.
     pub fn top(&self) -> u64 {
         self.0.get() as u64 + FRAME_SIZE as u64

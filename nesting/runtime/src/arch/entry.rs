@@ -35,3 +35,12 @@ extern "C" fn start(arguments: *const u8, length: usize) -> ! {
     let status = unsafe { __runtime_main(arguments) };
     crate::syscall::thread_exit(status as u64)
 }
+
+/// The first address past the program's loaded image (the linker's `_end`, the end of
+/// `.bss`): a test can find the edge of its mapped memory here.
+pub fn image_end() -> u64 {
+    unsafe extern "C" {
+        static _end: u8;
+    }
+    &raw const _end as u64
+}

@@ -1,0 +1,53 @@
+//! The kernel test suite, run as the root program. With no arguments it runs every in-process
+//! case; `fault <kind>` provokes one exception instead; `broken-case` adds a failing case and
+//! `hang` spins forever, to show that the harness catches both.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use guest::{cases, faults, run_cases};
+use runtime::println;
+
+fn main(arguments: &str) -> i32 {
+    let mut words = arguments.split_ascii_whitespace();
+    if let Some("fault") = words.clone().next() {
+        words.next();
+        let kind = words.next().unwrap_or("");
+        if faults::provoke(kind).is_err() {
+            println!("kernel-tests: unknown fault kind {kind:?}");
+        }
+        return 2;
+    }
+    let mut broken = false;
+    for word in words {
+        match word {
+            "broken-case" => broken = true,
+            "hang" => {
+                println!("kernel-tests: hanging on purpose");
+                #[allow(clippy::empty_loop)]
+                loop {}
+            }
+            other => {
+                println!("kernel-tests: unknown argument {other:?}");
+                return 2;
+            }
+        }
+    }
+    faults::list();
+    let mut all = [cases::DELIBERATELY_BROKEN; 32];
+    let mut count = 0;
+    for group in cases::ALL {
+        for case in group.iter() {
+            all[count] = guest::Case { name: case.name, run: case.run };
+            count += 1;
+        }
+    }
+    if broken {
+        all[count] = cases::DELIBERATELY_BROKEN;
+        count += 1;
+    }
+    let failed = run_cases(&all[..count]);
+    if failed == 0 { 0 } else { 1 }
+}
+
+runtime::main!(main);

@@ -1,0 +1,47 @@
+//! The register promises of the ABI: a system call preserves everything but `rax`, `rcx`,
+//! `r11` and its results; blocking and preemption preserve the whole user state, FPU/SSE
+//! included.
+
+use crate::{Case, CaseFailure, check, check_equal};
+use runtime::abi::Call;
+use runtime::abi::registers::CLOCK_TICK_NANOSECONDS;
+use runtime::arch::probe;
+use runtime::syscall::clock_monotonic;
+
+/// The cases.
+pub const CASES: &[Case] = &[
+    Case { name: "system_calls_preserve_registers", run: system_calls_preserve_registers },
+    Case { name: "vector_registers_survive_a_blocking_call", run: vector_registers_survive_blocking },
+    Case { name: "registers_survive_timer_preemption", run: registers_survive_preemption },
+];
+
+fn system_calls_preserve_registers() -> Result<(), CaseFailure> {
+    check_equal!(probe::system_call_preserves_registers(Call::Null), 0);
+    // The probe's pattern in `rdi` is not a canonical address: the call fails with
+    // BadAddress, and a failed call has no results, so nothing may change either.
+    check_equal!(probe::system_call_preserves_registers(Call::DebugPrint), 0);
+    Ok(())
+}
+
+fn vector_registers_survive_blocking() -> Result<(), CaseFailure> {
+    let deadline = clock_monotonic() + 3 * CLOCK_TICK_NANOSECONDS;
+    check_equal!(probe::vector_registers_survive(Call::SleepUntil, deadline), 0);
+    check!(clock_monotonic() >= deadline, "the probe's sleep did not block");
+    Ok(())
+}
+
+fn registers_survive_preemption() -> Result<(), CaseFailure> {
+    // Spin long enough for at least three timer interrupts; a run with fewer proves nothing.
+    let mut iterations = 1 << 20;
+    loop {
+        let before = clock_monotonic();
+        let changed = probe::registers_survive_preemption(iterations);
+        let ticks = (clock_monotonic() - before) / CLOCK_TICK_NANOSECONDS;
+        check_equal!(changed, 0);
+        if ticks >= 3 {
+            return Ok(());
+        }
+        check!(iterations < 1 << 34, "no timer interrupt arrived while spinning");
+        iterations *= 4;
+    }
+}
