@@ -6,6 +6,7 @@ use crate::arch::paging::{MapError, UserRights};
 use crate::arch::physical::{self, FRAME_SIZE};
 use crate::space::Space;
 use crate::thread::Thread;
+use abi::registers::NULL_GUARD_END;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use boot::command_line::CommandLine;
@@ -45,7 +46,10 @@ impl fmt::Display for LoadError {
             LoadError::NoManifest => write!(formatter, "the boot file system has no manifest"),
             LoadError::Manifest(error) => write!(formatter, "bad manifest: {error}"),
             LoadError::NoSuchProgram(name) => {
-                write!(formatter, "no program named {name:?} in the boot file system")
+                write!(
+                    formatter,
+                    "no program named {name:?} in the boot file system"
+                )
             }
             LoadError::BadExecutable(why) => write!(formatter, "bad executable: {why}"),
             LoadError::ArgumentsTooLong => {
@@ -72,7 +76,9 @@ pub fn load_root_program(
     command_line: &CommandLine<'static>,
 ) -> Result<Arc<Thread>, LoadError> {
     let files = BootFileSystem::parse(boot_files).map_err(LoadError::FileSystem)?;
-    let manifest_file = files.find(manifest::FILE_NAME).ok_or(LoadError::NoManifest)?;
+    let manifest_file = files
+        .find(manifest::FILE_NAME)
+        .ok_or(LoadError::NoManifest)?;
     let manifest = Manifest::parse(manifest_file.data).map_err(LoadError::Manifest)?;
     let name = command_line.root.unwrap_or(manifest.root);
     let arguments = match command_line.root_arguments {
@@ -116,7 +122,9 @@ fn load_elf(space: &Space, image: &[u8]) -> Result<u64, LoadError> {
         return Err(LoadError::BadExecutable("not an x86_64 ELF64 file"));
     }
     if elf.header.e_type != header::ET_EXEC {
-        return Err(LoadError::BadExecutable("not a static executable (ET_EXEC)"));
+        return Err(LoadError::BadExecutable(
+            "not a static executable (ET_EXEC)",
+        ));
     }
     let limit = STACK_TOP - STACK_SIZE;
     let mut pages: BTreeMap<u64, UserRights> = BTreeMap::new();
@@ -129,17 +137,27 @@ fn load_elf(space: &Space, image: &[u8]) -> Result<u64, LoadError> {
         let end = segment
             .p_vaddr
             .checked_add(segment.p_memsz)
-            .filter(|&end| end <= limit && segment.p_vaddr >= FRAME_SIZE)
-            .ok_or(LoadError::BadExecutable("a segment lies outside the user program area"))?;
+            .filter(|&end| end <= limit && segment.p_vaddr >= NULL_GUARD_END)
+            .ok_or(LoadError::BadExecutable(
+                "a segment lies outside the user program area",
+            ))?;
         if segment.p_filesz > segment.p_memsz
-            || segment.p_offset.checked_add(segment.p_filesz).is_none_or(|e| e > image.len() as u64)
+            || segment
+                .p_offset
+                .checked_add(segment.p_filesz)
+                .is_none_or(|e| e > image.len() as u64)
         {
-            return Err(LoadError::BadExecutable("a segment's file extent is invalid"));
+            return Err(LoadError::BadExecutable(
+                "a segment's file extent is invalid",
+            ));
         }
         let rights = page_rights(segment.p_flags);
         let mut page = segment.p_vaddr & !(FRAME_SIZE - 1);
         while page < end {
-            let entry = pages.entry(page).or_insert(UserRights { write: false, execute: false });
+            let entry = pages.entry(page).or_insert(UserRights {
+                write: false,
+                execute: false,
+            });
             entry.write |= rights.write;
             entry.execute |= rights.execute;
             page += FRAME_SIZE;
@@ -150,7 +168,8 @@ fn load_elf(space: &Space, image: &[u8]) -> Result<u64, LoadError> {
         frames.insert(page, space.map_zeroed_page(page, rights)?);
     }
     for segment in segments() {
-        let data = &image[segment.p_offset as usize..(segment.p_offset + segment.p_filesz) as usize];
+        let data =
+            &image[segment.p_offset as usize..(segment.p_offset + segment.p_filesz) as usize];
         let mut copied = 0usize;
         while copied < data.len() {
             let address = segment.p_vaddr + copied as u64;
@@ -162,14 +181,19 @@ fn load_elf(space: &Space, image: &[u8]) -> Result<u64, LoadError> {
         }
     }
     if !pages.contains_key(&(elf.entry & !(FRAME_SIZE - 1))) {
-        return Err(LoadError::BadExecutable("the entry point is not in a loaded segment"));
+        return Err(LoadError::BadExecutable(
+            "the entry point is not in a loaded segment",
+        ));
     }
     Ok(elf.entry)
 }
 
 /// Maps the stack and puts the argument string at its top; returns the string's address.
 fn build_stack(space: &Space, arguments: &[u8]) -> Result<u64, LoadError> {
-    let rights = UserRights { write: true, execute: false };
+    let rights = UserRights {
+        write: true,
+        execute: false,
+    };
     let mut top_frame = 0;
     for page in (STACK_TOP - STACK_SIZE..STACK_TOP).step_by(FRAME_SIZE as usize) {
         top_frame = space.map_zeroed_page(page, rights)?;

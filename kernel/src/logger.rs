@@ -23,7 +23,13 @@ impl log::Log for SerialLogger {
     fn log(&self, record: &log::Record<'_>) {
         if self.enabled(record.metadata()) {
             // Writing to the console cannot fail.
-            let _ = writeln!(Console, "[{:>5} {}] {}", record.level(), record.target(), record.args());
+            let _ = writeln!(
+                Console,
+                "[{:>5} {}] {}",
+                record.level(),
+                record.target(),
+                record.args()
+            );
         }
     }
 

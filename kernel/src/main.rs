@@ -46,6 +46,9 @@ pub fn kernel_main(information: &'static BootInformation) -> ! {
     arch::initialize_processor();
     let boot_files = memory::initialize(information);
     clock::start();
+    if let Some(crash) = command_line.crash {
+        arch::crash::provoke(crash);
+    }
     let root = match loader::load_root_program(boot_files, &command_line) {
         Ok(thread) => thread,
         Err(error) => {

@@ -22,7 +22,8 @@ pub struct Space {
 impl Space {
     /// A space with an empty user half.
     pub fn new() -> Result<Arc<Space>, MapError> {
-        let tables = AddressSpaceTables::new(memory::kernel_root_table(), &mut memory::table_frames())?;
+        let tables =
+            AddressSpaceTables::new(memory::kernel_root_table(), &mut memory::table_frames())?;
         Ok(Arc::new(Space {
             id: NEXT_SPACE_ID.fetch_add(1, Relaxed),
             tables: Mutex::new(tables),

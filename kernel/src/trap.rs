@@ -25,7 +25,12 @@ pub fn system_call(registers: &SavedRegisters) {
 pub fn user_exception(vector: u64, error_code: u64, address: u64) {
     let thread = scheduler::current();
     let frame: RegisterFrame = thread.registers.get();
-    let report = FaultReport { vector, error_code, rip: frame.rip, address };
+    let report = FaultReport {
+        vector,
+        error_code,
+        rip: frame.rip,
+        address,
+    };
     let mnemonic = Exception::from_vector(vector).map_or("#??", Exception::mnemonic);
     // The test harness reads this line: keep its `key=value` format stable.
     log::error!(

@@ -37,7 +37,11 @@ impl UserSlice {
     /// Copies the whole range into `buffer` (whose length must equal the slice's); fails with
     /// `BadAddress` if any page of it is unmapped.
     pub fn read_into(&self, buffer: &mut [u8]) -> Result<(), Error> {
-        assert_eq!(buffer.len(), self.len(), "buffer and user slice differ in length");
+        assert_eq!(
+            buffer.len(),
+            self.len(),
+            "buffer and user slice differ in length"
+        );
         if user_memory::copy_from_user(buffer, self.address) {
             Ok(())
         } else {

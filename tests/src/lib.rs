@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod crash;
 pub mod fault;
 pub mod qemu;
 pub mod report;

@@ -26,6 +26,10 @@ pub const RESULT_REGISTERS: usize = 3;
 /// is not canonical with 4-level paging (Intel SDM vol. 1 section 3.3.7.1).
 pub const USER_ADDRESS_LIMIT: u64 = 0x0000_8000_0000_0000;
 
+/// Addresses below this are never mapped in any space, so that null pointers and small
+/// offsets from them always fault.
+pub const NULL_GUARD_END: u64 = 0x1_0000;
+
 /// The longest byte string one `DebugPrint` accepts.
 pub const DEBUG_PRINT_MAX: u64 = 4096;
 

@@ -1,8 +1,9 @@
 //! The kernel command line: `key=value` options, then `--` and the root program's arguments.
 //!
-//! Options: `log=<error|warn|info|debug|trace>` (default `info`) and `root=<program>` (default:
-//! the manifest's root). Unknown options are reported, not fatal, so an old kernel boots with a
-//! newer tool.
+//! Options: `log=<error|warn|info|debug|trace>` (default `info`), `root=<program>` (default:
+//! the manifest's root) and `crash=<kind>` (crash the kernel on purpose after boot, to test its
+//! own failure path; see [`Crash`]). Unknown options are reported, not fatal, so an old kernel
+//! boots with a newer tool.
 
 /// The parsed command line, borrowing from the original text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,8 +14,53 @@ pub struct CommandLine<'a> {
     pub root: Option<&'a str>,
     /// Everything after `--`, passed to the root program as its argument string.
     pub root_arguments: Option<&'a str>,
+    /// A deliberate crash to stage after boot, if asked for.
+    pub crash: Option<Crash>,
     /// The first option the parser did not understand, if any.
     pub first_unknown: Option<&'a str>,
+}
+
+/// A deliberate kernel crash, staged after boot so that tests can see the kernel's report of
+/// its own failures and the verdict it ends the boot with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Crash {
+    /// A read of an unmapped address in kernel mode.
+    PageFault,
+    /// An undefined instruction in kernel mode.
+    InvalidOpcode,
+    /// A Rust panic.
+    Panic,
+}
+
+impl Crash {
+    /// Every kind.
+    pub const ALL: &'static [Crash] = &[Crash::PageFault, Crash::InvalidOpcode, Crash::Panic];
+
+    /// The name used on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Crash::PageFault => "page-fault",
+            Crash::InvalidOpcode => "invalid-opcode",
+            Crash::Panic => "panic",
+        }
+    }
+
+    /// The kind with this name.
+    pub fn parse(name: &str) -> Option<Crash> {
+        Crash::ALL
+            .iter()
+            .copied()
+            .find(|crash| crash.name() == name)
+    }
+
+    /// The CPU exception vector the crash raises, if it is an exception.
+    pub const fn vector(self) -> Option<u64> {
+        match self {
+            Crash::PageFault => Some(14),
+            Crash::InvalidOpcode => Some(6),
+            Crash::Panic => None,
+        }
+    }
 }
 
 /// The kernel's log levels, from quietest to loudest.
@@ -59,6 +105,7 @@ impl<'a> CommandLine<'a> {
             log_level: None,
             root: None,
             root_arguments,
+            crash: None,
             first_unknown: None,
         };
         for option in options.split_ascii_whitespace() {
@@ -70,6 +117,9 @@ impl<'a> CommandLine<'a> {
                     line.root = Some(program);
                     Some(())
                 }
+                Some(("crash", kind)) => Crash::parse(kind).map(|crash| {
+                    line.crash = Some(crash);
+                }),
                 _ => None,
             };
             if understood.is_none() && line.first_unknown.is_none() {
@@ -82,6 +132,7 @@ impl<'a> CommandLine<'a> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
 
     #[test]
@@ -109,6 +160,18 @@ mod tests {
         assert_eq!(line.root_arguments, None);
         let line = CommandLine::parse("-- x -- y");
         assert_eq!(line.root_arguments, Some("x -- y"));
+    }
+
+    #[test]
+    fn crash_kinds_round_trip() {
+        for &crash in Crash::ALL {
+            let text = std::format!("crash={}", crash.name());
+            assert_eq!(CommandLine::parse(&text).crash, Some(crash));
+        }
+        assert_eq!(
+            CommandLine::parse("crash=never").first_unknown,
+            Some("crash=never")
+        );
     }
 
     #[test]

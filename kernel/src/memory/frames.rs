@@ -26,7 +26,11 @@ impl FrameAllocator {
             free: 0,
         };
         for (start, end) in usable {
-            allocator.add_range(start.next_multiple_of(FRAME_SIZE), end & !(FRAME_SIZE - 1), reserved);
+            allocator.add_range(
+                start.next_multiple_of(FRAME_SIZE),
+                end & !(FRAME_SIZE - 1),
+                reserved,
+            );
         }
         allocator.ranges[..allocator.range_count].sort_unstable();
         allocator

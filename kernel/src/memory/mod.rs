@@ -82,7 +82,10 @@ pub fn initialize(information: &BootInformation) -> &'static [u8] {
     );
     KERNEL_ROOT_TABLE.call_once(|| root);
     heap::install(physical::direct_map(heap_start), HEAP_SIZE as usize);
-    let free = FRAMES.lock().as_ref().map_or(0, FrameAllocator::free_frames);
+    let free = FRAMES
+        .lock()
+        .as_ref()
+        .map_or(0, FrameAllocator::free_frames);
     log::info!(
         "memory: {} MiB free, direct map up to {:#x}, kernel image {:#x}-{:#x}, heap {} MiB",
         free * physical::FRAME_SIZE >> 20,

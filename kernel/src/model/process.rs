@@ -21,7 +21,9 @@ pub struct ExecutionContext {
 impl ExecutionContext {
     /// A stack whose first use returns to the thread's user state.
     pub fn new() -> ExecutionContext {
-        ExecutionContext { stack: KernelStack::new(KERNEL_STACK_SIZE, first_run, 0) }
+        ExecutionContext {
+            stack: KernelStack::new(KERNEL_STACK_SIZE, first_run, 0),
+        }
     }
 }
 

@@ -13,7 +13,10 @@ pub struct Console {
 impl Console {
     /// An empty console buffer.
     pub const fn new() -> Console {
-        Console { buffer: [0; 512], length: 0 }
+        Console {
+            buffer: [0; 512],
+            length: 0,
+        }
     }
 
     /// Sends what is buffered.

@@ -12,7 +12,12 @@ pub fn null() -> Result<(), Error> {
 /// `DebugPrint`: writes bytes (at most `abi::registers::DEBUG_PRINT_MAX`) to the kernel's
 /// debug console.
 pub fn debug_print(bytes: &[u8]) -> Result<(), Error> {
-    let returned = call3(Call::DebugPrint, bytes.as_ptr() as u64, bytes.len() as u64, 0);
+    let returned = call3(
+        Call::DebugPrint,
+        bytes.as_ptr() as u64,
+        bytes.len() as u64,
+        0,
+    );
     Error::check(returned.status)
 }
 

@@ -12,8 +12,8 @@ use runtime::println;
 const KERNEL_ADDRESS: u64 = 0xffff_8000_0010_0000;
 /// The first non-canonical address above the user half.
 const NON_CANONICAL_ADDRESS: u64 = 0x0000_8000_0000_0000;
-/// A stack pointer whose next push (to 8 bytes below) is still not canonical.
-const NON_CANONICAL_STACK: u64 = NON_CANONICAL_ADDRESS + 0x1000;
+/// A stack pointer in the null guard, which no space ever maps.
+const GUARD_STACK: u64 = 0x8000;
 /// An unmapped user address.
 const UNMAPPED_ADDRESS: u64 = 0x1000_0000;
 /// A GDT selector far beyond the table's limit (index 0x246, table indicator 0, RPL 0).
@@ -39,20 +39,104 @@ pub struct FaultCase {
 
 /// Every kind.
 pub const ALL: &[FaultCase] = &[
-    FaultCase { name: "invalid-opcode", fault: Fault::InvalidOpcode, exception: Exception::InvalidOpcode, error_code: 0, address: None },
-    FaultCase { name: "breakpoint", fault: Fault::Breakpoint, exception: Exception::Breakpoint, error_code: 0, address: None },
-    FaultCase { name: "divide-by-zero", fault: Fault::DivideByZero, exception: Exception::DivideError, error_code: 0, address: None },
-    FaultCase { name: "read-kernel-memory", fault: Fault::Load(KERNEL_ADDRESS), exception: Exception::PageFault, error_code: page_fault::PRESENT | page_fault::USER, address: Some(KERNEL_ADDRESS) },
-    FaultCase { name: "write-kernel-memory", fault: Fault::Store(KERNEL_ADDRESS), exception: Exception::PageFault, error_code: page_fault::PRESENT | page_fault::WRITE | page_fault::USER, address: Some(KERNEL_ADDRESS) },
-    FaultCase { name: "read-unmapped-memory", fault: Fault::Load(UNMAPPED_ADDRESS), exception: Exception::PageFault, error_code: page_fault::USER, address: Some(UNMAPPED_ADDRESS) },
-    FaultCase { name: "read-null", fault: Fault::Load(0), exception: Exception::PageFault, error_code: page_fault::USER, address: Some(0) },
-    FaultCase { name: "read-non-canonical", fault: Fault::Load(NON_CANONICAL_ADDRESS), exception: Exception::GeneralProtection, error_code: 0, address: None },
-    FaultCase { name: "execute-data", fault: Fault::ExecuteData, exception: Exception::PageFault, error_code: page_fault::PRESENT | page_fault::USER | page_fault::INSTRUCTION_FETCH, address: Some(u64::MAX) },
-    FaultCase { name: "load-selector-beyond-table", fault: Fault::LoadDataSegment(SELECTOR_BEYOND_TABLE), exception: Exception::GeneralProtection, error_code: SELECTOR_BEYOND_TABLE as u64, address: None },
-    FaultCase { name: "load-kernel-selector", fault: Fault::LoadDataSegment(KERNEL_DATA_SELECTOR), exception: Exception::GeneralProtection, error_code: KERNEL_DATA_SELECTOR as u64, address: None },
-    FaultCase { name: "privileged-instruction", fault: Fault::Halt, exception: Exception::GeneralProtection, error_code: 0, address: None },
-    FaultCase { name: "port-input", fault: Fault::PortInput(CONSOLE_PORT), exception: Exception::GeneralProtection, error_code: 0, address: None },
-    FaultCase { name: "push-to-non-canonical-stack", fault: Fault::Push(NON_CANONICAL_STACK), exception: Exception::StackSegmentFault, error_code: 0, address: None },
+    FaultCase {
+        name: "invalid-opcode",
+        fault: Fault::InvalidOpcode,
+        exception: Exception::InvalidOpcode,
+        error_code: 0,
+        address: None,
+    },
+    FaultCase {
+        name: "breakpoint",
+        fault: Fault::Breakpoint,
+        exception: Exception::Breakpoint,
+        error_code: 0,
+        address: None,
+    },
+    FaultCase {
+        name: "divide-by-zero",
+        fault: Fault::DivideByZero,
+        exception: Exception::DivideError,
+        error_code: 0,
+        address: None,
+    },
+    FaultCase {
+        name: "read-kernel-memory",
+        fault: Fault::Load(KERNEL_ADDRESS),
+        exception: Exception::PageFault,
+        error_code: page_fault::PRESENT | page_fault::USER,
+        address: Some(KERNEL_ADDRESS),
+    },
+    FaultCase {
+        name: "write-kernel-memory",
+        fault: Fault::Store(KERNEL_ADDRESS),
+        exception: Exception::PageFault,
+        error_code: page_fault::PRESENT | page_fault::WRITE | page_fault::USER,
+        address: Some(KERNEL_ADDRESS),
+    },
+    FaultCase {
+        name: "read-unmapped-memory",
+        fault: Fault::Load(UNMAPPED_ADDRESS),
+        exception: Exception::PageFault,
+        error_code: page_fault::USER,
+        address: Some(UNMAPPED_ADDRESS),
+    },
+    FaultCase {
+        name: "read-null",
+        fault: Fault::Load(0),
+        exception: Exception::PageFault,
+        error_code: page_fault::USER,
+        address: Some(0),
+    },
+    FaultCase {
+        name: "read-non-canonical",
+        fault: Fault::Load(NON_CANONICAL_ADDRESS),
+        exception: Exception::GeneralProtection,
+        error_code: 0,
+        address: None,
+    },
+    FaultCase {
+        name: "execute-data",
+        fault: Fault::ExecuteData,
+        exception: Exception::PageFault,
+        error_code: page_fault::PRESENT | page_fault::USER | page_fault::INSTRUCTION_FETCH,
+        address: Some(u64::MAX),
+    },
+    FaultCase {
+        name: "load-selector-beyond-table",
+        fault: Fault::LoadDataSegment(SELECTOR_BEYOND_TABLE),
+        exception: Exception::GeneralProtection,
+        error_code: SELECTOR_BEYOND_TABLE as u64,
+        address: None,
+    },
+    FaultCase {
+        name: "load-kernel-selector",
+        fault: Fault::LoadDataSegment(KERNEL_DATA_SELECTOR),
+        exception: Exception::GeneralProtection,
+        error_code: KERNEL_DATA_SELECTOR as u64,
+        address: None,
+    },
+    FaultCase {
+        name: "privileged-instruction",
+        fault: Fault::Halt,
+        exception: Exception::GeneralProtection,
+        error_code: 0,
+        address: None,
+    },
+    FaultCase {
+        name: "port-input",
+        fault: Fault::PortInput(CONSOLE_PORT),
+        exception: Exception::GeneralProtection,
+        error_code: 0,
+        address: None,
+    },
+    FaultCase {
+        name: "push-to-unmapped-stack",
+        fault: Fault::Push(GUARD_STACK),
+        exception: Exception::PageFault,
+        error_code: page_fault::WRITE | page_fault::USER,
+        address: Some(GUARD_STACK - 8),
+    },
 ];
 
 /// Prints the kinds, one `fault-case` line each.
@@ -66,7 +150,11 @@ pub fn list() {
 pub fn provoke(name: &str) -> Result<(), ()> {
     let case = ALL.iter().find(|case| case.name == name).ok_or(())?;
     let site = case.fault.site();
-    let rip = if case.exception.is_trap() { site + 1 } else { site };
+    let rip = if case.exception.is_trap() {
+        site + 1
+    } else {
+        site
+    };
     // The execute-data fault is taken at the data address itself.
     let address = match case.address {
         Some(u64::MAX) => site,

@@ -40,7 +40,10 @@ pub mod heapless_message {
     impl Message {
         /// Formats a message, truncating what does not fit.
         pub fn format(arguments: fmt::Arguments<'_>) -> Message {
-            let mut message = Message { bytes: [0; 200], length: 0 };
+            let mut message = Message {
+                bytes: [0; 200],
+                length: 0,
+            };
             let _ = message.write_fmt(arguments);
             message
         }

@@ -198,7 +198,9 @@ fn read_start_info(start_info: u64) -> Result<BootInformation, &'static str> {
     };
     if command_line_address != 0 {
         while information.command_line_length < COMMAND_LINE_CAPACITY {
-            let byte = physical::read_boot_u8(command_line_address + information.command_line_length as u64);
+            let byte = physical::read_boot_u8(
+                command_line_address + information.command_line_length as u64,
+            );
             if byte == 0 {
                 break;
             }

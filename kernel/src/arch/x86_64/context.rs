@@ -55,18 +55,33 @@ impl KernelStack {
         // What `switch_kernel_stack` pops (r15, r14, r13 = entry, r12 = argument, rbx, rbp),
         // its return address, and two words that leave the stack 16-byte aligned before
         // `kernel_thread_start` calls the entry, as the System V ABI wants.
-        let initial: [u64; 9] =
-            [0, 0, entry as *const () as u64, argument, 0, 0, kernel_thread_start as *const () as u64, 0, 0];
+        let initial: [u64; 9] = [
+            0,
+            0,
+            entry as *const () as u64,
+            argument,
+            0,
+            0,
+            kernel_thread_start as *const () as u64,
+            0,
+            0,
+        ];
         let base = top - initial.len() as u64 * 8;
         let first_slot = ((base - start) / 8) as usize;
         memory[first_slot..first_slot + initial.len()].copy_from_slice(&initial);
-        KernelStack { memory, saved_stack_pointer: AtomicU64::new(base) }
+        KernelStack {
+            memory,
+            saved_stack_pointer: AtomicU64::new(base),
+        }
     }
 
     /// A record for the stack the CPU is running on now (the boot stack), so that switching
     /// away from it has somewhere to save its stack pointer.
     pub fn for_running_context() -> KernelStack {
-        KernelStack { memory: alloc::boxed::Box::new([]), saved_stack_pointer: AtomicU64::new(0) }
+        KernelStack {
+            memory: alloc::boxed::Box::new([]),
+            saved_stack_pointer: AtomicU64::new(0),
+        }
     }
 
     /// The address just above the stack, 16-byte aligned.
@@ -83,6 +98,9 @@ pub fn switch(from: &KernelStack, to: &KernelStack) {
     // hold a reference to both threads across the switch); `from` is the stack we are running
     // on. Interrupts are off, so nothing observes the half-switched state.
     unsafe {
-        switch_kernel_stack(from.saved_stack_pointer.as_ptr(), to.saved_stack_pointer.load(Relaxed))
+        switch_kernel_stack(
+            from.saved_stack_pointer.as_ptr(),
+            to.saved_stack_pointer.load(Relaxed),
+        )
     }
 }

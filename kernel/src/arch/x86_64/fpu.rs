@@ -22,17 +22,13 @@ impl FpuState {
     /// Saves the CPU's current FPU/SSE state here.
     pub fn save(&mut self) {
         // SAFETY: the area is 512 bytes, 16-byte aligned, and exclusively borrowed.
-        unsafe {
-            core::arch::asm!("fxsave64 [{}]", in(reg) self.0.as_mut_ptr(), options(nostack))
-        }
+        unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) self.0.as_mut_ptr(), options(nostack)) }
     }
 
     /// Loads this state into the CPU.
     pub fn restore(&self) {
         // SAFETY: as in `save`. The area holds the default state or one `fxsave64` wrote, so
         // no reserved MXCSR bit is set (which would make `fxrstor64` raise #GP).
-        unsafe {
-            core::arch::asm!("fxrstor64 [{}]", in(reg) self.0.as_ptr(), options(nostack))
-        }
+        unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) self.0.as_ptr(), options(nostack)) }
     }
 }

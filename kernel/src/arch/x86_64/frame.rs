@@ -102,7 +102,12 @@ impl SavedRegisters {
     pub fn system_call(&self) -> (u64, [u64; 6]) {
         // SAFETY: see the type's documentation; only plain loads.
         let frame = unsafe { &*self.0.get() };
-        (frame.rax, [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9])
+        (
+            frame.rax,
+            [
+                frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+            ],
+        )
     }
 
     /// Completes a system call: the status into `rax`, `results` into `rdi`, `rsi`, `rdx`

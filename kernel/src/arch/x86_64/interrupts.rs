@@ -122,7 +122,11 @@ pub fn user_trap(vector: u64, error_code: u64) {
             panic!("hardware error: vector {vector} while running user code")
         }
         vector if vector < 32 => {
-            let address = if vector == PAGE_FAULT_VECTOR { fault_address() } else { 0 };
+            let address = if vector == PAGE_FAULT_VECTOR {
+                fault_address()
+            } else {
+                0
+            };
             crate::trap::user_exception(vector, error_code, address);
         }
         vector => panic!("unexpected interrupt vector {vector} in user mode"),

@@ -6,6 +6,7 @@ pub mod boot;
 #[cfg_attr(not(feature = "model-process"), allow(dead_code))]
 pub mod context;
 pub mod cpu;
+pub mod crash;
 pub mod debug_exit;
 pub mod entry;
 pub mod fpu;
@@ -57,7 +58,12 @@ pub fn initialize_processor() {
 
 /// A register frame for a thread that has never run: it starts at `rip` with stack `rsp`,
 /// interrupts enabled, and `rdi`, `rsi` set to the given arguments.
-pub fn initial_user_frame(rip: u64, rsp: u64, first_argument: u64, second_argument: u64) -> RegisterFrame {
+pub fn initial_user_frame(
+    rip: u64,
+    rsp: u64,
+    first_argument: u64,
+    second_argument: u64,
+) -> RegisterFrame {
     RegisterFrame {
         rip,
         rsp,
@@ -85,7 +91,10 @@ impl core::fmt::Display for FrameDisplay<'_> {
             ("r15", frame.r15, "rip", frame.rip, "rfl", frame.rflags),
         ];
         for (a, va, b, vb, c, vc) in rows {
-            writeln!(formatter, "  {a} {va:#018x}  {b} {vb:#018x}  {c} {vc:#018x}")?;
+            writeln!(
+                formatter,
+                "  {a} {va:#018x}  {b} {vb:#018x}  {c} {vc:#018x}"
+            )?;
         }
         write!(formatter, "  cs {:#x} ss {:#x}", frame.cs, frame.ss)
     }

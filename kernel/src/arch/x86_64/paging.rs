@@ -11,8 +11,8 @@ use super::physical::{DIRECT_MAP_BASE, KERNEL_VIRTUAL_OFFSET};
 use x86_64::registers::control::{Cr3, Cr3Flags};
 use x86_64::structures::paging::mapper::{MapToError, MapperFlush};
 use x86_64::structures::paging::{
-    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame,
-    PageSize, Size2MiB, Size4KiB,
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageSize, PageTable, PageTableFlags, PhysFrame,
+    Size2MiB, Size4KiB,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -65,7 +65,10 @@ fn mapper(root: u64, offset: u64) -> OffsetPageTable<'static> {
     // at `offset + root`; the kernel runs on one CPU with interrupts off, so this is the only
     // live view of these tables while it exists.
     unsafe {
-        OffsetPageTable::new(&mut *((offset + root) as *mut PageTable), VirtAddr::new(offset))
+        OffsetPageTable::new(
+            &mut *((offset + root) as *mut PageTable),
+            VirtAddr::new(offset),
+        )
     }
 }
 
@@ -80,7 +83,11 @@ fn section_bounds() -> [(u64, u64, PageTableFlags); 3] {
     }
     let base = PageTableFlags::PRESENT | PageTableFlags::GLOBAL;
     [
-        (&raw const __text_start as u64, &raw const __text_end as u64, base),
+        (
+            &raw const __text_start as u64,
+            &raw const __text_end as u64,
+            base,
+        ),
         (
             &raw const __rodata_start as u64,
             &raw const __rodata_end as u64,
@@ -102,8 +109,13 @@ pub fn build_kernel_tables(
     physical_limit: u64,
     devices: &[u64],
 ) -> u64 {
-    let mut allocator = Adapter { source: frames, offset: 0 };
-    let root = allocator.allocate_frame().expect("no memory for the kernel page tables");
+    let mut allocator = Adapter {
+        source: frames,
+        offset: 0,
+    };
+    let root = allocator
+        .allocate_frame()
+        .expect("no memory for the kernel page tables");
     let root = root.start_address().as_u64();
     let mut tables = mapper(root, 0);
     let direct = PageTableFlags::PRESENT
@@ -116,7 +128,9 @@ pub fn build_kernel_tables(
         // SAFETY: the direct map aliases RAM at a fixed offset; nothing in the kernel half
         // overlaps it.
         let flush = unsafe { tables.map_to(page, frame, direct, &mut allocator) };
-        flush.map(MapperFlush::ignore).expect("cannot build the direct map");
+        flush
+            .map(MapperFlush::ignore)
+            .expect("cannot build the direct map");
     }
     for (start, end, flags) in section_bounds() {
         for virtual_address in (start..end).step_by(Size4KiB::SIZE as usize) {
@@ -126,12 +140,12 @@ pub fn build_kernel_tables(
             ));
             // SAFETY: maps the kernel image onto its own physical frames.
             let flush = unsafe { tables.map_to(page, frame, flags, &mut allocator) };
-            flush.map(MapperFlush::ignore).expect("cannot map the kernel image");
+            flush
+                .map(MapperFlush::ignore)
+                .expect("cannot map the kernel image");
         }
     }
-    let device = direct
-        | PageTableFlags::NO_CACHE
-        | PageTableFlags::WRITE_THROUGH;
+    let device = direct | PageTableFlags::NO_CACHE | PageTableFlags::WRITE_THROUGH;
     for (index, &physical) in devices.iter().enumerate() {
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(
             DEVICE_WINDOW_BASE + index as u64 * Size4KiB::SIZE,
@@ -139,13 +153,17 @@ pub fn build_kernel_tables(
         let frame = PhysFrame::containing_address(PhysAddr::new(physical));
         // SAFETY: device registers mapped uncached into the device window.
         let flush = unsafe { tables.map_to(page, frame, device, &mut allocator) };
-        flush.map(MapperFlush::ignore).expect("cannot map device registers");
+        flush
+            .map(MapperFlush::ignore)
+            .expect("cannot map device registers");
     }
     // Create every kernel-half second-level table now, so later spaces share all of them.
     let root_table = tables.level_4_table_mut();
     for index in 256..512 {
         if root_table[index].is_unused() {
-            let frame = allocator.allocate_frame().expect("no memory for kernel page tables");
+            let frame = allocator
+                .allocate_frame()
+                .expect("no memory for kernel page tables");
             root_table[index].set_frame(frame, PageTableFlags::PRESENT | PageTableFlags::WRITABLE);
         }
     }
@@ -177,11 +195,14 @@ pub struct AddressSpaceTables {
 impl AddressSpaceTables {
     /// New tables whose kernel half is the kernel's and whose user half is empty.
     pub fn new(kernel_root: u64, frames: &mut dyn TableFrameSource) -> Result<Self, MapError> {
-        let root = Adapter { source: frames, offset: DIRECT_MAP_BASE }
-            .allocate_frame()
-            .ok_or(MapError::OutOfMemory)?
-            .start_address()
-            .as_u64();
+        let root = Adapter {
+            source: frames,
+            offset: DIRECT_MAP_BASE,
+        }
+        .allocate_frame()
+        .ok_or(MapError::OutOfMemory)?
+        .start_address()
+        .as_u64();
         for index in 256..512 {
             let entry = super::physical::read_frame_u64(kernel_root, index * 8);
             super::physical::write_frame_u64(root, index * 8, entry);
@@ -209,7 +230,17 @@ impl AddressSpaceTables {
         let frame = PhysFrame::containing_address(PhysAddr::new(frame));
         let mut tables = mapper(self.root, DIRECT_MAP_BASE);
         // SAFETY: a user-half page onto a frame the space owns; the kernel half is untouched.
-        let flush = unsafe { tables.map_to(page, frame, flags, &mut Adapter { source: frames, offset: DIRECT_MAP_BASE }) };
+        let flush = unsafe {
+            tables.map_to(
+                page,
+                frame,
+                flags,
+                &mut Adapter {
+                    source: frames,
+                    offset: DIRECT_MAP_BASE,
+                },
+            )
+        };
         flush.map_err(map_error)?.flush();
         Ok(())
     }

@@ -16,7 +16,9 @@ const BOOT_IDENTITY_LIMIT: u64 = 1 << 30;
 
 fn boot_pointer<T>(address: u64) -> *const T {
     assert!(
-        address.checked_add(size_of::<T>() as u64).is_some_and(|end| end <= BOOT_IDENTITY_LIMIT),
+        address
+            .checked_add(size_of::<T>() as u64)
+            .is_some_and(|end| end <= BOOT_IDENTITY_LIMIT),
         "boot information at {address:#x} lies beyond the boot identity map"
     );
     address as *const T
@@ -47,7 +49,10 @@ pub const fn direct_map(physical: u64) -> u64 {
 }
 
 fn frame_pointer(frame: u64) -> *mut u8 {
-    assert!(frame % FRAME_SIZE == 0, "frame address {frame:#x} is not page-aligned");
+    assert!(
+        frame % FRAME_SIZE == 0,
+        "frame address {frame:#x} is not page-aligned"
+    );
     direct_map(frame) as *mut u8
 }
 
@@ -60,11 +65,18 @@ pub fn zero_frame(frame: u64) {
 
 /// Copies `bytes` into a page frame at `offset`.
 pub fn write_frame(frame: u64, offset: usize, bytes: &[u8]) {
-    assert!(offset + bytes.len() <= FRAME_SIZE as usize, "write past the end of a frame");
+    assert!(
+        offset + bytes.len() <= FRAME_SIZE as usize,
+        "write past the end of a frame"
+    );
     // SAFETY: bounds are checked above; the frame is owned RAM under the direct map and does
     // not overlap `bytes`, which is kernel memory the caller holds a reference to.
     unsafe {
-        core::ptr::copy_nonoverlapping(bytes.as_ptr(), frame_pointer(frame).add(offset), bytes.len())
+        core::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            frame_pointer(frame).add(offset),
+            bytes.len(),
+        )
     }
 }
 

@@ -18,5 +18,9 @@ fn user_range_is_valid(address: u64, length: usize) -> bool {
 /// `false` if the range is not wholly in the user half or touches an unmapped page.
 pub fn copy_from_user(destination: &mut [u8], source: u64) -> bool {
     user_range_is_valid(source, destination.len())
-        && copy_with_fault_recovery(destination.as_mut_ptr(), source as *const u8, destination.len())
+        && copy_with_fault_recovery(
+            destination.as_mut_ptr(),
+            source as *const u8,
+            destination.len(),
+        )
 }

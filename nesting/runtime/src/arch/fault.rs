@@ -5,6 +5,7 @@
 //! and fault address follow from the architecture (Intel SDM vol. 3A chapter 6).
 
 use core::arch::global_asm;
+use core::ops::Not;
 
 global_asm!(
     r#"
@@ -70,7 +71,9 @@ unsafe extern "C" {
 
 /// Bytes in a data section: `ud2` instructions, in case a loader wrongly mapped them
 /// executable (the thread then still faults, with #UD instead of #PF).
-static NOT_CODE: [u8; 16] = [0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b];
+static NOT_CODE: [u8; 16] = [
+    0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b, 0x0f, 0x0b,
+];
 
 /// A way to make the CPU raise an exception.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,8 +97,8 @@ pub enum Fault {
     PortInput(u16),
     /// Jumping into a page of data, which the loader maps non-executable.
     ExecuteData,
-    /// Setting the stack pointer to the address, which must lie outside the user half, and
-    /// pushing.
+    /// Setting the stack pointer to the address, which must lie in the never-mapped null
+    /// guard (`abi::registers::NULL_GUARD_END`) or outside the user half, and pushing.
     Push(u64),
 }
 
@@ -119,17 +122,24 @@ impl Fault {
     /// Raises the exception. Returns only if a keeper resumes the thread past it, which the
     /// functions do not expect: each ends in `ud2`.
     ///
-    /// Panics if a `Store` or `Push` address lies in the user half.
+    /// Panics if a `Store` or `Push` could write to memory the program maps.
     pub fn raise(self) -> ! {
-        if let Fault::Store(address) | Fault::Push(address) = self {
-            assert!(
-                address >= abi::registers::USER_ADDRESS_LIMIT,
-                "{self:?} would write to the program's own memory"
-            );
-        }
+        use abi::registers::{NULL_GUARD_END, USER_ADDRESS_LIMIT};
+        let writes_own_memory = match self {
+            Fault::Store(address) => address < USER_ADDRESS_LIMIT,
+            // The push writes the 8 bytes below the new stack pointer.
+            Fault::Push(address) => {
+                (8..=NULL_GUARD_END).contains(&address).not() && address < USER_ADDRESS_LIMIT
+            }
+            _ => false,
+        };
+        assert!(
+            !writes_own_memory,
+            "{self:?} would write to the program's own memory"
+        );
         // SAFETY: each function only executes its faulting instruction (then `ud2`). Reads
-        // have no effect on the program; writes and pushes target addresses outside the user
-        // half (checked above), which fault before anything is written; the jump lands in a
+        // have no effect on the program; writes and pushes target the null guard or addresses
+        // outside the user half (checked above), which fault before anything is written; the jump lands in a
         // non-executable data page, which faults on the fetch.
         unsafe {
             match self {
@@ -138,7 +148,9 @@ impl Fault {
                 Fault::DivideByZero => runtime_fault_divide(0),
                 Fault::Load(address) => runtime_fault_load(address),
                 Fault::Store(address) => runtime_fault_store(address, 0),
-                Fault::LoadDataSegment(selector) => runtime_fault_load_data_segment(selector as u64),
+                Fault::LoadDataSegment(selector) => {
+                    runtime_fault_load_data_segment(selector as u64)
+                }
                 Fault::Halt => runtime_fault_halt(),
                 Fault::PortInput(port) => runtime_fault_port_input(0, 0, port as u64),
                 Fault::ExecuteData => runtime_fault_jump((&raw const NOT_CODE) as u64),

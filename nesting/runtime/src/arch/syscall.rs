@@ -39,7 +39,10 @@ pub fn raw3(number: u64, first: u64, second: u64, third: u64) -> Returned {
             options(nostack),
         );
     }
-    Returned { status, results: [rdi, rsi, rdx] }
+    Returned {
+        status,
+        results: [rdi, rsi, rdx],
+    }
 }
 
 /// The cheapest call: only `rax` goes in and comes back.

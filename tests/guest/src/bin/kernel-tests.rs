@@ -38,7 +38,10 @@ fn main(arguments: &str) -> i32 {
     let mut count = 0;
     for group in cases::ALL {
         for case in group.iter() {
-            all[count] = guest::Case { name: case.name, run: case.run };
+            all[count] = guest::Case {
+                name: case.name,
+                run: case.run,
+            };
             count += 1;
         }
     }

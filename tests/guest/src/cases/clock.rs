@@ -7,10 +7,22 @@ use runtime::syscall::{clock_monotonic, sleep_until};
 
 /// The cases.
 pub const CASES: &[Case] = &[
-    Case { name: "clock_never_goes_backwards", run: clock_never_goes_backwards },
-    Case { name: "sleep_until_waits_for_the_deadline", run: sleep_until_waits_for_the_deadline },
-    Case { name: "sleep_until_a_past_deadline_returns_at_once", run: past_deadline },
-    Case { name: "repeated_sleeps_each_reach_their_deadline", run: repeated_sleeps },
+    Case {
+        name: "clock_never_goes_backwards",
+        run: clock_never_goes_backwards,
+    },
+    Case {
+        name: "sleep_until_waits_for_the_deadline",
+        run: sleep_until_waits_for_the_deadline,
+    },
+    Case {
+        name: "sleep_until_a_past_deadline_returns_at_once",
+        run: past_deadline,
+    },
+    Case {
+        name: "repeated_sleeps_each_reach_their_deadline",
+        run: repeated_sleeps,
+    },
 ];
 
 fn clock_never_goes_backwards() -> Result<(), CaseFailure> {
@@ -28,7 +40,10 @@ fn sleep_until_waits_for_the_deadline() -> Result<(), CaseFailure> {
     let deadline = clock_monotonic() + 5 * CLOCK_TICK_NANOSECONDS;
     check_equal!(sleep_until(deadline), Ok(()));
     let now = clock_monotonic();
-    check!(now >= deadline, "woke at {now} before the deadline {deadline}");
+    check!(
+        now >= deadline,
+        "woke at {now} before the deadline {deadline}"
+    );
     Ok(())
 }
 
@@ -43,7 +58,10 @@ fn repeated_sleeps() -> Result<(), CaseFailure> {
         let deadline = clock_monotonic() + step * CLOCK_TICK_NANOSECONDS;
         check_equal!(sleep_until(deadline), Ok(()));
         let now = clock_monotonic();
-        check!(now >= deadline, "sleep {step} woke at {now}, deadline {deadline}");
+        check!(
+            now >= deadline,
+            "sleep {step} woke at {now}, deadline {deadline}"
+        );
     }
     Ok(())
 }

@@ -10,9 +10,18 @@ use runtime::syscall::clock_monotonic;
 
 /// The cases.
 pub const CASES: &[Case] = &[
-    Case { name: "system_calls_preserve_registers", run: system_calls_preserve_registers },
-    Case { name: "vector_registers_survive_a_blocking_call", run: vector_registers_survive_blocking },
-    Case { name: "registers_survive_timer_preemption", run: registers_survive_preemption },
+    Case {
+        name: "system_calls_preserve_registers",
+        run: system_calls_preserve_registers,
+    },
+    Case {
+        name: "vector_registers_survive_a_blocking_call",
+        run: vector_registers_survive_blocking,
+    },
+    Case {
+        name: "registers_survive_timer_preemption",
+        run: registers_survive_preemption,
+    },
 ];
 
 fn system_calls_preserve_registers() -> Result<(), CaseFailure> {
@@ -25,8 +34,14 @@ fn system_calls_preserve_registers() -> Result<(), CaseFailure> {
 
 fn vector_registers_survive_blocking() -> Result<(), CaseFailure> {
     let deadline = clock_monotonic() + 3 * CLOCK_TICK_NANOSECONDS;
-    check_equal!(probe::vector_registers_survive(Call::SleepUntil, deadline), 0);
-    check!(clock_monotonic() >= deadline, "the probe's sleep did not block");
+    check_equal!(
+        probe::vector_registers_survive(Call::SleepUntil, deadline),
+        0
+    );
+    check!(
+        clock_monotonic() >= deadline,
+        "the probe's sleep did not block"
+    );
     Ok(())
 }
 
@@ -41,7 +56,10 @@ fn registers_survive_preemption() -> Result<(), CaseFailure> {
         if ticks >= 3 {
             return Ok(());
         }
-        check!(iterations < 1 << 34, "no timer interrupt arrived while spinning");
+        check!(
+            iterations < 1 << 34,
+            "no timer interrupt arrived while spinning"
+        );
         iterations *= 4;
     }
 }

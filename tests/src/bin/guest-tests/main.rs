@@ -134,10 +134,20 @@ impl Settings {
             command_line.push_str(" -- ");
             command_line.push_str(&arguments.join(" "));
         }
+        self.boot_command_line(config, label, &command_line)
+    }
+
+    /// Boots `config` with a whole kernel command line, saving the output as for [`boot`].
+    pub fn boot_command_line(
+        &self,
+        config: &str,
+        label: &str,
+        command_line: &str,
+    ) -> Result<BootOutcome, Error> {
         let outcome = ::tests::boot_guest(
             &self.kernel(config),
             &self.bootfs(),
-            &command_line,
+            command_line,
             self.timeout,
         )?;
         let log = ::tests::runner::log_path(&self.logs, config, label);

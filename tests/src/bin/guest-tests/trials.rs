@@ -1,10 +1,13 @@
-//! Turning main runs into trials: `<config>::boot`, one `<config>::<case>` per case line, and
-//! one `<config>::fault::<kind>` per fault kind, whose body boots the kernel once more.
+//! Turning main runs into trials: `<config>::boot`, one `<config>::<case>` per case line, one
+//! `<config>::fault::<kind>` per fault kind, and one `<config>::kernel_crash::<kind>` per kind
+//! of deliberate kernel crash; the last two boot the kernel once more each.
 
 use crate::{MainRun, Settings};
 use ::tests::Verdict;
+use ::tests::crash::check_crash_boot;
 use ::tests::fault::check_fault_boot;
 use ::tests::report::{CaseResult, GuestReport};
+use boot::command_line::Crash;
 use libtest_mimic::{Failed, Trial};
 use std::sync::Arc;
 
@@ -23,6 +26,13 @@ pub enum Check {
         /// The fault kind, as the guest program listed it.
         kind: String,
     },
+    /// Boot `config` with `crash=<kind>` and check the kernel's report of its own crash.
+    KernelCrash {
+        /// The configuration.
+        config: String,
+        /// The crash.
+        crash: Crash,
+    },
 }
 
 /// The named checks of every main run, in configuration order.
@@ -37,6 +47,7 @@ pub fn plan(settings: &Settings, runs: Vec<MainRun>) -> Vec<(String, Check)> {
                     format!("{config}::boot"),
                     Check::Decided(Err(error.to_string())),
                 ));
+                checks.extend(crash_checks(&config));
                 continue;
             }
         };
@@ -77,8 +88,23 @@ pub fn plan(settings: &Settings, runs: Vec<MainRun>) -> Vec<(String, Check)> {
             let config = config.clone();
             checks.push((name, Check::FaultBoot { config, kind }));
         }
+        checks.extend(crash_checks(&config));
     }
     checks
+}
+
+/// The deliberate kernel crashes of one configuration, which do not depend on its main run.
+fn crash_checks(config: &str) -> impl Iterator<Item = (String, Check)> + '_ {
+    Crash::ALL.iter().map(move |&crash| {
+        let name = format!("{config}::kernel_crash::{}", crash.name());
+        (
+            name,
+            Check::KernelCrash {
+                config: config.to_string(),
+                crash,
+            },
+        )
+    })
 }
 
 /// Every trial of every main run, in configuration order.
@@ -90,6 +116,7 @@ pub fn build(settings: &Arc<Settings>, runs: Vec<MainRun>) -> Vec<Trial> {
             Trial::test(name, move || match check {
                 Check::Decided(result) => result.map_err(Failed::from),
                 Check::FaultBoot { config, kind } => fault_trial(&settings, &config, &kind),
+                Check::KernelCrash { config, crash } => crash_trial(&settings, &config, crash),
             })
         })
         .collect()
@@ -101,6 +128,21 @@ fn fault_trial(settings: &Settings, config: &str, kind: &str) -> Result<(), Fail
     let label = format!("fault-{kind}");
     let outcome = settings.boot(config, &label, &arguments)?;
     check_fault_boot(outcome.verdict, &outcome.output).map_err(|problem| {
+        let log = ::tests::runner::log_path(&settings.logs, config, &label);
+        Failed::from(format!(
+            "{problem}\n{}\nfull log: {}",
+            outcome.summary(CONTEXT_LINES),
+            log.display()
+        ))
+    })
+}
+
+/// Boots `config` with a deliberate kernel crash and checks the report and the verdict.
+fn crash_trial(settings: &Settings, config: &str, crash: Crash) -> Result<(), Failed> {
+    let label = format!("kernel-crash-{}", crash.name());
+    let command_line = format!("log=info crash={}", crash.name());
+    let outcome = settings.boot_command_line(config, &label, &command_line)?;
+    check_crash_boot(crash, outcome.verdict, &outcome.output).map_err(|problem| {
         let log = ::tests::runner::log_path(&settings.logs, config, &label);
         Failed::from(format!(
             "{problem}\n{}\nfull log: {}",
@@ -141,6 +183,17 @@ mod tests {
         }
     }
 
+    fn crash_check(config: &str, crash: Crash) -> (String, Check) {
+        let name = format!("{config}::kernel_crash::{}", crash.name());
+        (
+            name,
+            Check::KernelCrash {
+                config: config.to_string(),
+                crash,
+            },
+        )
+    }
+
     const OUTPUT: &str =
         "case a ok\ncase b failed: wrong\nfault-case invalid-opcode\ncases done 2\n";
 
@@ -164,6 +217,9 @@ mod tests {
                         kind: "invalid-opcode".to_string()
                     }
                 ),
+                crash_check("process", Crash::PageFault),
+                crash_check("process", Crash::InvalidOpcode),
+                crash_check("process", Crash::Panic),
             ]
         );
         assert_eq!(build(&settings(), Vec::new()).len(), 0);
@@ -176,7 +232,7 @@ mod tests {
             &settings(),
             vec![run("interrupt", Verdict::TimedOut, output)],
         );
-        assert_eq!(checks.len(), 2);
+        assert_eq!(checks.len(), 2 + Crash::ALL.len());
         let (name, Check::Decided(Err(message))) = &checks[0] else {
             panic!("the boot trial should fail: {checks:?}");
         };
@@ -198,7 +254,7 @@ mod tests {
     }
 
     #[test]
-    fn a_boot_that_could_not_start_is_one_failed_trial() {
+    fn a_boot_that_could_not_start_is_one_failed_trial_besides_the_crashes() {
         let failed = MainRun {
             config: "process".to_string(),
             outcome: Err(Error::new("QEMU is missing")),
@@ -206,10 +262,15 @@ mod tests {
         let checks = plan(&settings(), vec![failed]);
         assert_eq!(
             checks,
-            [(
-                "process::boot".to_string(),
-                Check::Decided(Err("QEMU is missing".to_string()))
-            )]
+            [
+                (
+                    "process::boot".to_string(),
+                    Check::Decided(Err("QEMU is missing".to_string()))
+                ),
+                crash_check("process", Crash::PageFault),
+                crash_check("process", Crash::InvalidOpcode),
+                crash_check("process", Crash::Panic),
+            ]
         );
     }
 }
