@@ -234,7 +234,7 @@ fn collect<R: Read + Send + 'static>(stream: Option<R>) -> thread::JoinHandle<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tiny_kernel::{TinyKernel, qemu_available};
+    use crate::tiny_kernel::{TinyKernel, require_qemu};
 
     #[test]
     fn verdicts_from_exit_statuses() {
@@ -272,9 +272,7 @@ mod tests {
 
     #[test]
     fn a_kernel_that_reports_success_is_captured() {
-        if !qemu_available() {
-            return;
-        }
+        require_qemu();
         let kernel = TinyKernel::new("success")
             .printing("hello\r\ncase a ok\n")
             .exiting_with(ExitCode::Success.port_value());
@@ -294,9 +292,7 @@ mod tests {
 
     #[test]
     fn an_unknown_exit_code_is_reported_as_such() {
-        if !qemu_available() {
-            return;
-        }
+        require_qemu();
         let outcome = TinyKernel::new("unknown")
             .exiting_with(0x7f)
             .boot(DEFAULT_TIMEOUT);
@@ -305,9 +301,7 @@ mod tests {
 
     #[test]
     fn a_hanging_kernel_is_killed_at_the_deadline() {
-        if !qemu_available() {
-            return;
-        }
+        require_qemu();
         let outcome = TinyKernel::new("hang")
             .printing("stuck\n")
             .boot(Duration::from_secs(2));

@@ -16,13 +16,13 @@ const CODE_OFFSET: usize = 0x1000;
 const ELF_HEADER_SIZE: usize = 64;
 const PROGRAM_HEADER_SIZE: usize = 56;
 
-/// Whether QEMU can be run here; the tests that need it pass vacuously (saying so) when not.
-pub fn qemu_available() -> bool {
-    let found = find_on_path(PROGRAM).is_some();
-    if !found {
-        eprintln!("{PROGRAM} is not installed: skipping a test that boots QEMU");
-    }
-    found
+/// Fails the calling test, with what to do, when QEMU is not installed.
+pub fn require_qemu() {
+    assert!(
+        find_on_path(PROGRAM).is_some(),
+        "{PROGRAM} is not installed, and this test boots it: install QEMU (on Debian: \
+         apt-get install qemu-system-x86) or run `cargo xtask test`, which installs it"
+    );
 }
 
 /// A kernel to build: what it prints and how it ends.

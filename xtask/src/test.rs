@@ -103,6 +103,8 @@ pub fn test(arguments: &TestArguments) -> Result<()> {
     let mut failures = Vec::new();
     let mut setup_error = None;
     if !arguments.guest_only {
+        // Some host tests boot a tiny kernel in QEMU.
+        ::tests::qemu::ensure_installed()?;
         eprintln!("xtask: running the host unit tests");
         let mut command = toolchain::cargo();
         command.arg("test");

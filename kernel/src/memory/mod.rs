@@ -88,7 +88,7 @@ pub fn initialize(information: &BootInformation) -> &'static [u8] {
         .map_or(0, FrameAllocator::free_frames);
     log::info!(
         "memory: {} MiB free, direct map up to {:#x}, kernel image {:#x}-{:#x}, heap {} MiB",
-        free * physical::FRAME_SIZE >> 20,
+        (free * physical::FRAME_SIZE) >> 20,
         physical_limit,
         image_start,
         image_end,

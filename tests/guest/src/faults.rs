@@ -147,8 +147,10 @@ pub fn list() {
 }
 
 /// Prints the expectation for `name` and raises it. Returns only if there is no such kind.
-pub fn provoke(name: &str) -> Result<(), ()> {
-    let case = ALL.iter().find(|case| case.name == name).ok_or(())?;
+pub fn provoke(name: &str) {
+    let Some(case) = ALL.iter().find(|case| case.name == name) else {
+        return;
+    };
     let site = case.fault.site();
     let rip = if case.exception.is_trap() {
         site + 1

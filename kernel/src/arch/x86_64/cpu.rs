@@ -71,9 +71,8 @@ pub fn set_entry_points(frame_top: u64, kernel_stack_top: u64) {
     // SAFETY: only this CPU touches its per-CPU area, and the entry stubs read it only when
     // entering from user mode, which cannot happen during this write (interrupts are off).
     unsafe {
-        let area = &mut *(&raw mut PER_CPU);
-        area.frame_top = frame_top;
-        area.kernel_stack_top = kernel_stack_top;
+        PER_CPU.frame_top = frame_top;
+        PER_CPU.kernel_stack_top = kernel_stack_top;
     }
     super::segmentation::set_kernel_entry_stack(frame_top);
 }

@@ -316,5 +316,5 @@ pub fn copy_with_fault_recovery(destination: *mut u8, source: *const u8, length:
 /// If a kernel-mode fault at `rip` is a user-memory copy, where to resume instead.
 pub fn fixup_for(rip: u64) -> Option<u64> {
     let instruction = &raw const user_copy_instruction as u64;
-    (rip == instruction).then(|| &raw const user_copy_fixup as u64)
+    (rip == instruction).then_some(&raw const user_copy_fixup as u64)
 }

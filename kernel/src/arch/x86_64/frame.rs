@@ -65,7 +65,7 @@ pub struct RegisterFrame {
 
 /// Size of [`RegisterFrame`] in bytes; the entry assembly depends on it.
 pub const FRAME_SIZE: usize = size_of::<RegisterFrame>();
-const _: () = assert!(FRAME_SIZE == 22 * 8 && FRAME_SIZE % 16 == 0);
+const _: () = assert!(FRAME_SIZE == 22 * 8 && FRAME_SIZE.is_multiple_of(16));
 
 /// A frame the CPU writes behind Rust's back, owned by one thread.
 ///

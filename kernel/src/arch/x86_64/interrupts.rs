@@ -70,7 +70,7 @@ pub fn initialize() {
             reserved: 0,
         };
         // SAFETY: boot-time initialization on one CPU before interrupts are enabled.
-        unsafe { (*(&raw mut TABLE))[*vector as usize] = gate };
+        unsafe { TABLE[*vector as usize] = gate };
     }
     let pointer = DescriptorTablePointer {
         limit: (size_of::<[Gate; 256]>() - 1) as u16,

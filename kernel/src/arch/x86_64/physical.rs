@@ -50,7 +50,7 @@ pub const fn direct_map(physical: u64) -> u64 {
 
 fn frame_pointer(frame: u64) -> *mut u8 {
     assert!(
-        frame % FRAME_SIZE == 0,
+        frame.is_multiple_of(FRAME_SIZE),
         "frame address {frame:#x} is not page-aligned"
     );
     direct_map(frame) as *mut u8
@@ -82,14 +82,14 @@ pub fn write_frame(frame: u64, offset: usize, bytes: &[u8]) {
 
 /// Reads the 64-bit word at `offset` of a page frame.
 pub fn read_frame_u64(frame: u64, offset: usize) -> u64 {
-    assert!(offset + 8 <= FRAME_SIZE as usize && offset % 8 == 0);
+    assert!(offset + 8 <= FRAME_SIZE as usize && offset.is_multiple_of(8));
     // SAFETY: aligned, in bounds, RAM under the direct map.
     unsafe { frame_pointer(frame).add(offset).cast::<u64>().read() }
 }
 
 /// Writes the 64-bit word at `offset` of a page frame.
 pub fn write_frame_u64(frame: u64, offset: usize, value: u64) {
-    assert!(offset + 8 <= FRAME_SIZE as usize && offset % 8 == 0);
+    assert!(offset + 8 <= FRAME_SIZE as usize && offset.is_multiple_of(8));
     // SAFETY: aligned, in bounds, owned RAM under the direct map.
     unsafe { frame_pointer(frame).add(offset).cast::<u64>().write(value) }
 }

@@ -37,6 +37,8 @@ static mut DESCRIPTORS: GlobalDescriptorTable = GlobalDescriptorTable::new();
 static mut SELECTORS: Option<Selectors> = None;
 
 /// Builds and loads the GDT and TSS. Called once at boot.
+// References to the statics go through raw pointers, as edition 2024 asks of `static mut`.
+#[allow(clippy::deref_addrof)]
 pub fn initialize() -> Selectors {
     // SAFETY: runs once on the boot CPU before interrupts are enabled and before anything
     // else refers to these statics; afterwards they are only read (and `rsp0` written by
@@ -70,12 +72,12 @@ pub fn initialize() -> Selectors {
 /// The selectors loaded by [`initialize`].
 pub fn selectors() -> Selectors {
     // SAFETY: written once in `initialize` before any caller runs.
-    unsafe { (*(&raw const SELECTORS)).expect("segmentation is not initialized") }
+    unsafe { SELECTORS.expect("segmentation is not initialized") }
 }
 
 /// Sets where the CPU pushes the frame of the next interrupt taken in user mode.
 pub fn set_kernel_entry_stack(top: u64) {
     // SAFETY: `rsp0` is read by the CPU only when it takes an interrupt from user mode, which
     // cannot happen while the kernel runs this code with interrupts off.
-    unsafe { (*(&raw mut TASK_STATE)).privilege_stack_table[0] = VirtAddr::new(top) };
+    unsafe { TASK_STATE.privilege_stack_table[0] = VirtAddr::new(top) };
 }

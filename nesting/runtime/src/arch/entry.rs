@@ -3,6 +3,19 @@
 
 use core::arch::naked_asm;
 
+/// Names the program's main function: `runtime::main!(main);` with
+/// `fn main(arguments: &str) -> i32`. The returned status ends the program's thread.
+#[macro_export]
+macro_rules! main {
+    ($main:path) => {
+        /// The program's entry, called by the runtime's `_start`.
+        #[unsafe(no_mangle)]
+        pub fn __runtime_main(arguments: &str) -> i32 {
+            $main(arguments)
+        }
+    };
+}
+
 unsafe extern "Rust" {
     /// Defined in the program by [`main!`](crate::main).
     fn __runtime_main(arguments: &str) -> i32;
