@@ -2,13 +2,14 @@
 //! what the kernel should report; the kernel reports the fault and ends the boot.
 //!
 //! ```text
-//! expect fault vector=<decimal> error=0x<hex> rip=0x<hex> address=<0x<hex>|any>   (line start)
+//! expect fault vector=<decimal> error=<0x<hex>|any> rip=0x<hex> address=<0x<hex>|any>   (line start)
 //! ... root fault: vector=<decimal> (<mnemonic>) error=0x<hex> rip=0x<hex> address=0x<hex> ...
 //! ```
 //!
 //! The kernel's line may carry a log prefix before `root fault:` and more `key=value` fields
 //! after. The trial passes iff the verdict is [`ExitCode::RootFaulted`] and vector, error code
-//! and instruction pointer match exactly, and the address too unless the guest expected `any`.
+//! and instruction pointer match exactly, and the error code and address too unless the guest
+//! expected `any`.
 
 use crate::runner::Verdict;
 use boot::exit::ExitCode;
@@ -18,8 +19,8 @@ use boot::exit::ExitCode;
 pub struct ExpectedFault {
     /// The exception vector.
     pub vector: u64,
-    /// The error code.
-    pub error: u64,
+    /// The error code, or `None` for `any`.
+    pub error: Option<u64>,
     /// The faulting instruction pointer.
     pub rip: u64,
     /// The faulting address, or `None` for `any`.
@@ -91,6 +92,13 @@ fn only_line<'a>(
     Ok(first)
 }
 
+fn hexadecimal_or_any(value: &str) -> Option<Option<u64>> {
+    match value {
+        "any" => Some(None),
+        value => hexadecimal(value).map(Some),
+    }
+}
+
 /// Reads the guest's `expect fault` line (at the start of a line, exactly one).
 pub fn parse_expected(output: &str) -> Result<ExpectedFault, String> {
     let body = only_line(output, "`expect fault`", |line| {
@@ -100,13 +108,9 @@ pub fn parse_expected(output: &str) -> Result<ExpectedFault, String> {
     let bad = |problem: String| format!("bad `expect fault` line {body:?}: {problem}");
     Ok(ExpectedFault {
         vector: field(&fields, "vector", decimal).map_err(bad)?,
-        error: field(&fields, "error", hexadecimal).map_err(bad)?,
+        error: field(&fields, "error", hexadecimal_or_any).map_err(bad)?,
         rip: field(&fields, "rip", hexadecimal).map_err(bad)?,
-        address: field(&fields, "address", |value| match value {
-            "any" => Some(None),
-            value => hexadecimal(value).map(Some),
-        })
-        .map_err(bad)?,
+        address: field(&fields, "address", hexadecimal_or_any).map_err(bad)?,
     })
 }
 
@@ -135,7 +139,7 @@ pub fn differences(expected: &ExpectedFault, observed: &ObservedFault) -> Vec<St
         ));
     }
     for (name, wanted, got) in [
-        ("error", Some(expected.error), observed.error),
+        ("error", expected.error, observed.error),
         ("rip", Some(expected.rip), observed.rip),
         ("address", expected.address, observed.address),
     ] {
@@ -200,6 +204,19 @@ expect fault vector=6 error=0x0 rip=0x201234 address=any\n\
                      root fault: vector=14 (#PF) error=0x6 rip=0x2000 address=0xbeef000\n";
         let error = check_fault_boot(RIGHT, wrong).unwrap_err();
         assert!(error.contains("address: expected 0xdead000"), "{error}");
+    }
+
+    #[test]
+    fn any_error_code_matches_but_the_rest_is_still_compared() {
+        let text = "expect fault vector=13 error=any rip=0x2000 address=0x0\n\
+                    root fault: vector=13 (#GP) error=0x202 rip=0x2000 address=0x0\n";
+        assert_eq!(check_fault_boot(RIGHT, text), Ok(()));
+        assert_eq!(parse_expected(text).unwrap().error, None);
+        let wrong_rip = "expect fault vector=13 error=any rip=0x2000 address=0x0\n\
+                         root fault: vector=13 (#GP) error=0x202 rip=0x2004 address=0x0\n";
+        let error = check_fault_boot(RIGHT, wrong_rip).unwrap_err();
+        assert!(error.contains("rip: expected 0x2000"), "{error}");
+        assert!(!error.contains("error:"), "{error}");
     }
 
     #[test]

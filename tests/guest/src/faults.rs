@@ -31,8 +31,8 @@ pub struct FaultCase {
     pub fault: Fault,
     /// The exception.
     pub exception: Exception,
-    /// The error code the CPU pushes.
-    pub error_code: u64,
+    /// The error code the CPU pushes (`None`: not checked; see the case).
+    pub error_code: Option<u64>,
     /// The fault address for page faults (`None`: not a page fault, reported as 0).
     pub address: Option<u64>,
 }
@@ -43,98 +43,108 @@ pub const ALL: &[FaultCase] = &[
         name: "invalid-opcode",
         fault: Fault::InvalidOpcode,
         exception: Exception::InvalidOpcode,
-        error_code: 0,
+        error_code: Some(0),
         address: None,
     },
     FaultCase {
         name: "breakpoint",
         fault: Fault::Breakpoint,
         exception: Exception::Breakpoint,
-        error_code: 0,
+        error_code: Some(0),
         address: None,
     },
     FaultCase {
         name: "divide-by-zero",
         fault: Fault::DivideByZero,
         exception: Exception::DivideError,
-        error_code: 0,
+        error_code: Some(0),
         address: None,
     },
     FaultCase {
         name: "read-kernel-memory",
         fault: Fault::Load(KERNEL_ADDRESS),
         exception: Exception::PageFault,
-        error_code: page_fault::PRESENT | page_fault::USER,
+        error_code: Some(page_fault::PRESENT | page_fault::USER),
         address: Some(KERNEL_ADDRESS),
     },
     FaultCase {
         name: "write-kernel-memory",
         fault: Fault::Store(KERNEL_ADDRESS),
         exception: Exception::PageFault,
-        error_code: page_fault::PRESENT | page_fault::WRITE | page_fault::USER,
+        error_code: Some(page_fault::PRESENT | page_fault::WRITE | page_fault::USER),
         address: Some(KERNEL_ADDRESS),
     },
     FaultCase {
         name: "read-unmapped-memory",
         fault: Fault::Load(UNMAPPED_ADDRESS),
         exception: Exception::PageFault,
-        error_code: page_fault::USER,
+        error_code: Some(page_fault::USER),
         address: Some(UNMAPPED_ADDRESS),
     },
     FaultCase {
         name: "read-null",
         fault: Fault::Load(0),
         exception: Exception::PageFault,
-        error_code: page_fault::USER,
+        error_code: Some(page_fault::USER),
         address: Some(0),
     },
     FaultCase {
         name: "read-non-canonical",
         fault: Fault::Load(NON_CANONICAL_ADDRESS),
         exception: Exception::GeneralProtection,
-        error_code: 0,
+        error_code: Some(0),
         address: None,
     },
     FaultCase {
         name: "execute-data",
         fault: Fault::ExecuteData,
         exception: Exception::PageFault,
-        error_code: page_fault::PRESENT | page_fault::USER | page_fault::INSTRUCTION_FETCH,
+        error_code: Some(page_fault::PRESENT | page_fault::USER | page_fault::INSTRUCTION_FETCH),
         address: Some(u64::MAX),
     },
     FaultCase {
         name: "load-selector-beyond-table",
         fault: Fault::LoadDataSegment(SELECTOR_BEYOND_TABLE),
         exception: Exception::GeneralProtection,
-        error_code: SELECTOR_BEYOND_TABLE as u64,
+        error_code: Some(SELECTOR_BEYOND_TABLE as u64),
         address: None,
     },
     FaultCase {
         name: "load-kernel-selector",
         fault: Fault::LoadDataSegment(KERNEL_DATA_SELECTOR),
         exception: Exception::GeneralProtection,
-        error_code: KERNEL_DATA_SELECTOR as u64,
+        error_code: Some(KERNEL_DATA_SELECTOR as u64),
         address: None,
     },
     FaultCase {
         name: "privileged-instruction",
         fault: Fault::Halt,
         exception: Exception::GeneralProtection,
-        error_code: 0,
+        error_code: Some(0),
         address: None,
     },
     FaultCase {
         name: "port-input",
         fault: Fault::PortInput(CONSOLE_PORT),
         exception: Exception::GeneralProtection,
-        error_code: 0,
+        error_code: Some(0),
+        address: None,
+    },
+    // An `int n` through a gate of privilege 0 raises #GP. The SDM (vol. 3A section 6.13) has
+    // the error code name the IDT entry as (n << 3) | 2, but QEMU 7.2's TCG pushes n * 16 + 2
+    // in long mode, so the code is not compared; vector and instruction pointer are.
+    FaultCase {
+        name: "fake-timer-interrupt",
+        fault: Fault::SoftwareInterrupt,
+        exception: Exception::GeneralProtection,
+        error_code: None,
         address: None,
     },
     FaultCase {
         name: "push-to-unmapped-stack",
         fault: Fault::Push(GUARD_STACK),
         exception: Exception::PageFault,
-        error_code: page_fault::WRITE | page_fault::USER,
+        error_code: Some(page_fault::WRITE | page_fault::USER),
         address: Some(GUARD_STACK - 8),
     },
 ];
@@ -163,12 +173,15 @@ pub fn provoke(name: &str) {
         Some(address) => address,
         None => 0,
     };
-    println!(
-        "expect fault vector={} error={:#x} rip={:#x} address={:#x}",
-        case.exception.vector(),
-        case.error_code,
-        rip,
-        address
-    );
+    match case.error_code {
+        Some(error_code) => println!(
+            "expect fault vector={} error={error_code:#x} rip={rip:#x} address={address:#x}",
+            case.exception.vector()
+        ),
+        None => println!(
+            "expect fault vector={} error=any rip={rip:#x} address={address:#x}",
+            case.exception.vector()
+        ),
+    }
     case.fault.raise()
 }

@@ -6,7 +6,7 @@
 //! - `fault-case <kind>` for each exception the program can provoke (each needs a boot of
 //!   its own, since the kernel stops the root program when it faults);
 //! - `cases done <count>` last, so the harness can tell a complete run from a crash;
-//! - in a fault boot, `expect fault vector=<n> error=<0x..> rip=<0x..> address=<0x..|any>`
+//! - in a fault boot, `expect fault vector=<n> error=<0x..|any> rip=<0x..> address=<0x..|any>`
 //!   before the exception, which the kernel's `root fault:` report must match.
 #![no_std]
 #![forbid(unsafe_code)]

@@ -41,6 +41,10 @@ runtime_fault_halt:
 runtime_fault_port_input:
     in al, dx
     ud2
+    .global runtime_fault_software_interrupt
+runtime_fault_software_interrupt:
+    int 0x20
+    ud2
     .global runtime_fault_jump
 runtime_fault_jump:
     jmp rdi
@@ -65,6 +69,7 @@ unsafe extern "C" {
     fn runtime_fault_halt() -> !;
     fn runtime_fault_port_input(unused: u64, also_unused: u64, port: u64) -> !;
     fn runtime_fault_jump(target: u64) -> !;
+    fn runtime_fault_software_interrupt() -> !;
     fn runtime_fault_push_prepare(stack_pointer: u64) -> !;
     static runtime_fault_push: u8;
 }
@@ -97,6 +102,8 @@ pub enum Fault {
     PortInput(u16),
     /// Jumping into a page of data, which the loader maps non-executable.
     ExecuteData,
+    /// `int 0x20`, the vector of the kernel's timer, which user code may not raise.
+    SoftwareInterrupt,
     /// Setting the stack pointer to the address, which must lie in the never-mapped null
     /// guard (`abi::registers::NULL_GUARD_END`) or outside the user half, and pushing.
     Push(u64),
@@ -115,6 +122,7 @@ impl Fault {
             Fault::Halt => runtime_fault_halt as *const () as u64,
             Fault::PortInput(_) => runtime_fault_port_input as *const () as u64,
             Fault::ExecuteData => (&raw const NOT_CODE) as u64,
+            Fault::SoftwareInterrupt => runtime_fault_software_interrupt as *const () as u64,
             Fault::Push(_) => &raw const runtime_fault_push as u64,
         }
     }
@@ -154,6 +162,7 @@ impl Fault {
                 Fault::Halt => runtime_fault_halt(),
                 Fault::PortInput(port) => runtime_fault_port_input(0, 0, port as u64),
                 Fault::ExecuteData => runtime_fault_jump((&raw const NOT_CODE) as u64),
+                Fault::SoftwareInterrupt => runtime_fault_software_interrupt(),
                 Fault::Push(stack_pointer) => runtime_fault_push_prepare(stack_pointer),
             }
         }

@@ -103,6 +103,29 @@ pub fn system_call_preserves_registers(call: Call) -> u64 {
     changed
 }
 
+/// Issues `call` (without arguments) with the stack pointer set to `stack_pointer`, which
+/// need not point at memory at all, and returns the status. The kernel never touches the user
+/// stack, so the call must behave as with a good one.
+pub fn system_call_with_stack_pointer(call: Call, stack_pointer: u64) -> u64 {
+    let status: u64;
+    // SAFETY: the real stack pointer is kept in a callee-saved register and restored right
+    // after the call; nothing uses the stack in between (the kernel does not, by the ABI).
+    unsafe {
+        core::arch::asm!(
+            "push rbx",
+            "mov rbx, rsp",
+            "mov rsp, {stack_pointer}",
+            "syscall",
+            "mov rsp, rbx",
+            "pop rbx",
+            stack_pointer = in(reg) stack_pointer,
+            inlateout("rax") call.number() => status,
+            out("rcx") _, out("r11") _, out("rdi") _, out("rsi") _, out("rdx") _,
+        );
+    }
+    status
+}
+
 /// Loads `xmm0`..`xmm15` with patterns, issues `call` with one argument (for example
 /// `SleepUntil` with a deadline, so the thread blocks and the CPU switches away), and returns
 /// a mask of the vector registers that came back different (bit n for `xmmn`).

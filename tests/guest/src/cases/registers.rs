@@ -15,6 +15,10 @@ pub const CASES: &[Case] = &[
         run: system_calls_preserve_registers,
     },
     Case {
+        name: "system_calls_ignore_the_user_stack",
+        run: system_calls_ignore_the_user_stack,
+    },
+    Case {
         name: "vector_registers_survive_a_blocking_call",
         run: vector_registers_survive_blocking,
     },
@@ -29,6 +33,17 @@ fn system_calls_preserve_registers() -> Result<(), CaseFailure> {
     // The probe's pattern in `rdi` is not a canonical address: the call fails with
     // BadAddress, and a failed call has no results, so nothing may change either.
     check_equal!(probe::system_call_preserves_registers(Call::DebugPrint), 0);
+    Ok(())
+}
+
+fn system_calls_ignore_the_user_stack() -> Result<(), CaseFailure> {
+    // Null, a kernel address, a non-canonical one, and an odd unaligned value.
+    for stack_pointer in [0, 0xffff_ffff_8010_0000, 0x8000_0000_0000, 0x1235] {
+        check_equal!(
+            probe::system_call_with_stack_pointer(Call::Null, stack_pointer),
+            0
+        );
+    }
     Ok(())
 }
 
