@@ -100,10 +100,12 @@ macro_rules! check_equal {
     }};
 }
 
-/// Runs the cases in order, printing one result line each and the final count.
-pub fn run_cases(cases: &[Case]) -> usize {
-    let mut failed = 0;
+/// Runs the cases in order, printing one result line each and the final count; returns how
+/// many failed.
+pub fn run_cases<'a>(cases: impl IntoIterator<Item = &'a Case>) -> usize {
+    let (mut run, mut failed) = (0, 0);
     for case in cases {
+        run += 1;
         match (case.run)() {
             Ok(()) => println!("case {} ok", case.name),
             Err(CaseFailure(reason)) => {
@@ -112,6 +114,6 @@ pub fn run_cases(cases: &[Case]) -> usize {
             }
         }
     }
-    println!("cases done {}", cases.len());
+    println!("cases done {run}");
     failed
 }

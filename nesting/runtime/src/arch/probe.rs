@@ -5,102 +5,195 @@
 
 use abi::Call;
 
-/// The pattern a probe writes into register number `index`.
+/// The pattern a probe writes into the register of slot `index`.
 pub const fn pattern(index: u64) -> u64 {
     0x5a5a_0000_0000_0000 ^ (index.wrapping_mul(0x0101_0101_0101_0101)) ^ 0x1234_5678
 }
 
-/// Bit positions of [`system_call_preserves_registers`]'s result.
-pub mod bits {
-    /// `rbx` changed.
-    pub const RBX: u64 = 1 << 0;
-    /// `rbp` changed.
-    pub const RBP: u64 = 1 << 1;
-    /// `rdx` changed.
-    pub const RDX: u64 = 1 << 2;
-    /// `rsi` changed.
-    pub const RSI: u64 = 1 << 3;
-    /// `rdi` changed.
-    pub const RDI: u64 = 1 << 4;
-    /// `r8` changed; `r9`, `r10`, `r12` to `r15` follow in bits 6 to 11.
-    pub const R8: u64 = 1 << 5;
-    /// The direction flag was not restored.
-    pub const DIRECTION_FLAG: u64 = 1 << 12;
-    /// `rsp` changed.
-    pub const RSP: u64 = 1 << 13;
+/// The registers a probe checks, by slot: slot `i` is bit `i` of a probe's result. Slots 0 to
+/// 11 are filled and spilled by [`fill!`] and [`spill!`]; 12 and 13 by each probe itself.
+pub const REGISTER_NAMES: [&str; SLOTS] = [
+    "rbx", "rbp", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r12", "r13", "r14", "r15", "r11", "rax",
+];
+
+/// How many register slots a probe has.
+pub const SLOTS: usize = 14;
+/// The slot of `r11` (the flags register in [`system_call_preserves_registers`]).
+const R11_SLOT: usize = 12;
+/// The result bit for a direction flag the kernel did not restore.
+pub const DIRECTION_FLAG_BIT: u64 = 1 << R11_SLOT;
+/// The result bits for `xmm0` and `xmm15` in [`registers_survive_preemption`].
+pub const VECTOR_BITS: u64 = 0b11 << 16;
+
+static VECTOR_PATTERN: [u64; 2] = [pattern(200), pattern(201)];
+
+static PATTERNS: [u64; SLOTS] = {
+    let mut patterns = [0; SLOTS];
+    let mut index = 0;
+    while index < SLOTS {
+        patterns[index] = pattern(index as u64);
+        index += 1;
+    }
+    patterns
+};
+
+/// Loads slots 0 to 11 from the table whose address is in register `$base`.
+macro_rules! fill {
+    ($base:literal) => {
+        concat!(
+            "mov rbx, [",
+            $base,
+            "]\n",
+            "mov rbp, [",
+            $base,
+            " + 8]\n",
+            "mov rdx, [",
+            $base,
+            " + 16]\n",
+            "mov rsi, [",
+            $base,
+            " + 24]\n",
+            "mov rdi, [",
+            $base,
+            " + 32]\n",
+            "mov r8, [",
+            $base,
+            " + 40]\n",
+            "mov r9, [",
+            $base,
+            " + 48]\n",
+            "mov r10, [",
+            $base,
+            " + 56]\n",
+            "mov r12, [",
+            $base,
+            " + 64]\n",
+            "mov r13, [",
+            $base,
+            " + 72]\n",
+            "mov r14, [",
+            $base,
+            " + 80]\n",
+            "mov r15, [",
+            $base,
+            " + 88]\n",
+        )
+    };
 }
 
-/// Issues `call` with the argument registers holding patterns and the direction flag set, and
-/// returns a mask ([`bits`]) of what did not survive. Use a call whose arguments the kernel
-/// ignores or rejects without results (such as `Null`).
+/// Stores slots 0 to 11 into the table whose address is in register `$base`.
+macro_rules! spill {
+    ($base:literal) => {
+        concat!(
+            "mov [",
+            $base,
+            "], rbx\n",
+            "mov [",
+            $base,
+            " + 8], rbp\n",
+            "mov [",
+            $base,
+            " + 16], rdx\n",
+            "mov [",
+            $base,
+            " + 24], rsi\n",
+            "mov [",
+            $base,
+            " + 32], rdi\n",
+            "mov [",
+            $base,
+            " + 40], r8\n",
+            "mov [",
+            $base,
+            " + 48], r9\n",
+            "mov [",
+            $base,
+            " + 56], r10\n",
+            "mov [",
+            $base,
+            " + 64], r12\n",
+            "mov [",
+            $base,
+            " + 72], r13\n",
+            "mov [",
+            $base,
+            " + 80], r14\n",
+            "mov [",
+            $base,
+            " + 88], r15\n",
+        )
+    };
+}
+
+/// The bits of the slots in `range` whose spilled value differs from its pattern.
+fn changed_slots(after: &[u64], range: core::ops::Range<usize>) -> u64 {
+    range
+        .filter(|&slot| after[slot] != PATTERNS[slot])
+        .fold(0, |bits, slot| bits | 1 << slot)
+}
+
+/// Names the registers whose bits are set in a probe's result, for failure messages.
+pub struct Changed(pub u64);
+
+impl core::fmt::Display for Changed {
+    fn fmt(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut names = REGISTER_NAMES
+            .iter()
+            .enumerate()
+            .filter(|(slot, _)| self.0 & (1 << slot) != 0)
+            .map(|(_, name)| *name)
+            .chain((self.0 & (1 << 16) != 0).then_some("xmm0"))
+            .chain((self.0 & (1 << 17) != 0).then_some("xmm15"));
+        match names.next() {
+            None => formatter.write_str("nothing"),
+            Some(first) => {
+                formatter.write_str(first)?;
+                names.try_for_each(|name| write!(formatter, ", {name}"))
+            }
+        }
+    }
+}
+
+/// Issues `call` with slots 0 to 11 (argument registers included) holding patterns and the
+/// direction flag set, and returns the bits of what did not survive ([`REGISTER_NAMES`],
+/// [`DIRECTION_FLAG_BIT`]). Use a call that has no results, or that fails, as a failed call
+/// has none: `Null`, or `DebugPrint`, whose pattern address is not canonical.
 pub fn system_call_preserves_registers(call: Call) -> u64 {
-    let mut changed: u64;
-    // SAFETY: every register the block writes is saved and restored or declared clobbered;
-    // the direction flag is cleared again before the block ends, as the ABI requires.
+    let mut after = [0u64; SLOTS];
+    // SAFETY: callee-saved registers are saved and restored, the rest declared clobbered; the
+    // tables are live; the direction flag is cleared again before the block ends, as the ABI
+    // requires. A kernel that broke `rsp` would make the block fault, failing the test.
     unsafe {
         core::arch::asm!(
-            "push rbx",
-            "push rbp",
-            "push r12",
-            "push r13",
-            "push r14",
-            "push r15",
-            "mov r15, rsp",
-            "mov rbx, {p0}",
-            "mov rbp, {p1}",
-            "mov rdx, {p2}",
-            "mov rsi, {p3}",
-            "mov rdi, {p4}",
-            "mov r8, {p5}",
-            "mov r9, {p6}",
-            "mov r10, {p7}",
-            "mov r12, {p9}",
-            "mov r13, {p10}",
-            "mov r14, {p11}",
+            "push rbx", "push rbp", "push r12", "push r13", "push r14", "push r15",
+            "push {after}",
+            "push {call}",
+            "lea rax, [rip + {patterns}]",
+            fill!("rax"),
+            "pop rax",
             "std",
             "syscall",
             "pushfq",
             "cld",
             "pop rcx",
-            "xor eax, eax",
-            "bt rcx, 10",
-            "jc 2f",
-            "or rax, {direction}",
-            "2:",
-            "cmp rsp, r15",
-            "je 2f",
-            "or rax, {stack}",
-            "mov rsp, r15",
-            "2:",
-            "mov rcx, {p0}", "cmp rbx, rcx", "je 2f", "or rax, 1", "2:",
-            "mov rcx, {p1}", "cmp rbp, rcx", "je 2f", "or rax, 2", "2:",
-            "mov rcx, {p2}", "cmp rdx, rcx", "je 2f", "or rax, 4", "2:",
-            "mov rcx, {p3}", "cmp rsi, rcx", "je 2f", "or rax, 8", "2:",
-            "mov rcx, {p4}", "cmp rdi, rcx", "je 2f", "or rax, 16", "2:",
-            "mov rcx, {p5}", "cmp r8, rcx", "je 2f", "or rax, 32", "2:",
-            "mov rcx, {p6}", "cmp r9, rcx", "je 2f", "or rax, 64", "2:",
-            "mov rcx, {p7}", "cmp r10, rcx", "je 2f", "or rax, 128", "2:",
-            "mov rcx, {p9}", "cmp r12, rcx", "je 2f", "or rax, 512", "2:",
-            "mov rcx, {p10}", "cmp r13, rcx", "je 2f", "or rax, 1024", "2:",
-            "mov rcx, {p11}", "cmp r14, rcx", "je 2f", "or rax, 2048", "2:",
-            "pop r15",
-            "pop r14",
-            "pop r13",
-            "pop r12",
-            "pop rbp",
-            "pop rbx",
-            p0 = const pattern(0), p1 = const pattern(1), p2 = const pattern(2),
-            p3 = const pattern(3), p4 = const pattern(4), p5 = const pattern(5),
-            p6 = const pattern(6), p7 = const pattern(7), p9 = const pattern(9),
-            p10 = const pattern(10), p11 = const pattern(11),
-            direction = const bits::DIRECTION_FLAG,
-            stack = const bits::RSP,
-            inlateout("rax") call.number() => changed,
-            out("rcx") _, out("rdx") _, out("rsi") _, out("rdi") _,
+            "pop rax",
+            spill!("rax"),
+            "mov [rax + 96], rcx",
+            "pop r15", "pop r14", "pop r13", "pop r12", "pop rbp", "pop rbx",
+            patterns = sym PATTERNS,
+            after = in(reg) after.as_mut_ptr(),
+            call = in(reg) call.number(),
+            out("rax") _, out("rcx") _, out("rdx") _, out("rsi") _, out("rdi") _,
             out("r8") _, out("r9") _, out("r10") _, out("r11") _,
         );
     }
-    changed
+    let direction_flag_kept = after[R11_SLOT] & (1 << 10) != 0;
+    changed_slots(&after, 0..R11_SLOT)
+        | if direction_flag_kept {
+            0
+        } else {
+            DIRECTION_FLAG_BIT
+        }
 }
 
 /// Issues `call` (without arguments) with the stack pointer set to `stack_pointer`, which
@@ -172,77 +265,50 @@ pub fn vector_registers_survive(call: Call, argument: u64) -> u64 {
     changed
 }
 
-/// Fills the general registers and `xmm0`/`xmm15` with patterns and spins `iterations` times,
-/// long enough for timer interrupts to preempt it, then returns a mask of what changed (bit n
-/// for pattern register n: rbx, rbp, rdx, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15, rcx
-/// high half unused; bit 16 for `xmm0`, bit 17 for `xmm15`).
+/// Fills every slot (see [`REGISTER_NAMES`]) and `xmm0`/`xmm15` with patterns and spins
+/// `iterations` times, long enough for timer interrupts to preempt it; returns the bits of
+/// what changed ([`VECTOR_BITS`] for the vector registers).
 pub fn registers_survive_preemption(iterations: u64) -> u64 {
-    let mut changed: u64;
-    let vector_pattern: [u64; 2] = [pattern(200), pattern(201)];
-    let mut vector_after = [0u64; 4];
-    // SAFETY: callee-saved registers are saved and restored; the rest are declared clobbered;
-    // the buffers are live for the block.
+    // Slots, then the two vector registers, two words each.
+    let mut after = [0u64; SLOTS + 4];
+    // SAFETY: callee-saved registers are saved and restored, the rest declared clobbered; the
+    // table is live for the block; its address waits on the stack while every register holds
+    // a pattern.
     unsafe {
         core::arch::asm!(
-            // The output pointer may sit in a register the patterns overwrite: keep it on the
-            // stack, below the saved callee-saved registers.
-            "push {vectors_after}",
-            "push rbx",
-            "push rbp",
-            "push r12",
-            "push r13",
-            "push r14",
-            "push r15",
-            "movdqu xmm0, [{vectors}]",
-            "movdqu xmm15, [{vectors}]",
-            "mov rbx, {p0}", "mov rbp, {p1}", "mov rdx, {p2}", "mov rsi, {p3}",
-            "mov rdi, {p4}", "mov r8, {p5}", "mov r9, {p6}", "mov r10, {p7}",
-            "mov r11, {p8}", "mov r12, {p9}", "mov r13, {p10}", "mov r14, {p11}",
-            "mov r15, {p12}",
-            "3:",
+            "push rbx", "push rbp", "push r12", "push r13", "push r14", "push r15",
+            "push {after}",
+            "lea rax, [rip + {vector}]",
+            "movdqu xmm0, [rax]",
+            "movdqu xmm15, [rax]",
+            "mov rcx, {iterations}",
+            "lea rax, [rip + {patterns}]",
+            "mov r11, [rax + 96]",
+            fill!("rax"),
+            "mov rax, [rax + 104]",
+            "2:",
             "dec rcx",
-            "jnz 3b",
-            "mov rax, [rsp + 48]",
-            "movdqu [rax], xmm0",
-            "movdqu [rax + 16], xmm15",
-            "xor eax, eax",
-            "mov rcx, {p0}", "cmp rbx, rcx", "je 2f", "or rax, 1", "2:",
-            "mov rcx, {p1}", "cmp rbp, rcx", "je 2f", "or rax, 2", "2:",
-            "mov rcx, {p2}", "cmp rdx, rcx", "je 2f", "or rax, 4", "2:",
-            "mov rcx, {p3}", "cmp rsi, rcx", "je 2f", "or rax, 8", "2:",
-            "mov rcx, {p4}", "cmp rdi, rcx", "je 2f", "or rax, 16", "2:",
-            "mov rcx, {p5}", "cmp r8, rcx", "je 2f", "or rax, 32", "2:",
-            "mov rcx, {p6}", "cmp r9, rcx", "je 2f", "or rax, 64", "2:",
-            "mov rcx, {p7}", "cmp r10, rcx", "je 2f", "or rax, 128", "2:",
-            "mov rcx, {p8}", "cmp r11, rcx", "je 2f", "or rax, 256", "2:",
-            "mov rcx, {p9}", "cmp r12, rcx", "je 2f", "or rax, 512", "2:",
-            "mov rcx, {p10}", "cmp r13, rcx", "je 2f", "or rax, 1024", "2:",
-            "mov rcx, {p11}", "cmp r14, rcx", "je 2f", "or rax, 2048", "2:",
-            "mov rcx, {p12}", "cmp r15, rcx", "je 2f", "or rax, 4096", "2:",
-            "pop r15",
-            "pop r14",
-            "pop r13",
-            "pop r12",
-            "pop rbp",
-            "pop rbx",
-            "add rsp, 8",
-            p0 = const pattern(0), p1 = const pattern(1), p2 = const pattern(2),
-            p3 = const pattern(3), p4 = const pattern(4), p5 = const pattern(5),
-            p6 = const pattern(6), p7 = const pattern(7), p8 = const pattern(8),
-            p9 = const pattern(9), p10 = const pattern(10), p11 = const pattern(11),
-            p12 = const pattern(12),
-            vectors = in(reg) vector_pattern.as_ptr(),
-            vectors_after = in(reg) vector_after.as_mut_ptr(),
-            inlateout("rcx") iterations.max(1) => _,
-            out("rax") changed,
-            out("rdx") _, out("rsi") _, out("rdi") _, out("r8") _, out("r9") _,
-            out("r10") _, out("r11") _,
+            "jnz 2b",
+            "pop rcx",
+            spill!("rcx"),
+            "mov [rcx + 96], r11",
+            "mov [rcx + 104], rax",
+            "movdqu [rcx + 112], xmm0",
+            "movdqu [rcx + 128], xmm15",
+            "pop r15", "pop r14", "pop r13", "pop r12", "pop rbp", "pop rbx",
+            patterns = sym PATTERNS,
+            vector = sym VECTOR_PATTERN,
+            after = in(reg) after.as_mut_ptr(),
+            iterations = in(reg) iterations.max(1),
+            out("rax") _, out("rcx") _, out("rdx") _, out("rsi") _, out("rdi") _,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
         );
     }
-    if vector_after[0..2] != vector_pattern {
+    let mut changed = changed_slots(&after, 0..SLOTS);
+    if after[SLOTS..SLOTS + 2] != VECTOR_PATTERN {
         changed |= 1 << 16;
     }
-    if vector_after[2..4] != vector_pattern {
+    if after[SLOTS + 2..SLOTS + 4] != VECTOR_PATTERN {
         changed |= 1 << 17;
     }
     changed
