@@ -33,22 +33,8 @@ fn main(arguments: &str) -> i32 {
         }
     }
     faults::list();
-    let mut all = [cases::DELIBERATELY_BROKEN; 32];
-    let mut count = 0;
-    for group in cases::ALL {
-        for case in group.iter() {
-            all[count] = guest::Case {
-                name: case.name,
-                run: case.run,
-            };
-            count += 1;
-        }
-    }
-    if broken {
-        all[count] = cases::DELIBERATELY_BROKEN;
-        count += 1;
-    }
-    let failed = run_cases(&all[..count]);
+    let all = cases::ALL.iter().flat_map(|group| group.iter());
+    let failed = run_cases(all.chain(broken.then_some(&cases::DELIBERATELY_BROKEN)));
     if failed == 0 { 0 } else { 1 }
 }
 
