@@ -112,6 +112,42 @@ interrupt_stubs!(
 
 global_asm!(
     r#"
+    /* The general registers in the order of `RegisterFrame`: rax ends lowest. */
+    .macro push_general_registers
+    push r15
+    push r14
+    push r13
+    push r12
+    push r11
+    push r10
+    push r9
+    push r8
+    push rbp
+    push rdi
+    push rsi
+    push rdx
+    push rcx
+    push rbx
+    push rax
+    .endm
+    .macro pop_general_registers
+    pop rax
+    pop rbx
+    pop rcx
+    pop rdx
+    pop rsi
+    pop rdi
+    pop rbp
+    pop r8
+    pop r9
+    pop r10
+    pop r11
+    pop r12
+    pop r13
+    pop r14
+    pop r15
+    .endm
+
     .global syscall_entry
 syscall_entry:
     swapgs
@@ -124,21 +160,7 @@ syscall_entry:
     push rcx
     push 0
     push {syscall_vector}
-    push r15
-    push r14
-    push r13
-    push r12
-    push r11
-    push r10
-    push r9
-    push r8
-    push rbp
-    push rdi
-    push rsi
-    push rdx
-    push rcx
-    push rbx
-    push rax
+    push_general_registers
     mov rdi, rsp
     mov rsp, gs:[{kernel_stack}]
     call {system_call}
@@ -150,21 +172,7 @@ interrupt_common:
     swapgs
 1:
     cld
-    push r15
-    push r14
-    push r13
-    push r12
-    push r11
-    push r10
-    push r9
-    push r8
-    push rbp
-    push rdi
-    push rsi
-    push rdx
-    push rcx
-    push rbx
-    push rax
+    push_general_registers
     mov rdi, rsp
     test qword ptr [rsp + 15 * 8 + 24], 3
     jz 2f
@@ -173,21 +181,7 @@ interrupt_common:
     jmp exit_to_user
 2:
     call {kernel_trap}
-    pop rax
-    pop rbx
-    pop rcx
-    pop rdx
-    pop rsi
-    pop rdi
-    pop rbp
-    pop r8
-    pop r9
-    pop r10
-    pop r11
-    pop r12
-    pop r13
-    pop r14
-    pop r15
+    pop_general_registers
     add rsp, 16
     iretq
 
@@ -196,21 +190,7 @@ exit_to_user:
     mov rsp, gs:[{frame_top}]
     sub rsp, {frame_size}
     cmp qword ptr [rsp + 15 * 8], {syscall_vector}
-    pop rax
-    pop rbx
-    pop rcx
-    pop rdx
-    pop rsi
-    pop rdi
-    pop rbp
-    pop r8
-    pop r9
-    pop r10
-    pop r11
-    pop r12
-    pop r13
-    pop r14
-    pop r15
+    pop_general_registers
     jne 3f
     mov rcx, [rsp + 16]
     mov r11, [rsp + 32]
