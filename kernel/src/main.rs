@@ -1,7 +1,8 @@
 //! The kernel: boots, takes over memory, loads the root program from the boot file system and
 //! runs it through an API whose every call is atomic (DESIGN.md sections 2 and 3).
 //!
-//! Only the `arch` module may use `unsafe`; the rest of the kernel is written in safe Rust.
+//! Only the `arch` module may opt out of the compiler's memory-safety checks; the rest of the
+//! kernel is written in safe Rust.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]

@@ -61,23 +61,15 @@ pub fn initialize(information: &BootInformation) -> &'static [u8] {
         .iter()
         .filter(|range| range.usable)
         .map(|range| (range.start, range.start + range.size));
-    let mut allocator = FrameAllocator::new(usable, &reserved);
-    let physical_limit = information
-        .memory_map()
-        .iter()
-        .filter(|range| range.usable)
-        .map(|range| range.start + range.size)
-        .chain([initrd.0 + initrd.1])
-        .max()
-        .unwrap_or(0)
-        .next_multiple_of(2 << 20);
+    let mut allocator = FrameAllocator::new(usable.clone(), &reserved);
     let heap_start = allocator
         .allocate_contiguous(HEAP_SIZE)
         .expect("not enough contiguous memory for the kernel heap");
     *FRAMES.lock() = Some(allocator);
+    let mut direct_map = usable.chain([(initrd.0, initrd.0 + initrd.1)]);
     let root = paging::build_kernel_tables(
         &mut GlobalFrames,
-        physical_limit,
+        &mut direct_map,
         &[crate::arch::apic::PHYSICAL_BASE],
     );
     KERNEL_ROOT_TABLE.call_once(|| root);
@@ -87,9 +79,8 @@ pub fn initialize(information: &BootInformation) -> &'static [u8] {
         .as_ref()
         .map_or(0, FrameAllocator::free_frames);
     log::info!(
-        "memory: {} MiB free, direct map up to {:#x}, kernel image {:#x}-{:#x}, heap {} MiB",
+        "memory: {} MiB free, kernel image {:#x}-{:#x}, heap {} MiB",
         (free * physical::FRAME_SIZE) >> 20,
-        physical_limit,
         image_start,
         image_end,
         HEAP_SIZE >> 20

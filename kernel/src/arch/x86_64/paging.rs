@@ -102,11 +102,13 @@ fn section_bounds() -> [(u64, u64, PageTableFlags); 3] {
 }
 
 /// Builds the kernel's page tables while the boot identity map is active and switches to
-/// them. `physical_limit` bounds the direct map; `devices` are physical register pages mapped
-/// in order into the device window. Returns the root table's physical address.
+/// them. The direct map covers the `[start, end)` ranges of `memory` (RAM, never device
+/// holes, which must not be mapped cacheable), widened to 2 MiB pages; `devices` are physical
+/// register pages mapped uncached, in order, into the device window. Returns the root table's
+/// physical address.
 pub fn build_kernel_tables(
     frames: &mut dyn TableFrameSource,
-    physical_limit: u64,
+    memory: &mut dyn Iterator<Item = (u64, u64)>,
     devices: &[u64],
 ) -> u64 {
     let mut allocator = Adapter {
@@ -122,15 +124,21 @@ pub fn build_kernel_tables(
         | PageTableFlags::WRITABLE
         | PageTableFlags::NO_EXECUTE
         | PageTableFlags::GLOBAL;
-    for physical in (0..physical_limit).step_by(Size2MiB::SIZE as usize) {
-        let page = Page::<Size2MiB>::containing_address(VirtAddr::new(DIRECT_MAP_BASE + physical));
-        let frame = PhysFrame::<Size2MiB>::containing_address(PhysAddr::new(physical));
-        // SAFETY: the direct map aliases RAM at a fixed offset; nothing in the kernel half
-        // overlaps it.
-        let flush = unsafe { tables.map_to(page, frame, direct, &mut allocator) };
-        flush
-            .map(MapperFlush::ignore)
-            .expect("cannot build the direct map");
+    for (start, end) in memory {
+        let first = start & !(Size2MiB::SIZE - 1);
+        for physical in (first..end).step_by(Size2MiB::SIZE as usize) {
+            let page =
+                Page::<Size2MiB>::containing_address(VirtAddr::new(DIRECT_MAP_BASE + physical));
+            let frame = PhysFrame::<Size2MiB>::containing_address(PhysAddr::new(physical));
+            // SAFETY: the direct map aliases RAM at a fixed offset; nothing in the kernel half
+            // overlaps it.
+            match unsafe { tables.map_to(page, frame, direct, &mut allocator) } {
+                Ok(flush) => flush.ignore(),
+                // Two ranges that share a 2 MiB page: the first one mapped it.
+                Err(MapToError::PageAlreadyMapped(_)) => {}
+                Err(error) => panic!("cannot build the direct map: {error:?}"),
+            }
+        }
     }
     for (start, end, flags) in section_bounds() {
         for virtual_address in (start..end).step_by(Size4KiB::SIZE as usize) {
