@@ -4,9 +4,11 @@
 
 use crate::arch::paging::{MapError, UserRights};
 use crate::arch::physical::{self, FRAME_SIZE};
+use crate::object::KernelObject;
 use crate::space::Space;
 use crate::thread::Thread;
-use abi::registers::NULL_GUARD_END;
+use abi::Rights;
+use abi::registers::{NULL_GUARD_END, PRIORITY_ROOT};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use boot::command_line::CommandLine;
@@ -14,6 +16,9 @@ use boot::filesystem::{BootFileSystem, FormatError};
 use boot::manifest::{self, Manifest, ManifestError};
 use core::fmt;
 use goblin::elf::{Elf, header, program_header};
+
+/// The kernel memory the root program's space may use for objects, in bytes.
+const ROOT_QUOTA: u64 = 12 << 20;
 
 /// The root program's stack: 256 KiB ending here, its argument string at the very top.
 const STACK_TOP: u64 = 0x0000_7fff_ffff_0000;
@@ -37,6 +42,8 @@ pub enum LoadError {
     ArgumentsTooLong,
     /// Memory ran out while building the space.
     OutOfMemory,
+    /// The kernel refused to create the space, thread or handles.
+    Kernel(abi::Error),
 }
 
 impl fmt::Display for LoadError {
@@ -56,6 +63,7 @@ impl fmt::Display for LoadError {
                 write!(formatter, "root arguments exceed {ARGUMENTS_MAX} bytes")
             }
             LoadError::OutOfMemory => write!(formatter, "out of memory"),
+            LoadError::Kernel(error) => write!(formatter, "the kernel refused: {error}"),
         }
     }
 }
@@ -90,21 +98,32 @@ pub fn load_root_program(
     if arguments.len() > ARGUMENTS_MAX {
         return Err(LoadError::ArgumentsTooLong);
     }
-    let space = Space::new()?;
+    let space = Space::new_root(ROOT_QUOTA).map_err(LoadError::Kernel)?;
     let entry = load_elf(&space, program.data)?;
     let arguments_address = build_stack(&space, arguments.as_bytes())?;
     let stack_pointer = (arguments_address - 64) & !15;
-    let frame = crate::arch::initial_user_frame(
+    let mut frame = crate::arch::initial_user_frame(
         entry,
         stack_pointer,
         arguments_address,
         arguments.len() as u64,
     );
+    let thread =
+        Thread::new(space.clone(), frame, PRIORITY_ROOT, true).map_err(LoadError::Kernel)?;
+    // The program starts with a handle to its space in rdx and to itself in rcx.
+    let insert = |object| {
+        space
+            .insert_handle(object, Rights::all())
+            .map_err(LoadError::Kernel)
+    };
+    frame.rdx = insert(KernelObject::Space(space.clone()))?.raw();
+    frame.rcx = insert(KernelObject::Thread(thread.clone()))?.raw();
+    thread.registers.update(|registers| *registers = frame);
     log::info!(
         "root program {name:?} ({} KiB) entry {entry:#x}, arguments {arguments:?}",
         program.data.len() / 1024
     );
-    Ok(Thread::new(space, frame, true))
+    Ok(thread)
 }
 
 fn page_rights(flags: u32) -> UserRights {

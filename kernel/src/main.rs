@@ -20,6 +20,7 @@ mod loader;
 mod logger;
 mod memory;
 mod model;
+mod object;
 mod panic;
 mod scheduler;
 mod space;

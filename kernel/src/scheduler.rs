@@ -1,10 +1,12 @@
-//! The scheduler of the one CPU: round robin among ready threads, a list of sleepers woken by
-//! the clock, and the hand-over of the CPU's user state (registers, FPU, address space) from
-//! one thread to the next. How the kernel stack follows is the execution model's business.
+//! The scheduler of the one CPU: fixed priorities, round robin within a priority, a list of
+//! sleepers woken by the clock, and the hand-over of the CPU's user state (registers, FPU,
+//! segment bases, address space) from one thread to the next. How the kernel stack follows is
+//! the execution model's business.
 
 use crate::arch::{cpu, debug_exit};
 use crate::model;
 use crate::thread::{RunState, Thread};
+use abi::registers::PRIORITY_MAX;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -12,22 +14,36 @@ use boot::exit::ExitCode;
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use spin::Mutex;
 
+const PRIORITIES: usize = PRIORITY_MAX as usize + 1;
+
 struct Scheduler {
     current: Option<Arc<Thread>>,
-    ready: VecDeque<Arc<Thread>>,
+    ready: [VecDeque<Arc<Thread>>; PRIORITIES],
     sleeping: Vec<Arc<Thread>>,
     fpu_owner: Option<Arc<Thread>>,
+    /// The last thread that ended, kept until the CPU has left its kernel stack.
+    ended: Option<Arc<Thread>>,
 }
 
-/// Set whenever the running thread stops running (blocks, is preempted, ends), so that the
-/// end of a kernel entry knows with one load whether to hand the CPU over.
+impl Scheduler {
+    fn highest_ready(&self) -> Option<usize> {
+        (0..PRIORITIES)
+            .rev()
+            .find(|&priority| !self.ready[priority].is_empty())
+    }
+}
+
+/// Set whenever the running thread should stop running (it blocked, was preempted, ended, or a
+/// thread of higher priority became ready), so that the end of a kernel entry knows with one
+/// load whether to look further.
 static SWITCH_PENDING: AtomicBool = AtomicBool::new(false);
 
 static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
     current: None,
-    ready: VecDeque::new(),
+    ready: [const { VecDeque::new() }; PRIORITIES],
     sleeping: Vec::new(),
     fpu_owner: None,
+    ended: None,
 });
 
 /// Starts scheduling with the first thread; never returns.
@@ -45,15 +61,35 @@ pub fn current() -> Arc<Thread> {
         .expect("no current thread outside the idle loop")
 }
 
-/// Queues a thread to run.
+/// Queues a thread to run, behind the others of its priority; if it outranks the running
+/// thread, the running thread is preempted at the end of this kernel entry.
 pub fn make_ready(thread: Arc<Thread>) {
     thread.set_run_state(RunState::Ready);
-    SCHEDULER.lock().ready.push_back(thread);
+    let priority = thread.priority() as usize;
+    let mut scheduler = SCHEDULER.lock();
+    if let Some(current) = &scheduler.current
+        && current.run_state() == RunState::Running
+        && current.priority() < thread.priority()
+    {
+        SWITCH_PENDING.store(true, Relaxed);
+    }
+    scheduler.ready[priority].push_back(thread);
 }
 
-/// The next thread to run, taken off the ready queue.
+/// Queues a thread to run ahead of the others of its priority (a thread that lent the CPU to
+/// another for a bounded task and should get it back first).
+#[cfg_attr(feature = "model-interrupt", allow(dead_code))]
+pub fn make_ready_first(thread: Arc<Thread>) {
+    thread.set_run_state(RunState::Ready);
+    let priority = thread.priority() as usize;
+    SCHEDULER.lock().ready[priority].push_front(thread);
+}
+
+/// The next thread to run, taken off the ready queues.
 pub fn take_next() -> Option<Arc<Thread>> {
-    SCHEDULER.lock().ready.pop_front()
+    let mut scheduler = SCHEDULER.lock();
+    let priority = scheduler.highest_ready()?;
+    scheduler.ready[priority].pop_front()
 }
 
 /// Puts the current thread to sleep until `deadline`; the caller then blocks.
@@ -66,34 +102,69 @@ pub fn sleep_current(deadline: u64) {
 
 /// Wakes every sleeper whose deadline has passed.
 pub fn wake_sleepers(now: u64) {
-    let mut scheduler = SCHEDULER.lock();
-    let mut index = 0;
-    while index < scheduler.sleeping.len() {
-        let due = matches!(
-            scheduler.sleeping[index].run_state(),
-            RunState::Sleeping { deadline } if deadline <= now
-        );
-        if due {
-            let thread = scheduler.sleeping.swap_remove(index);
-            thread.set_run_state(RunState::Ready);
-            scheduler.ready.push_back(thread);
-        } else {
-            index += 1;
+    let mut due = Vec::new();
+    SCHEDULER.lock().sleeping.retain(|thread| {
+        let wake = matches!(thread.run_state(), RunState::Sleeping { deadline } if deadline <= now);
+        if wake {
+            due.push(thread.clone());
         }
+        !wake
+    });
+    due.into_iter().for_each(make_ready);
+}
+
+/// Sends the running thread behind the ready threads of its priority, if any thread of that
+/// priority or higher is waiting (the timer's round robin, and `ThreadYield`).
+pub fn rotate_current() {
+    let mut scheduler = SCHEDULER.lock();
+    let Some(thread) = scheduler.current.clone() else {
+        return;
+    };
+    let waiting = scheduler
+        .highest_ready()
+        .is_some_and(|priority| priority as u64 >= thread.priority());
+    if waiting && thread.run_state() == RunState::Running {
+        thread.set_run_state(RunState::Ready);
+        scheduler.ready[thread.priority() as usize].push_back(thread);
+        SWITCH_PENDING.store(true, Relaxed);
     }
 }
 
-/// Sends the running thread to the back of the ready queue if another thread is waiting.
-pub fn preempt_current() {
+/// Takes a thread out of whatever queue it waits in (ready or sleeping), so that it can be
+/// stopped. Returns whether it was in one.
+pub fn withdraw(thread: &Arc<Thread>) -> bool {
     let mut scheduler = SCHEDULER.lock();
-    if scheduler.ready.is_empty() {
-        return;
+    let before =
+        scheduler.sleeping.len() + scheduler.ready.iter().map(VecDeque::len).sum::<usize>();
+    scheduler
+        .sleeping
+        .retain(|other| !Arc::ptr_eq(other, thread));
+    for queue in scheduler.ready.iter_mut() {
+        queue.retain(|other| !Arc::ptr_eq(other, thread));
     }
-    if let Some(thread) = scheduler.current.clone() {
-        thread.set_run_state(RunState::Ready);
-        scheduler.ready.push_back(thread);
+    let after = scheduler.sleeping.len() + scheduler.ready.iter().map(VecDeque::len).sum::<usize>();
+    before != after
+}
+
+/// Changes a thread's priority, moving it between ready queues if it waits in one.
+pub fn set_priority(thread: &Arc<Thread>, priority: u64) {
+    let was_ready = thread.run_state() == RunState::Ready && withdraw(thread);
+    thread.priority.store(priority, Relaxed);
+    if was_ready {
+        make_ready(thread.clone());
+    }
+    // A running thread that lowered itself below a ready one gives way at the end of the call.
+    let scheduler = SCHEDULER.lock();
+    if let (Some(current), Some(highest)) = (&scheduler.current, scheduler.highest_ready())
+        && highest as u64 > current.priority()
+    {
         SWITCH_PENDING.store(true, Relaxed);
     }
+}
+
+/// Asks the current thread's scheduling to be looked at at the end of this kernel entry.
+pub fn request_switch() {
+    SWITCH_PENDING.store(true, Relaxed);
 }
 
 /// Ends the running thread for good. The end of a root thread ends the boot.
@@ -115,20 +186,52 @@ pub fn end_current(state: RunState) {
     }
 }
 
-/// After an entry from user mode: go back to the running thread, or give the CPU to the next
-/// one if it stopped running (blocked, preempted, ended).
+/// After an entry from user mode: go back to the running thread, or, if it stopped running
+/// (blocked, preempted, ended, asked to stop) or a higher-priority thread is ready, give the
+/// CPU to the next one.
 #[inline(always)]
 pub fn reschedule() {
-    if SWITCH_PENDING.load(Relaxed) {
-        SWITCH_PENDING.store(false, Relaxed);
-        if current().run_state() != RunState::Running {
+    if !SWITCH_PENDING.load(Relaxed) {
+        return;
+    }
+    SWITCH_PENDING.store(false, Relaxed);
+    let thread = current();
+    if thread.stop_requested.swap(false, Relaxed) && thread.run_state() == RunState::Running {
+        thread.set_run_state(RunState::Stopped);
+    }
+    match thread.run_state() {
+        RunState::Running => {
+            let outranked = SCHEDULER
+                .lock()
+                .highest_ready()
+                .is_some_and(|priority| priority as u64 > thread.priority());
+            if outranked {
+                drop(thread);
+                rotate_current_unconditionally();
+                model::switch_away();
+            }
+        }
+        RunState::Exited(_) => {
+            SCHEDULER.lock().ended = Some(thread);
+            model::leave_ended_thread();
+        }
+        _ => {
+            drop(thread);
             model::switch_away();
         }
     }
 }
 
+fn rotate_current_unconditionally() {
+    let mut scheduler = SCHEDULER.lock();
+    if let Some(thread) = scheduler.current.clone() {
+        thread.set_run_state(RunState::Ready);
+        scheduler.ready[thread.priority() as usize].push_back(thread);
+    }
+}
+
 /// Makes `next` the running thread: its registers become the target of the next kernel entry,
-/// and its FPU state and address space are loaded.
+/// and its FPU state, segment bases and address space are loaded.
 pub fn switch_in(next: &Arc<Thread>) {
     next.set_run_state(RunState::Running);
     let mut scheduler = SCHEDULER.lock();
@@ -143,10 +246,40 @@ pub fn switch_in(next: &Arc<Thread>) {
         }
         None => next.fpu.lock().restore(),
     }
-    scheduler.current = Some(next.clone());
+    let previous = scheduler.current.replace(next.clone());
     drop(scheduler);
+    let bases = *next.segment_bases.lock();
+    let previous_bases = previous.map(|thread| *thread.segment_bases.lock());
+    if previous_bases != Some(bases) {
+        cpu::set_user_segment_bases(bases.fs, bases.gs);
+    }
     next.space.activate();
     cpu::set_entry_points(next.registers.top(), model::kernel_stack_top(next));
+}
+
+/// Makes sure a stopped thread's FPU state is in its `fpu` field, not only in the CPU.
+pub fn flush_fpu_state(thread: &Arc<Thread>) {
+    let scheduler = SCHEDULER.lock();
+    if scheduler
+        .fpu_owner
+        .as_ref()
+        .is_some_and(|owner| Arc::ptr_eq(owner, thread))
+    {
+        thread.fpu.lock().save();
+    }
+}
+
+/// Forgets which thread's FPU state the CPU holds, so that the next thread to run loads its own
+/// (after `ThreadSetState` replaced a stopped owner's state).
+pub fn forget_fpu_owner(thread: &Arc<Thread>) {
+    let mut scheduler = SCHEDULER.lock();
+    if scheduler
+        .fpu_owner
+        .as_ref()
+        .is_some_and(|owner| Arc::ptr_eq(owner, thread))
+    {
+        scheduler.fpu_owner = None;
+    }
 }
 
 /// Called by the idle loop: stops the machine when no thread is left that could ever run.
@@ -155,10 +288,10 @@ pub fn stop_if_nothing_left() {
     let current_alive = scheduler
         .current
         .as_ref()
-        .is_some_and(|thread| !thread.has_ended());
-    if scheduler.ready.is_empty() && scheduler.sleeping.is_empty() && !current_alive {
+        .is_some_and(|thread| thread.run_state() == RunState::Running);
+    if scheduler.highest_ready().is_none() && scheduler.sleeping.is_empty() && !current_alive {
         drop(scheduler);
-        log::error!("no thread is left to run");
+        log::error!("no thread is left to run: every thread is stopped, faulted or ended");
         debug_exit::exit(ExitCode::RootFailed);
     }
 }

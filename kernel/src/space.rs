@@ -1,14 +1,22 @@
-//! Address spaces: a set of page tables and the frames the space's own pages occupy.
+//! Address spaces: page tables, the frames of the space's own pages, its handle table and the
+//! kernel-memory quota its objects are paid from.
 
 use crate::arch::paging::{AddressSpaceTables, MapError, UserRights};
-use crate::arch::physical;
+use crate::arch::physical::{self, FRAME_SIZE};
 use crate::memory;
+use crate::object::KernelObject;
+use abi::{Error, Handle, Rights};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use capability::{HandleTable, Quota, SLOT_COST};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use spin::Mutex;
 
 static NEXT_SPACE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What a space costs the quota that pays for it, besides the quota it is granted: its own
+/// bookkeeping and its root page table.
+pub const SPACE_COST: u64 = size_of::<Space>() as u64 + FRAME_SIZE;
 
 /// An address space.
 pub struct Space {
@@ -17,18 +25,75 @@ pub struct Space {
     tables: Mutex<AddressSpaceTables>,
     /// Frames backing this space's pages, freed with it.
     frames: Mutex<Vec<u64>>,
+    handles: Mutex<HandleTable<KernelObject>>,
+    quota: Mutex<Quota>,
+    /// The space that paid for this one (`SPACE_COST` plus the quota), repaid on drop.
+    payer: Option<Arc<Space>>,
 }
 
 impl Space {
-    /// A space with an empty user half.
-    pub fn new() -> Result<Arc<Space>, MapError> {
+    /// The root program's space, with a quota from the kernel.
+    pub fn new_root(quota: u64) -> Result<Arc<Space>, Error> {
+        Space::build(quota, None)
+    }
+
+    /// A space whose cost and quota are charged to `payer`.
+    pub fn new_child(payer: &Arc<Space>, quota: u64) -> Result<Arc<Space>, Error> {
+        let cost = SPACE_COST.checked_add(quota).ok_or(Error::QuotaExceeded)?;
+        payer.charge(cost)?;
+        Space::build(quota, Some(payer.clone())).inspect_err(|_| payer.release(cost))
+    }
+
+    fn build(quota: u64, payer: Option<Arc<Space>>) -> Result<Arc<Space>, Error> {
         let tables =
-            AddressSpaceTables::new(memory::kernel_root_table(), &mut memory::table_frames())?;
+            AddressSpaceTables::new(memory::kernel_root_table(), &mut memory::table_frames())
+                .map_err(|_| Error::OutOfMemory)?;
         Ok(Arc::new(Space {
             id: NEXT_SPACE_ID.fetch_add(1, Relaxed),
             tables: Mutex::new(tables),
             frames: Mutex::new(Vec::new()),
+            handles: Mutex::new(HandleTable::new()),
+            quota: Mutex::new(Quota::new(quota)),
+            payer,
         }))
+    }
+
+    /// Pays `bytes` of kernel memory from this space's quota.
+    pub fn charge(&self, bytes: u64) -> Result<(), Error> {
+        self.quota.lock().charge(bytes)
+    }
+
+    /// Returns `bytes` to this space's quota.
+    pub fn release(&self, bytes: u64) {
+        self.quota.lock().release(bytes);
+    }
+
+    /// Adds a handle to `object` with `rights`, paying for a new slot if the table grows.
+    pub fn insert_handle(&self, object: KernelObject, rights: Rights) -> Result<Handle, Error> {
+        let mut handles = self.handles.lock();
+        if handles.needs_new_slot() {
+            self.charge(SLOT_COST)?;
+        }
+        Ok(handles.insert(object, rights))
+    }
+
+    /// The object a handle names, if the handle carries `needed`.
+    pub fn object(&self, handle: Handle, needed: Rights) -> Result<KernelObject, Error> {
+        self.handles.lock().get(handle, needed).cloned()
+    }
+
+    /// Closes a handle. The object goes when its last reference does (after the table's lock
+    /// is released, as dropping a space or thread may take other locks).
+    pub fn close_handle(&self, handle: Handle) -> Result<(), Error> {
+        let removed = self.handles.lock().remove(handle)?;
+        drop(removed);
+        Ok(())
+    }
+
+    /// Makes a second handle to the object of `handle` with `rights`.
+    pub fn duplicate_handle(&self, handle: Handle, rights: Rights) -> Result<Handle, Error> {
+        let object = self.handles.lock().duplicable(handle, rights)?;
+        self.insert_handle(object, rights)
     }
 
     /// Maps a fresh zeroed frame at `address` (page-aligned, user half) and returns the frame.
@@ -57,6 +122,12 @@ impl Drop for Space {
     fn drop(&mut self) {
         for &frame in self.frames.get_mut().iter() {
             memory::free_frame(frame);
+        }
+        // Objects the table still names are released after the table itself is emptied.
+        let objects = self.handles.get_mut().drain();
+        drop(objects);
+        if let Some(payer) = &self.payer {
+            payer.release(SPACE_COST + self.quota.get_mut().limit());
         }
     }
 }

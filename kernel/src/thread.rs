@@ -1,18 +1,26 @@
-//! Threads: a user register state, an FPU state, a space, and the execution model's part.
+//! Threads: a user register state, an FPU state, segment bases, a space, a priority, and the
+//! execution model's part.
 
 use crate::arch::fpu::FpuState;
 use crate::arch::frame::{RegisterFrame, SavedRegisters};
-use crate::model::ExecutionContext;
+use crate::model::{self, ExecutionContext};
 use crate::space::Space;
+use abi::Error;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use spin::Mutex;
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
+/// What a thread costs its space's quota: its bookkeeping and, in the process model, its
+/// kernel stack.
+pub const THREAD_COST: u64 = size_of::<Thread>() as u64 + model::KERNEL_STACK_BYTES;
+
 /// What a thread is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunState {
+    /// Stopped: created and not yet resumed, or interrupted. Its registers are a restart point.
+    Stopped,
     /// Waiting for the CPU.
     Ready,
     /// On the CPU.
@@ -41,6 +49,15 @@ pub struct FaultReport {
     pub address: u64,
 }
 
+/// The `fs` and `gs` segment bases of a thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SegmentBases {
+    /// `IA32_FS_BASE`.
+    pub fs: u64,
+    /// The user's `IA32_GS_BASE` (held in `IA32_KERNEL_GS_BASE` while in the kernel).
+    pub gs: u64,
+}
+
 /// A thread.
 pub struct Thread {
     /// A number for logs and reports.
@@ -51,9 +68,15 @@ pub struct Thread {
     pub registers: SavedRegisters,
     /// Its FPU/SSE registers while another thread owns the CPU's.
     pub fpu: Mutex<FpuState>,
+    /// Its segment bases.
+    pub segment_bases: Mutex<SegmentBases>,
     /// What it is doing.
     pub state: Mutex<RunState>,
-    /// Whether it belongs to the root program, whose end ends the boot.
+    /// Its priority, 0 to `PRIORITY_MAX`.
+    pub priority: AtomicU64,
+    /// Set by `ThreadInterrupt`: stop at the next point the registers fully describe.
+    pub stop_requested: AtomicBool,
+    /// Whether it is the root program's first thread, whose end ends the boot.
     pub is_root: bool,
     /// The execution model's per-thread part (a kernel stack in the process model, nothing in
     /// the interrupt model).
@@ -62,20 +85,30 @@ pub struct Thread {
 }
 
 impl Thread {
-    /// A thread in `space` that starts from `frame` when first scheduled.
-    pub fn new(space: Arc<Space>, frame: RegisterFrame, is_root: bool) -> Arc<Thread> {
+    /// A stopped thread in `space` that starts from `frame` when resumed, paid for from the
+    /// space's quota.
+    pub fn new(
+        space: Arc<Space>,
+        frame: RegisterFrame,
+        priority: u64,
+        is_root: bool,
+    ) -> Result<Arc<Thread>, Error> {
+        space.charge(THREAD_COST)?;
         let id = NEXT_THREAD_ID.fetch_add(1, Relaxed);
         let thread = Arc::new(Thread {
             id,
             space,
             registers: SavedRegisters::default(),
             fpu: Mutex::new(FpuState::default()),
-            state: Mutex::new(RunState::Ready),
+            segment_bases: Mutex::new(SegmentBases::default()),
+            state: Mutex::new(RunState::Stopped),
+            priority: AtomicU64::new(priority),
+            stop_requested: AtomicBool::new(false),
             is_root,
             execution: ExecutionContext::new(),
         });
         thread.registers.update(|registers| *registers = frame);
-        thread
+        Ok(thread)
     }
 
     /// Its state.
@@ -88,8 +121,19 @@ impl Thread {
         *self.state.lock() = state;
     }
 
+    /// Its priority.
+    pub fn priority(&self) -> u64 {
+        self.priority.load(Relaxed)
+    }
+
     /// Whether it has ended for good.
     pub fn has_ended(&self) -> bool {
-        matches!(self.run_state(), RunState::Exited(_) | RunState::Faulted(_))
+        matches!(self.run_state(), RunState::Exited(_))
+    }
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        self.space.release(THREAD_COST);
     }
 }

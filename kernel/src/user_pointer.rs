@@ -48,4 +48,19 @@ impl UserSlice {
             Err(Error::BadAddress)
         }
     }
+
+    /// Copies `bytes` (whose length must equal the slice's) into the range; fails with
+    /// `BadAddress` if any page of it is unmapped or read-only, possibly after writing a part.
+    pub fn write_from(&self, bytes: &[u8]) -> Result<(), Error> {
+        assert_eq!(
+            bytes.len(),
+            self.len(),
+            "buffer and user slice differ in length"
+        );
+        if user_memory::copy_to_user(self.address, bytes) {
+            Ok(())
+        } else {
+            Err(Error::BadAddress)
+        }
+    }
 }

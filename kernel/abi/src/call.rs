@@ -64,6 +64,26 @@ calls! {
     ClockMonotonic = 3,
     /// Blocks the calling thread until the monotonic clock reaches an absolute deadline.
     SleepUntil = 4,
+    /// Removes a handle from the caller's table.
+    HandleClose = 5,
+    /// Makes a second handle to the same object with the same or fewer rights.
+    HandleDuplicate = 6,
+    /// Creates an empty address space with a kernel-memory quota taken from the caller's.
+    SpaceCreate = 7,
+    /// Creates a stopped thread in a space, with a given state.
+    ThreadCreate = 8,
+    /// Lets a stopped thread run.
+    ThreadResume = 9,
+    /// Stops a thread at a point its registers fully describe.
+    ThreadInterrupt = 10,
+    /// Copies a stopped thread's state out.
+    ThreadGetState = 11,
+    /// Replaces a stopped thread's state.
+    ThreadSetState = 12,
+    /// Gives the processor to another ready thread of the same or higher priority.
+    ThreadYield = 13,
+    /// Changes a thread's priority.
+    ThreadSetPriority = 14,
 }
 
 impl Call {

@@ -41,6 +41,20 @@ errors! {
     TooLong = 3,
     /// An argument is out of its documented range.
     InvalidArgument = 4,
+    /// The handle names nothing in the caller's table, or was closed (a stale generation).
+    BadHandle = 5,
+    /// The handle names an object of another type than the call needs.
+    WrongType = 6,
+    /// The handle lacks a right the call needs, or a duplicate asked for rights its original
+    /// does not have.
+    MissingRights = 7,
+    /// The space's kernel-memory quota cannot pay for what the call would create.
+    QuotaExceeded = 8,
+    /// The object is not in a state the call accepts (for example a running thread for
+    /// `ThreadGetState`, or a thread that has ended).
+    InvalidState = 9,
+    /// Physical memory is exhausted.
+    OutOfMemory = 10,
 }
 
 impl Error {

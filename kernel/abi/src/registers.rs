@@ -33,5 +33,11 @@ pub const NULL_GUARD_END: u64 = 0x1_0000;
 /// The longest byte string one `DebugPrint` accepts.
 pub const DEBUG_PRINT_MAX: u64 = 4096;
 
+/// The highest thread priority; priorities run from 0 (lowest) to this.
+pub const PRIORITY_MAX: u64 = 31;
+
+/// The root program's first thread's priority.
+pub const PRIORITY_ROOT: u64 = 16;
+
 /// Nanoseconds per tick of the kernel clock; `ClockMonotonic` advances in these steps.
 pub const CLOCK_TICK_NANOSECONDS: u64 = 1_000_000;

@@ -77,6 +77,157 @@ pub const TABLE: &[CallSpecification] = &[
         summary: "Blocks the calling thread until the monotonic clock reaches the deadline; a \
                   deadline in the past returns at once.",
     },
+    CallSpecification {
+        call: Call::HandleClose,
+        category: Category::Trivial,
+        arguments: &["handle"],
+        results: &[],
+        errors: &[Error::BadHandle],
+        restart: "never interrupted",
+        summary: "Removes the handle from the caller's table; the slot's generation changes, so \
+                  the old value stays invalid. An object whose last reference goes away (a \
+                  stopped or ended thread, an unused space) is destroyed and its kernel memory \
+                  returned to the quota that paid for it.",
+    },
+    CallSpecification {
+        call: Call::HandleDuplicate,
+        category: Category::Trivial,
+        arguments: &[
+            "handle",
+            "rights for the new handle (a subset of the original's)",
+        ],
+        results: &["the new handle"],
+        errors: &[Error::BadHandle, Error::MissingRights, Error::QuotaExceeded],
+        restart: "never interrupted",
+        summary: "Makes a second handle to the same object; needs the DUPLICATE right, and the \
+                  new rights must be a subset of the original's.",
+    },
+    CallSpecification {
+        call: Call::SpaceCreate,
+        category: Category::Trivial,
+        arguments: &["kernel-memory quota for the new space, in bytes"],
+        results: &["a handle to the new space, with every right"],
+        errors: &[Error::QuotaExceeded, Error::OutOfMemory],
+        restart: "never interrupted",
+        summary: "Creates an address space with an empty user half and an empty handle table; \
+                  its quota and its own bookkeeping are charged to the caller's space.",
+    },
+    CallSpecification {
+        call: Call::ThreadCreate,
+        category: Category::Short,
+        arguments: &["space handle (CREATE right)", "address of a ThreadState"],
+        results: &["a handle to the new thread, with every right"],
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::BadAddress,
+            Error::InvalidArgument,
+            Error::QuotaExceeded,
+        ],
+        restart: "all or nothing: the state is read before the thread exists",
+        summary: "Creates a stopped thread in the space with the given state (checked as by \
+                  ThreadSetState) and the caller's priority, charged to that space's quota.",
+    },
+    CallSpecification {
+        call: Call::ThreadResume,
+        category: Category::Trivial,
+        arguments: &["thread handle (CONTROL right)"],
+        results: &[],
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidState,
+        ],
+        restart: "never interrupted",
+        summary: "Makes a stopped thread ready to run; it continues from its state.",
+    },
+    CallSpecification {
+        call: Call::ThreadInterrupt,
+        category: Category::Trivial,
+        arguments: &["thread handle (CONTROL right)"],
+        results: &[],
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidState,
+        ],
+        restart: "never interrupted; returns once the target is stopped, in bounded time",
+        summary: "Stops a thread wherever it is: running in user mode, ready, or blocked in a \
+                  call (which is rolled back to its restart point: rip at the syscall \
+                  instruction, registers naming the call). Stopping a stopped thread does \
+                  nothing; a thread that interrupts itself stops after this call returns.",
+    },
+    CallSpecification {
+        call: Call::ThreadGetState,
+        category: Category::Short,
+        arguments: &[
+            "thread handle (READ_STATE right)",
+            "address of a ThreadState buffer",
+        ],
+        results: &[],
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidState,
+            Error::BadAddress,
+        ],
+        restart: "re-issued from scratch: the target stays stopped, so the copy repeats \
+                  identically",
+        summary: "Copies the state of a stopped (or faulted) thread to the buffer.",
+    },
+    CallSpecification {
+        call: Call::ThreadSetState,
+        category: Category::Short,
+        arguments: &[
+            "thread handle (WRITE_STATE right)",
+            "address of a ThreadState",
+        ],
+        results: &[],
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidState,
+            Error::BadAddress,
+            Error::InvalidArgument,
+        ],
+        restart: "all or nothing: the state is read and checked before any of it is applied",
+        summary: "Replaces the state of a stopped (or faulted, which then counts as stopped) \
+                  thread. rip and the segment bases must be canonical user addresses and MXCSR \
+                  must have no reserved bit set; flags outside USER_FLAGS are ignored, \
+                  interrupts stay on.",
+    },
+    CallSpecification {
+        call: Call::ThreadYield,
+        category: Category::Trivial,
+        arguments: &[],
+        results: &[],
+        errors: &[],
+        restart: "never interrupted; completes before the processor is given away",
+        summary: "Moves the caller behind the other ready threads of its priority.",
+    },
+    CallSpecification {
+        call: Call::ThreadSetPriority,
+        category: Category::Trivial,
+        arguments: &[
+            "thread handle (CONTROL right)",
+            "priority, 0 to PRIORITY_MAX",
+        ],
+        results: &[],
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+            Error::InvalidState,
+        ],
+        restart: "never interrupted",
+        summary: "Sets a thread's priority, which may not exceed the caller's own.",
+    },
 ];
 
 /// The entry for a call.

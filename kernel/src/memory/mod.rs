@@ -8,7 +8,7 @@ use frames::FrameAllocator;
 use spin::Mutex;
 
 /// The kernel heap's size: kernel objects live here until per-space quotas arrive.
-const HEAP_SIZE: u64 = 8 << 20;
+const HEAP_SIZE: u64 = 16 << 20;
 /// Below this the PC keeps firmware data and the loader its boot information.
 const LOW_MEMORY_END: u64 = 1 << 20;
 

@@ -5,10 +5,14 @@
 use super::Restart;
 use crate::arch::{cpu, entry};
 use crate::scheduler;
-use crate::thread::Thread;
+use crate::thread::{RunState, Thread};
+use alloc::sync::Arc;
 
 /// The model's name in logs and reports.
 pub const NAME: &str = "interrupt";
+
+/// No thread has a kernel stack of its own.
+pub const KERNEL_STACK_BYTES: u64 = 0;
 
 /// Nothing per thread: the whole user state lives in the thread's register frame.
 pub struct ExecutionContext;
@@ -35,6 +39,11 @@ pub fn switch_away() -> ! {
     run_next()
 }
 
+/// Leaves a thread that has ended, for good.
+pub fn leave_ended_thread() -> ! {
+    run_next()
+}
+
 fn run_next() -> ! {
     loop {
         if let Some(next) = scheduler::take_next() {
@@ -49,4 +58,10 @@ fn run_next() -> ! {
 /// A blocking point: the caller has queued the current thread on what it waits for.
 pub fn block() -> Result<(), Restart> {
     Err(Restart)
+}
+
+/// Stops `target`, which waits in no queue any more and is not the running thread. Its
+/// registers already are a restart point: a thread that blocked was rolled back when it did.
+pub fn stop_blocked(target: &Arc<Thread>) {
+    target.set_run_state(RunState::Stopped);
 }

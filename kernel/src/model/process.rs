@@ -1,28 +1,35 @@
 //! The process model: every thread has its own kernel stack and keeps its kernel context
-//! across a block; a blocking point switches stacks and returns `Ok` when the thread is woken.
+//! across a block; a blocking point switches stacks and returns `Ok` when the thread is woken,
+//! or `Err(Restart)` when it was interrupted while blocked.
 
 use super::Restart;
-use crate::arch::context::{KernelStack, switch};
+use crate::arch::context::{KernelStack, abandon_to, switch};
 use crate::arch::{cpu, entry};
 use crate::scheduler;
-use crate::thread::Thread;
+use crate::thread::{RunState, Thread};
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// The model's name in logs and reports.
 pub const NAME: &str = "process";
 
-const KERNEL_STACK_SIZE: usize = 16 * 1024;
+/// The kernel stack every thread has.
+pub const KERNEL_STACK_BYTES: u64 = 16 * 1024;
 
-/// A thread's kernel stack.
+/// A thread's kernel stack, and whether its kernel context is in the middle of a call.
 pub struct ExecutionContext {
     stack: KernelStack,
+    /// Set while the thread is blocked inside a call: stopping it then means letting it unwind
+    /// to the call's restart point first.
+    in_call: AtomicBool,
 }
 
 impl ExecutionContext {
     /// A stack whose first use returns to the thread's user state.
     pub fn new() -> ExecutionContext {
         ExecutionContext {
-            stack: KernelStack::new(KERNEL_STACK_SIZE, first_run, 0),
+            stack: KernelStack::new(KERNEL_STACK_BYTES as usize, first_run, 0),
+            in_call: AtomicBool::new(false),
         }
     }
 }
@@ -37,17 +44,18 @@ pub fn kernel_stack_top(thread: &Thread) -> u64 {
 }
 
 static IDLE: spin::Once<KernelStack> = spin::Once::new();
-static BOOT: spin::Once<KernelStack> = spin::Once::new();
 
 fn idle_stack() -> &'static KernelStack {
-    IDLE.call_once(|| KernelStack::new(KERNEL_STACK_SIZE, idle_loop, 0))
+    IDLE.call_once(|| KernelStack::new(KERNEL_STACK_BYTES as usize, idle_loop, 0))
 }
 
 extern "C" fn idle_loop(_: u64) -> ! {
     loop {
         if let Some(next) = scheduler::take_next() {
             scheduler::switch_in(&next);
-            switch(idle_stack(), &next.execution.stack);
+            let target = next.execution.stack.saved_stack_pointer();
+            drop(next);
+            switch(idle_stack().save_slot(), target);
             continue;
         }
         scheduler::stop_if_nothing_left();
@@ -57,28 +65,70 @@ extern "C" fn idle_loop(_: u64) -> ! {
 
 /// Leaves the boot stack for the idle thread, which runs the first ready thread.
 pub fn start() -> ! {
-    // The boot context is saved here and never resumed.
-    let boot = BOOT.call_once(KernelStack::for_running_context);
-    switch(boot, idle_stack());
-    unreachable!("the boot context was resumed")
+    // The boot stack is left for good.
+    abandon_to(idle_stack().saved_stack_pointer())
 }
 
 /// Gives the CPU to the next thread (or the idle thread); returns when the current thread is
 /// switched back in.
 pub fn switch_away() {
     let from: Arc<Thread> = scheduler::current();
-    match scheduler::take_next() {
-        Some(next) if Arc::ptr_eq(&next, &from) => scheduler::switch_in(&next),
+    let save = from.execution.stack.save_slot();
+    let target = match scheduler::take_next() {
+        Some(next) if Arc::ptr_eq(&next, &from) => {
+            scheduler::switch_in(&next);
+            return;
+        }
         Some(next) => {
             scheduler::switch_in(&next);
-            switch(&from.execution.stack, &next.execution.stack);
+            next.execution.stack.saved_stack_pointer()
         }
-        None => switch(&from.execution.stack, idle_stack()),
-    }
+        None => idle_stack().saved_stack_pointer(),
+    };
+    // No reference to our own thread may live on this stack while it is switched away.
+    drop(from);
+    switch(save, target);
+}
+
+/// Leaves a thread that has ended, for good. Its stack stays allocated (the scheduler keeps the
+/// thread) until another thread ends, by which time the CPU is long off it.
+pub fn leave_ended_thread() -> ! {
+    let stack_pointer = match scheduler::take_next() {
+        Some(next) => {
+            scheduler::switch_in(&next);
+            next.execution.stack.saved_stack_pointer()
+        }
+        None => idle_stack().saved_stack_pointer(),
+    };
+    abandon_to(stack_pointer)
 }
 
 /// A blocking point: the caller has queued the current thread on what it waits for.
 pub fn block() -> Result<(), Restart> {
+    scheduler::current().execution.in_call.store(true, Relaxed);
     switch_away();
+    let thread = scheduler::current();
+    thread.execution.in_call.store(false, Relaxed);
+    if thread.stop_requested.load(Relaxed) {
+        // Unwind to the call's restart point; the end of the kernel entry then stops us.
+        scheduler::request_switch();
+        return Err(Restart);
+    }
     Ok(())
+}
+
+/// Stops `target`, which waits in no queue any more (the caller withdrew it) and is not the
+/// running thread. A thread blocked inside a call first runs just long enough to unwind to the
+/// call's restart point; the caller waits for that, which takes bounded time.
+pub fn stop_blocked(target: &Arc<Thread>) {
+    if !target.execution.in_call.load(Relaxed) {
+        target.set_run_state(RunState::Stopped);
+        return;
+    }
+    target.stop_requested.store(true, Relaxed);
+    let caller = scheduler::current();
+    let save = caller.execution.stack.save_slot();
+    scheduler::make_ready_first(caller);
+    scheduler::switch_in(target);
+    switch(save, target.execution.stack.saved_stack_pointer());
 }

@@ -26,6 +26,17 @@ switch_kernel_stack:
     pop rbp
     ret
 
+    .global abandon_kernel_stack
+abandon_kernel_stack:
+    mov rsp, rdi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
+
     .global kernel_thread_start
 kernel_thread_start:
     mov rdi, r12
@@ -37,6 +48,7 @@ kernel_thread_start:
 unsafe extern "C" {
     fn switch_kernel_stack(save_stack_pointer: *mut u64, load_stack_pointer: u64);
     fn kernel_thread_start();
+    fn abandon_kernel_stack(load_stack_pointer: u64) -> !;
 }
 
 /// A kernel stack and the stack pointer saved when its thread last switched away.
@@ -75,13 +87,9 @@ impl KernelStack {
         }
     }
 
-    /// A record for the stack the CPU is running on now (the boot stack), so that switching
-    /// away from it has somewhere to save its stack pointer.
-    pub fn for_running_context() -> KernelStack {
-        KernelStack {
-            memory: alloc::boxed::Box::new([]),
-            saved_stack_pointer: AtomicU64::new(0),
-        }
+    /// The stack pointer saved when this stack's thread last switched away.
+    pub fn saved_stack_pointer(&self) -> u64 {
+        self.saved_stack_pointer.load(Relaxed)
     }
 
     /// The address just above the stack, 16-byte aligned.
@@ -90,17 +98,49 @@ impl KernelStack {
     }
 }
 
-/// Saves the current kernel context into `from` and resumes `to`; returns when something
-/// switches back to `from`.
-pub fn switch(from: &KernelStack, to: &KernelStack) {
-    // SAFETY: `to` holds a stack pointer saved by this function or prepared by
-    // `KernelStack::new`, on a stack that stays allocated while its thread exists (callers
-    // hold a reference to both threads across the switch); `from` is the stack we are running
-    // on. Interrupts are off, so nothing observes the half-switched state.
-    unsafe {
-        switch_kernel_stack(
-            from.saved_stack_pointer.as_ptr(),
-            to.saved_stack_pointer.load(Relaxed),
-        )
+/// Where a kernel context is saved when its thread switches away: the stack-pointer slot of a
+/// kernel stack, and the stack's bounds, so a switch can check that it saves into the stack it
+/// is running on.
+pub struct SaveSlot {
+    slot: *mut u64,
+    bottom: u64,
+    top: u64,
+}
+
+impl KernelStack {
+    /// The slot a switch away from this stack saves into.
+    pub fn save_slot(&self) -> SaveSlot {
+        SaveSlot {
+            slot: self.saved_stack_pointer.as_ptr(),
+            bottom: self.memory.as_ptr() as u64,
+            top: self.top(),
+        }
     }
+}
+
+/// Saves the running kernel context into `from` (which must belong to the stack the CPU is on:
+/// checked) and resumes the context saved at `to_stack_pointer`; returns when something
+/// switches back. The caller holds no reference-counted pointer to its own thread across the
+/// call, so a thread stopped here can be freed without ever running again.
+pub fn switch(from: SaveSlot, to_stack_pointer: u64) {
+    let stack_pointer: u64;
+    // SAFETY: reads the stack pointer; no memory access.
+    unsafe { core::arch::asm!("mov {}, rsp", out(reg) stack_pointer, options(nomem, nostack)) };
+    assert!(
+        (from.bottom..from.top).contains(&stack_pointer),
+        "switching away from a stack the CPU is not running on"
+    );
+    // SAFETY: `from.slot` is the saved-stack-pointer slot of the stack we run on (checked
+    // above), which stays allocated at least as long as we run on it; `to_stack_pointer` was
+    // saved by this function or prepared by `KernelStack::new` on a stack whose thread the
+    // scheduler keeps alive while it is the next to run. Interrupts are off.
+    unsafe { switch_kernel_stack(from.slot, to_stack_pointer) }
+}
+
+/// Resumes a saved kernel context without saving the current one, which is never resumed (the
+/// stack of a thread that has ended).
+pub fn abandon_to(stack_pointer: u64) -> ! {
+    // SAFETY: `stack_pointer` was saved by `switch` (or prepared by `KernelStack::new`) on a
+    // stack that stays allocated while its thread exists; the current stack is left for good.
+    unsafe { abandon_kernel_stack(stack_pointer) }
 }

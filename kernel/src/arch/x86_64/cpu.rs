@@ -83,3 +83,12 @@ pub fn wait_for_interrupt() {
     x86_64::instructions::interrupts::enable_and_hlt();
     x86_64::instructions::interrupts::disable();
 }
+
+/// Loads the user `fs` and `gs` bases of the thread about to run. In the kernel the user's
+/// `gs` base waits in `IA32_KERNEL_GS_BASE` until the exit's `swapgs`.
+pub fn set_user_segment_bases(fs: u64, gs: u64) {
+    use x86_64::registers::model_specific::FsBase;
+    // Both values were checked to be canonical user addresses by `ThreadSetState` (or are 0).
+    FsBase::write(VirtAddr::new(fs));
+    KernelGsBase::write(VirtAddr::new(gs));
+}

@@ -6,7 +6,7 @@
 /// A 512-byte `fxsave` area.
 #[derive(Clone, Copy)]
 #[repr(C, align(16))]
-pub struct FpuState([u8; 512]);
+pub struct FpuState(pub(super) [u8; 512]);
 
 impl Default for FpuState {
     /// The state after `fninit` with all exceptions masked: control word 0x37f, MXCSR 0x1f80.

@@ -17,6 +17,7 @@ pub mod paging;
 pub mod physical;
 pub mod segmentation;
 pub mod serial;
+pub mod thread_state;
 pub mod user_memory;
 
 use frame::RegisterFrame;

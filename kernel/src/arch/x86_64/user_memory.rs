@@ -24,3 +24,11 @@ pub fn copy_from_user(destination: &mut [u8], source: u64) -> bool {
             destination.len(),
         )
 }
+
+/// Copies `source` to user address `destination` in the current address space. `false` if
+/// the range is not wholly in the user half or touches an unmapped or read-only page (the
+/// kernel honours page protection: CR0.WP is set).
+pub fn copy_to_user(destination: u64, source: &[u8]) -> bool {
+    user_range_is_valid(destination, source.len())
+        && copy_with_fault_recovery(destination as *mut u8, source.as_ptr(), source.len())
+}

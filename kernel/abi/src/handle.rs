@@ -1,0 +1,89 @@
+//! Handles: how user code names kernel objects. A handle is an index into the calling space's
+//! handle table plus the generation of that slot, so a handle kept after its slot was closed and
+//! reused is detected as stale instead of silently naming another object.
+
+use bitflags::bitflags;
+
+/// A handle as it travels in a register: generation in the high 32 bits, slot index in the
+/// low 32. Zero is never a valid handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Handle(u64);
+
+impl Handle {
+    /// The value that names nothing.
+    pub const NONE: Handle = Handle(0);
+
+    /// A handle from its parts.
+    pub const fn new(index: u32, generation: u32) -> Handle {
+        Handle((generation as u64) << 32 | index as u64)
+    }
+
+    /// A handle from a register value.
+    pub const fn from_raw(raw: u64) -> Handle {
+        Handle(raw)
+    }
+
+    /// The register value.
+    pub const fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// The slot index.
+    pub const fn index(self) -> u32 {
+        self.0 as u32
+    }
+
+    /// The slot's generation when the handle was made.
+    pub const fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+}
+
+bitflags! {
+    /// What a handle allows. A duplicate may carry fewer rights than its original, never more.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct Rights: u32 {
+        /// Make another handle to the object (`HandleDuplicate`).
+        const DUPLICATE = 1 << 0;
+        /// Give the handle to another space in a message.
+        const TRANSFER = 1 << 1;
+        /// Read the object's state (`ThreadGetState`).
+        const READ_STATE = 1 << 2;
+        /// Replace the object's state (`ThreadSetState`).
+        const WRITE_STATE = 1 << 3;
+        /// Start, stop and reprioritize a thread.
+        const CONTROL = 1 << 4;
+        /// Create objects inside a space (`ThreadCreate`, `SpaceCreate` from it).
+        const CREATE = 1 << 5;
+    }
+}
+
+/// The handles a program's first thread finds in its registers at start, besides its argument
+/// string in `rdi` and `rsi`: a handle to its own space in `rdx` and to itself in `rcx`, both
+/// with every right.
+pub mod start {
+    /// The register holding the space handle.
+    pub const SPACE_REGISTER: &str = "rdx";
+    /// The register holding the thread handle.
+    pub const THREAD_REGISTER: &str = "rcx";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_round_trip() {
+        let handle = Handle::new(0x1234, 0xdead_beef);
+        assert_eq!(handle.index(), 0x1234);
+        assert_eq!(handle.generation(), 0xdead_beef);
+        assert_eq!(Handle::from_raw(handle.raw()), handle);
+        assert_eq!(Handle::NONE.raw(), 0);
+    }
+
+    #[test]
+    fn unknown_right_bits_are_not_rights() {
+        assert_eq!(Rights::from_bits(1 << 31), None);
+        assert!(Rights::all().contains(Rights::CONTROL | Rights::CREATE));
+    }
+}

@@ -1,0 +1,13 @@
+//! Capabilities, as pure data structures the kernel instantiates with its object type: the
+//! per-space [`HandleTable`] and the kernel-memory [`Quota`]. No hardware, no unsafe: every
+//! rule is tested on the host.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod quota;
+mod table;
+
+pub use quota::Quota;
+pub use table::{HandleTable, SLOT_COST};

@@ -1,0 +1,235 @@
+//! The handle table of one space: slots holding an object reference and the rights it carries.
+//!
+//! A handle is a slot index plus that slot's generation; closing a slot bumps its generation,
+//! so an old handle to a reused slot is refused as stale rather than naming the new object.
+//! Slot 0 is never used, so the raw value 0 is never a valid handle.
+
+use abi::{Error, Handle, Rights};
+use alloc::vec::Vec;
+
+/// Kernel memory one slot costs its space's quota (charged when the table grows by a slot).
+pub const SLOT_COST: u64 = 32;
+
+struct Slot<T> {
+    generation: u32,
+    entry: Option<(T, Rights)>,
+}
+
+/// A space's handles.
+pub struct HandleTable<T> {
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+impl<T> Default for HandleTable<T> {
+    fn default() -> Self {
+        HandleTable::new()
+    }
+}
+
+impl<T> HandleTable<T> {
+    /// An empty table.
+    pub const fn new() -> HandleTable<T> {
+        HandleTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
+    }
+
+    /// Whether the next [`insert`](Self::insert) needs a new slot (which costs [`SLOT_COST`]).
+    pub fn needs_new_slot(&self) -> bool {
+        self.free.is_empty()
+    }
+
+    /// How many handles are live.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether no handle is live.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// How many slots exist (live or free).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len().saturating_sub(1)
+    }
+
+    /// Stores an object with rights; returns its handle.
+    pub fn insert(&mut self, object: T, rights: Rights) -> Handle {
+        self.live += 1;
+        if let Some(index) = self.free.pop() {
+            let slot = &mut self.slots[index as usize];
+            slot.entry = Some((object, rights));
+            return Handle::new(index, slot.generation);
+        }
+        if self.slots.is_empty() {
+            // Slot 0 stays empty forever, so that 0 is never a handle.
+            self.slots.push(Slot {
+                generation: 0,
+                entry: None,
+            });
+        }
+        let index = self.slots.len() as u32;
+        self.slots.push(Slot {
+            generation: 1,
+            entry: Some((object, rights)),
+        });
+        Handle::new(index, 1)
+    }
+
+    fn slot(&self, handle: Handle) -> Result<&(T, Rights), Error> {
+        match self.slots.get(handle.index() as usize) {
+            Some(Slot {
+                generation,
+                entry: Some(entry),
+            }) if *generation == handle.generation() => Ok(entry),
+            _ => Err(Error::BadHandle),
+        }
+    }
+
+    /// The object a handle names, if the handle is live and carries every right in `needed`.
+    pub fn get(&self, handle: Handle, needed: Rights) -> Result<&T, Error> {
+        let (object, rights) = self.slot(handle)?;
+        if rights.contains(needed) {
+            Ok(object)
+        } else {
+            Err(Error::MissingRights)
+        }
+    }
+
+    /// The rights a live handle carries.
+    pub fn rights(&self, handle: Handle) -> Result<Rights, Error> {
+        self.slot(handle).map(|(_, rights)| *rights)
+    }
+
+    /// Closes a handle, returning what it held.
+    pub fn remove(&mut self, handle: Handle) -> Result<(T, Rights), Error> {
+        self.slot(handle)?;
+        let slot = &mut self.slots[handle.index() as usize];
+        let entry = slot.entry.take().ok_or(Error::BadHandle)?;
+        // Generation 0 is skipped so a handle's raw value is never 0.
+        slot.generation = slot.generation.wrapping_add(1).max(1);
+        self.free.push(handle.index());
+        self.live -= 1;
+        Ok(entry)
+    }
+
+    /// Takes every object out, leaving an empty table (for destroying a space).
+    pub fn drain(&mut self) -> Vec<T> {
+        self.free.clear();
+        self.live = 0;
+        let objects = self
+            .slots
+            .drain(..)
+            .filter_map(|slot| slot.entry)
+            .map(|(object, _)| object);
+        objects.collect()
+    }
+}
+
+impl<T: Clone> HandleTable<T> {
+    /// Checks that `handle` may be duplicated with `rights` (it carries DUPLICATE and every
+    /// requested right) and returns the object to insert again.
+    pub fn duplicable(&self, handle: Handle, rights: Rights) -> Result<T, Error> {
+        let (object, held) = self.slot(handle)?;
+        if !held.contains(Rights::DUPLICATE) || !held.contains(rights) {
+            return Err(Error::MissingRights);
+        }
+        Ok(object.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_name_their_objects_until_closed() {
+        let mut table = HandleTable::new();
+        let a = table.insert('a', Rights::all());
+        let b = table.insert('b', Rights::READ_STATE);
+        assert_ne!(a.raw(), 0);
+        assert_eq!(table.get(a, Rights::CONTROL), Ok(&'a'));
+        assert_eq!(table.get(b, Rights::READ_STATE), Ok(&'b'));
+        assert_eq!(table.len(), 2);
+        assert_eq!(table.remove(a), Ok(('a', Rights::all())));
+        assert_eq!(table.get(a, Rights::empty()), Err(Error::BadHandle));
+        assert_eq!(table.remove(a), Err(Error::BadHandle));
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn a_reused_slot_does_not_answer_to_the_old_handle() {
+        let mut table = HandleTable::new();
+        let old = table.insert(1, Rights::all());
+        table.remove(old).unwrap();
+        assert!(!table.needs_new_slot());
+        let new = table.insert(2, Rights::all());
+        assert_eq!(new.index(), old.index());
+        assert_ne!(new.generation(), old.generation());
+        assert_eq!(table.get(old, Rights::empty()), Err(Error::BadHandle));
+        assert_eq!(table.get(new, Rights::empty()), Ok(&2));
+        assert_eq!(table.slot_count(), 1);
+    }
+
+    #[test]
+    fn generations_never_produce_handle_zero() {
+        let mut table = HandleTable::new();
+        let mut handle = table.insert(0u8, Rights::all());
+        for _ in 0..1000 {
+            table.remove(handle).unwrap();
+            handle = table.insert(0u8, Rights::all());
+            assert_ne!(handle.generation(), 0);
+        }
+        assert_eq!(
+            table.get(Handle::NONE, Rights::empty()),
+            Err(Error::BadHandle)
+        );
+    }
+
+    #[test]
+    fn rights_are_checked_and_never_widened() {
+        let mut table = HandleTable::new();
+        let full = table.insert("object", Rights::DUPLICATE | Rights::READ_STATE);
+        assert_eq!(table.get(full, Rights::CONTROL), Err(Error::MissingRights));
+        assert_eq!(table.duplicable(full, Rights::READ_STATE), Ok("object"));
+        assert_eq!(
+            table.duplicable(full, Rights::CONTROL),
+            Err(Error::MissingRights)
+        );
+        let weak = table.insert("object", Rights::READ_STATE);
+        assert_eq!(
+            table.duplicable(weak, Rights::READ_STATE),
+            Err(Error::MissingRights)
+        );
+        assert_eq!(table.rights(weak), Ok(Rights::READ_STATE));
+    }
+
+    #[test]
+    fn garbage_handles_are_refused() {
+        let mut table = HandleTable::new();
+        table.insert((), Rights::all());
+        for raw in [0, 2, u64::MAX, 1 << 40, Handle::new(1, 7).raw()] {
+            assert_eq!(
+                table.get(Handle::from_raw(raw), Rights::empty()),
+                Err(Error::BadHandle)
+            );
+        }
+    }
+
+    #[test]
+    fn draining_empties_the_table() {
+        let mut table = HandleTable::new();
+        let first = table.insert(1, Rights::all());
+        table.insert(2, Rights::all());
+        let mut objects = table.drain();
+        objects.sort();
+        assert_eq!(objects, [1, 2]);
+        assert!(table.is_empty());
+        assert_eq!(table.get(first, Rights::empty()), Err(Error::BadHandle));
+    }
+}

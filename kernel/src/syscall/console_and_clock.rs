@@ -1,0 +1,28 @@
+//! The debug console and the clock: `DebugPrint`, `SleepUntil`.
+
+use crate::model::{self, Restart};
+use crate::user_pointer::UserSlice;
+use crate::{clock, logger, scheduler};
+use abi::Error;
+use abi::registers::DEBUG_PRINT_MAX;
+
+/// `DebugPrint`: all or nothing, the bytes are copied in before any is printed.
+pub fn debug_print(address: u64, length: u64) -> Result<(), Error> {
+    let slice = UserSlice::new(address, length, DEBUG_PRINT_MAX)?;
+    let mut buffer = [0u8; DEBUG_PRINT_MAX as usize];
+    let buffer = &mut buffer[..slice.len()];
+    slice.read_into(buffer)?;
+    logger::write_raw(buffer);
+    Ok(())
+}
+
+/// `SleepUntil`. In the process model this loops after each wake-up; in the interrupt model
+/// `block` returns `Restart` and the re-issued call starts here again. Either way the deadline
+/// is checked afresh, so a spurious wake-up never cuts the sleep short.
+pub fn sleep_until(deadline: u64) -> Result<(), Restart> {
+    while clock::now() < deadline {
+        scheduler::sleep_current(deadline);
+        model::block()?;
+    }
+    Ok(())
+}

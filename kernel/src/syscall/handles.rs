@@ -1,0 +1,33 @@
+//! Handles and spaces: `HandleClose`, `HandleDuplicate`, `SpaceCreate`.
+
+use crate::object::KernelObject;
+use crate::scheduler;
+use crate::space::Space;
+use abi::{Error, Handle, Rights};
+
+/// `HandleClose`.
+pub fn close(handle: u64) -> Result<(), Error> {
+    let space = scheduler::current().space.clone();
+    space.close_handle(Handle::from_raw(handle))
+}
+
+/// `HandleDuplicate`.
+pub fn duplicate(handle: u64, rights: u64) -> Result<u64, Error> {
+    let rights = u32::try_from(rights)
+        .ok()
+        .and_then(Rights::from_bits)
+        .ok_or(Error::InvalidArgument)?;
+    let space = scheduler::current().space.clone();
+    space
+        .duplicate_handle(Handle::from_raw(handle), rights)
+        .map(Handle::raw)
+}
+
+/// `SpaceCreate`.
+pub fn create_space(quota: u64) -> Result<u64, Error> {
+    let space = scheduler::current().space.clone();
+    let child = Space::new_child(&space, quota)?;
+    space
+        .insert_handle(KernelObject::Space(child), Rights::all())
+        .map(Handle::raw)
+}

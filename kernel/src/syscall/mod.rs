@@ -1,0 +1,55 @@
+//! System-call dispatch: decodes the registers by the ABI's convention, runs the call, and
+//! encodes the outcome back into the registers. The calls themselves live in the submodules,
+//! by subject.
+
+mod console_and_clock;
+mod handles;
+mod threads;
+
+use crate::arch::frame::SavedRegisters;
+use crate::model::Restart;
+use crate::scheduler;
+use crate::thread::RunState;
+use abi::{Call, Error};
+
+/// Runs the call the registers name and writes its outcome into them. `Err(Restart)` when it
+/// blocked in the interrupt model: the registers are then left as they were at entry.
+#[inline(always)]
+pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
+    let (number, arguments) = registers.system_call();
+    let [first, second, ..] = arguments;
+    // `Ok(Some(value))` for a call with a result in `rdi`.
+    let outcome: Result<Option<u64>, Error> = match Call::from_number(number) {
+        None => Err(Error::UnknownCall),
+        Some(Call::Null) => Ok(None),
+        Some(Call::DebugPrint) => console_and_clock::debug_print(first, second).map(|()| None),
+        Some(Call::ThreadExit) => {
+            scheduler::end_current(RunState::Exited(first));
+            Ok(None)
+        }
+        Some(Call::ClockMonotonic) => Ok(Some(crate::clock::now())),
+        Some(Call::SleepUntil) => {
+            console_and_clock::sleep_until(first)?;
+            Ok(None)
+        }
+        Some(Call::HandleClose) => handles::close(first).map(|()| None),
+        Some(Call::HandleDuplicate) => handles::duplicate(first, second).map(Some),
+        Some(Call::SpaceCreate) => handles::create_space(first).map(Some),
+        Some(Call::ThreadCreate) => threads::create(first, second).map(Some),
+        Some(Call::ThreadResume) => threads::resume(first).map(|()| None),
+        Some(Call::ThreadInterrupt) => threads::interrupt(first).map(|()| None),
+        Some(Call::ThreadGetState) => threads::get_state(first, second).map(|()| None),
+        Some(Call::ThreadSetState) => threads::set_state(first, second).map(|()| None),
+        Some(Call::ThreadYield) => {
+            scheduler::rotate_current();
+            Ok(None)
+        }
+        Some(Call::ThreadSetPriority) => threads::set_priority(first, second).map(|()| None),
+    };
+    match outcome {
+        Ok(None) => registers.complete_system_call(0, &[]),
+        Ok(Some(result)) => registers.complete_system_call(0, &[result]),
+        Err(error) => registers.complete_system_call(error.code(), &[]),
+    }
+    Ok(())
+}

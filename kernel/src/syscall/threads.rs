@@ -1,0 +1,134 @@
+//! Threads: `ThreadCreate`, `ThreadResume`, `ThreadInterrupt`, `ThreadGetState`,
+//! `ThreadSetState`, `ThreadSetPriority`.
+
+use crate::arch::thread_state;
+use crate::object::KernelObject;
+use crate::thread::{RunState, SegmentBases, Thread};
+use crate::user_pointer::UserSlice;
+use crate::{model, scheduler};
+use abi::registers::PRIORITY_MAX;
+use abi::state::{THREAD_STATE_SIZE, ThreadState};
+use abi::{Error, Handle, Rights};
+use alloc::sync::Arc;
+
+/// The thread a handle of the caller's names, if the handle carries `needed`.
+fn thread_of(handle: u64, needed: Rights) -> Result<Arc<Thread>, Error> {
+    let space = scheduler::current().space.clone();
+    space
+        .object(Handle::from_raw(handle), needed)?
+        .into_thread()
+}
+
+/// Reads a `ThreadState` from user memory.
+fn read_state(address: u64) -> Result<ThreadState, Error> {
+    let size = THREAD_STATE_SIZE as u64;
+    let mut bytes = [0u8; THREAD_STATE_SIZE];
+    UserSlice::new(address, size, size)?.read_into(&mut bytes)?;
+    Ok(ThreadState::from_bytes(&bytes))
+}
+
+/// Loads a checked state into a thread that is not running.
+fn apply_state(thread: &Arc<Thread>, state: &ThreadState) -> Result<(), Error> {
+    let (frame, fpu) = thread_state::from_state(state)?;
+    thread.registers.update(|registers| *registers = frame);
+    *thread.fpu.lock() = fpu;
+    scheduler::forget_fpu_owner(thread);
+    *thread.segment_bases.lock() = SegmentBases {
+        fs: state.fs_base,
+        gs: state.gs_base,
+    };
+    Ok(())
+}
+
+/// `ThreadCreate`: a stopped thread with the caller's priority.
+pub fn create(space: u64, state_address: u64) -> Result<u64, Error> {
+    let caller = scheduler::current();
+    let target = caller
+        .space
+        .object(Handle::from_raw(space), Rights::CREATE)?
+        .into_space()?;
+    let state = read_state(state_address)?;
+    let (frame, _) = thread_state::from_state(&state)?;
+    let thread = Thread::new(target, frame, caller.priority(), false)?;
+    apply_state(&thread, &state)?;
+    caller
+        .space
+        .insert_handle(KernelObject::Thread(thread), Rights::all())
+        .map(Handle::raw)
+}
+
+/// `ThreadResume`.
+pub fn resume(handle: u64) -> Result<(), Error> {
+    let thread = thread_of(handle, Rights::CONTROL)?;
+    if thread.run_state() != RunState::Stopped {
+        return Err(Error::InvalidState);
+    }
+    scheduler::make_ready(thread);
+    Ok(())
+}
+
+/// `ThreadInterrupt`.
+pub fn interrupt(handle: u64) -> Result<(), Error> {
+    let thread = thread_of(handle, Rights::CONTROL)?;
+    match thread.run_state() {
+        RunState::Stopped | RunState::Faulted(_) => Ok(()),
+        RunState::Exited(_) => Err(Error::InvalidState),
+        // Only the caller runs on this one CPU: it stops after this call completes.
+        RunState::Running => {
+            thread
+                .stop_requested
+                .store(true, core::sync::atomic::Ordering::Relaxed);
+            scheduler::request_switch();
+            Ok(())
+        }
+        RunState::Ready | RunState::Sleeping { .. } => {
+            scheduler::withdraw(&thread);
+            model::stop_blocked(&thread);
+            Ok(())
+        }
+    }
+}
+
+/// `ThreadGetState`: for a stopped or faulted thread.
+pub fn get_state(handle: u64, buffer: u64) -> Result<(), Error> {
+    let thread = thread_of(handle, Rights::READ_STATE)?;
+    if !matches!(thread.run_state(), RunState::Stopped | RunState::Faulted(_)) {
+        return Err(Error::InvalidState);
+    }
+    scheduler::flush_fpu_state(&thread);
+    let bases = *thread.segment_bases.lock();
+    let state = ThreadState {
+        registers: thread_state::registers_of(&thread.registers.get()),
+        fs_base: bases.fs,
+        gs_base: bases.gs,
+        fpu: thread.fpu.lock().to_bytes(),
+    };
+    let size = THREAD_STATE_SIZE as u64;
+    UserSlice::new(buffer, size, size)?.write_from(&state.to_bytes())
+}
+
+/// `ThreadSetState`: for a stopped or faulted thread, which is stopped afterwards.
+pub fn set_state(handle: u64, state_address: u64) -> Result<(), Error> {
+    let thread = thread_of(handle, Rights::WRITE_STATE)?;
+    let state = read_state(state_address)?;
+    thread_state::from_state(&state)?;
+    if !matches!(thread.run_state(), RunState::Stopped | RunState::Faulted(_)) {
+        return Err(Error::InvalidState);
+    }
+    apply_state(&thread, &state)?;
+    thread.set_run_state(RunState::Stopped);
+    Ok(())
+}
+
+/// `ThreadSetPriority`: no higher than the caller's own.
+pub fn set_priority(handle: u64, priority: u64) -> Result<(), Error> {
+    let thread = thread_of(handle, Rights::CONTROL)?;
+    if priority > PRIORITY_MAX || priority > scheduler::current().priority() {
+        return Err(Error::InvalidArgument);
+    }
+    if thread.has_ended() {
+        return Err(Error::InvalidState);
+    }
+    scheduler::set_priority(&thread, priority);
+    Ok(())
+}
