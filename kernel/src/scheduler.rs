@@ -16,6 +16,12 @@ use spin::Mutex;
 
 const PRIORITIES: usize = PRIORITY_MAX as usize + 1;
 
+/// How long a thread keeps the CPU, in nanoseconds of the clock, before the timer hands it to
+/// the next ready thread of the same priority. A thread switched in always gets a fresh one, so
+/// a tick that became due while the kernel was switching does not take the CPU away again at
+/// once.
+const QUANTUM: u64 = 4 * abi::registers::CLOCK_TICK_NANOSECONDS;
+
 struct Scheduler {
     current: Option<Arc<Thread>>,
     ready: [VecDeque<Arc<Thread>>; PRIORITIES],
@@ -23,6 +29,8 @@ struct Scheduler {
     fpu_owner: Option<Arc<Thread>>,
     /// The last thread that ended, kept until the CPU has left its kernel stack.
     ended: Option<Arc<Thread>>,
+    /// When the running thread's quantum began.
+    quantum_started: u64,
 }
 
 impl Scheduler {
@@ -44,6 +52,7 @@ static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
     sleeping: Vec::new(),
     fpu_owner: None,
     ended: None,
+    quantum_started: 0,
 });
 
 /// Starts scheduling with the first thread; never returns.
@@ -113,8 +122,16 @@ pub fn wake_sleepers(now: u64) {
     due.into_iter().for_each(make_ready);
 }
 
+/// The timer's round robin: rotates the running thread once it has used up its quantum.
+pub fn rotate_current_after_quantum(now: u64) {
+    let started = SCHEDULER.lock().quantum_started;
+    if now.saturating_sub(started) >= QUANTUM {
+        rotate_current();
+    }
+}
+
 /// Sends the running thread behind the ready threads of its priority, if any thread of that
-/// priority or higher is waiting (the timer's round robin, and `ThreadYield`).
+/// priority or higher is waiting (`ThreadYield`, and the timer after a quantum).
 pub fn rotate_current() {
     let mut scheduler = SCHEDULER.lock();
     let Some(thread) = scheduler.current.clone() else {
@@ -247,6 +264,7 @@ pub fn switch_in(next: &Arc<Thread>) {
         None => next.fpu.lock().restore(),
     }
     let previous = scheduler.current.replace(next.clone());
+    scheduler.quantum_started = crate::clock::now();
     drop(scheduler);
     let bases = *next.segment_bases.lock();
     let previous_bases = previous.map(|thread| *thread.segment_bases.lock());

@@ -55,7 +55,7 @@ pub fn timer_interrupt(from_user: bool) {
     clock::tick();
     scheduler::wake_sleepers(clock::now());
     if from_user {
-        scheduler::rotate_current();
+        scheduler::rotate_current_after_quantum(clock::now());
         scheduler::reschedule();
     }
 }

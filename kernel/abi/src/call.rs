@@ -84,6 +84,8 @@ calls! {
     ThreadYield = 13,
     /// Changes a thread's priority.
     ThreadSetPriority = 14,
+    /// Tells what a thread is doing, how it ended, or why it faulted.
+    ThreadStatus = 15,
 }
 
 impl Call {

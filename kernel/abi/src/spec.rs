@@ -228,6 +228,19 @@ pub const TABLE: &[CallSpecification] = &[
         restart: "never interrupted",
         summary: "Sets a thread's priority, which may not exceed the caller's own.",
     },
+    CallSpecification {
+        call: Call::ThreadStatus,
+        category: Category::Trivial,
+        arguments: &["thread handle (READ_STATE right)"],
+        results: &[
+            "condition (Condition: stopped, runnable, blocked, exited, faulted)",
+            "exit status, or vector (bits 0-7) and error code (bits 32-63) of a fault",
+            "fault address of a page fault, else 0",
+        ],
+        errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
+        restart: "never interrupted",
+        summary: "Tells what a thread is doing, how it ended, or why it faulted.",
+    },
 ];
 
 /// The entry for a call.

@@ -25,6 +25,37 @@ pub const USER_FLAGS: u64 = 0x0000_0cd5 | 1 << 8 | 1 << 18 | 1 << 21;
 /// Offset of MXCSR inside the FPU area.
 pub const MXCSR_OFFSET: usize = 24;
 
+/// What a thread is doing, as `ThreadStatus` reports it in `rdi`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Condition {
+    /// Stopped: not yet resumed, or interrupted.
+    Stopped = 0,
+    /// Running or ready to run.
+    Runnable = 1,
+    /// Blocked in a call.
+    Blocked = 2,
+    /// Ended by `ThreadExit`; `rsi` holds the status.
+    Exited = 3,
+    /// Stopped by a CPU exception nobody handled; `rsi` holds the vector in bits 0-7 and the
+    /// error code in bits 32-63, `rdx` the fault address (page faults) or 0.
+    Faulted = 4,
+}
+
+impl Condition {
+    /// The condition with this code.
+    pub const fn from_code(code: u64) -> Option<Condition> {
+        Some(match code {
+            0 => Condition::Stopped,
+            1 => Condition::Runnable,
+            2 => Condition::Blocked,
+            3 => Condition::Exited,
+            4 => Condition::Faulted,
+            _ => return None,
+        })
+    }
+}
+
 /// A thread's complete user state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThreadState {

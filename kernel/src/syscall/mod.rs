@@ -45,6 +45,13 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
             Ok(None)
         }
         Some(Call::ThreadSetPriority) => threads::set_priority(first, second).map(|()| None),
+        Some(Call::ThreadStatus) => match threads::status(first) {
+            Ok(results) => {
+                registers.complete_system_call(0, &results);
+                return Ok(());
+            }
+            Err(error) => Err(error),
+        },
     };
     match outcome {
         Ok(None) => registers.complete_system_call(0, &[]),

@@ -7,7 +7,7 @@ use crate::thread::{RunState, SegmentBases, Thread};
 use crate::user_pointer::UserSlice;
 use crate::{model, scheduler};
 use abi::registers::PRIORITY_MAX;
-use abi::state::{THREAD_STATE_SIZE, ThreadState};
+use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState};
 use abi::{Error, Handle, Rights};
 use alloc::sync::Arc;
 
@@ -101,7 +101,7 @@ pub fn get_state(handle: u64, buffer: u64) -> Result<(), Error> {
         registers: thread_state::registers_of(&thread.registers.get()),
         fs_base: bases.fs,
         gs_base: bases.gs,
-        fpu: thread.fpu.lock().to_bytes(),
+        fpu: thread.fpu.lock().image(),
     };
     let size = THREAD_STATE_SIZE as u64;
     UserSlice::new(buffer, size, size)?.write_from(&state.to_bytes())
@@ -118,6 +118,22 @@ pub fn set_state(handle: u64, state_address: u64) -> Result<(), Error> {
     apply_state(&thread, &state)?;
     thread.set_run_state(RunState::Stopped);
     Ok(())
+}
+
+/// `ThreadStatus`: condition, detail, fault address.
+pub fn status(handle: u64) -> Result<[u64; 3], Error> {
+    let thread = thread_of(handle, Rights::READ_STATE)?;
+    Ok(match thread.run_state() {
+        RunState::Stopped => [Condition::Stopped as u64, 0, 0],
+        RunState::Ready | RunState::Running => [Condition::Runnable as u64, 0, 0],
+        RunState::Sleeping { .. } => [Condition::Blocked as u64, 0, 0],
+        RunState::Exited(status) => [Condition::Exited as u64, status, 0],
+        RunState::Faulted(report) => [
+            Condition::Faulted as u64,
+            report.vector | report.error_code << 32,
+            report.address,
+        ],
+    })
 }
 
 /// `ThreadSetPriority`: no higher than the caller's own.

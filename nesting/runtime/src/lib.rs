@@ -3,6 +3,7 @@
 //! - [`arch`]: the only user-side assembly: system-call stubs, the program entry point, and
 //!   deliberate CPU exceptions and register probes for tests and debuggers;
 //! - [`syscall`]: safe, typed wrappers for every system call;
+//! - [`process`] and [`thread`]: the program's own handles, and threads on static stacks;
 //! - [`console`]: `print!`/`println!` over the debug console;
 //! - [`main!`]: names a program's main function (defined in [`arch::entry`]).
 #![no_std]
@@ -10,7 +11,9 @@
 
 pub mod arch;
 pub mod console;
+pub mod process;
 pub mod syscall;
+pub mod thread;
 
 pub use abi;
 

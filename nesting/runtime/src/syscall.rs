@@ -1,7 +1,8 @@
 //! Safe, typed wrappers for every system call (see `kernel/abi/SPEC.md`).
 
 use crate::arch::syscall::{call0, call3};
-use abi::{Call, Error};
+use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState};
+use abi::{Call, Error, Handle, Rights};
 
 /// `Null`: does nothing; the cost floor of a system call.
 #[inline(always)]
@@ -44,4 +45,110 @@ pub fn clock_monotonic() -> u64 {
 /// `SleepUntil`: blocks until the monotonic clock reaches `deadline` (nanoseconds).
 pub fn sleep_until(deadline: u64) -> Result<(), Error> {
     Error::check(call3(Call::SleepUntil, deadline, 0, 0).status)
+}
+
+fn status(returned: crate::arch::syscall::Returned) -> Result<u64, Error> {
+    Error::check(returned.status).map(|()| returned.results[0])
+}
+
+/// `HandleClose`.
+pub fn handle_close(handle: Handle) -> Result<(), Error> {
+    status(call3(Call::HandleClose, handle.raw(), 0, 0)).map(drop)
+}
+
+/// `HandleDuplicate`: a new handle with `rights` (a subset of the original's).
+pub fn handle_duplicate(handle: Handle, rights: Rights) -> Result<Handle, Error> {
+    status(call3(
+        Call::HandleDuplicate,
+        handle.raw(),
+        rights.bits() as u64,
+        0,
+    ))
+    .map(Handle::from_raw)
+}
+
+/// `HandleDuplicate` with raw rights bits, for tests of the kernel's checks.
+pub fn handle_duplicate_raw(handle: Handle, rights: u64) -> Result<Handle, Error> {
+    status(call3(Call::HandleDuplicate, handle.raw(), rights, 0)).map(Handle::from_raw)
+}
+
+/// `SpaceCreate`: an empty space with `quota` bytes of kernel memory.
+pub fn space_create(quota: u64) -> Result<Handle, Error> {
+    status(call3(Call::SpaceCreate, quota, 0, 0)).map(Handle::from_raw)
+}
+
+/// `ThreadCreate`: a stopped thread in `space` with `state`.
+pub fn thread_create(space: Handle, state: &ThreadState) -> Result<Handle, Error> {
+    let bytes = state.to_bytes();
+    status(call3(
+        Call::ThreadCreate,
+        space.raw(),
+        bytes.as_ptr() as u64,
+        0,
+    ))
+    .map(Handle::from_raw)
+}
+
+/// `ThreadCreate` with a raw state address, for tests of the kernel's checks.
+pub fn thread_create_raw(space: Handle, state_address: u64) -> Result<Handle, Error> {
+    status(call3(Call::ThreadCreate, space.raw(), state_address, 0)).map(Handle::from_raw)
+}
+
+/// `ThreadResume`.
+pub fn thread_resume(thread: Handle) -> Result<(), Error> {
+    status(call3(Call::ThreadResume, thread.raw(), 0, 0)).map(drop)
+}
+
+/// `ThreadInterrupt`.
+pub fn thread_interrupt(thread: Handle) -> Result<(), Error> {
+    status(call3(Call::ThreadInterrupt, thread.raw(), 0, 0)).map(drop)
+}
+
+/// `ThreadGetState`.
+pub fn thread_get_state(thread: Handle) -> Result<ThreadState, Error> {
+    let mut bytes = [0u8; THREAD_STATE_SIZE];
+    status(call3(
+        Call::ThreadGetState,
+        thread.raw(),
+        bytes.as_mut_ptr() as u64,
+        0,
+    ))?;
+    Ok(ThreadState::from_bytes(&bytes))
+}
+
+/// `ThreadGetState` into a raw address, for tests of the kernel's checks. The kernel writes
+/// only to memory this program may write, and `THREAD_STATE_SIZE` bytes at most.
+pub fn thread_get_state_raw(thread: Handle, buffer: u64) -> Result<(), Error> {
+    status(call3(Call::ThreadGetState, thread.raw(), buffer, 0)).map(drop)
+}
+
+/// `ThreadSetState`.
+pub fn thread_set_state(thread: Handle, state: &ThreadState) -> Result<(), Error> {
+    let bytes = state.to_bytes();
+    status(call3(
+        Call::ThreadSetState,
+        thread.raw(),
+        bytes.as_ptr() as u64,
+        0,
+    ))
+    .map(drop)
+}
+
+/// `ThreadYield`.
+pub fn thread_yield() {
+    call0(Call::ThreadYield);
+}
+
+/// `ThreadSetPriority`.
+pub fn thread_set_priority(thread: Handle, priority: u64) -> Result<(), Error> {
+    status(call3(Call::ThreadSetPriority, thread.raw(), priority, 0)).map(drop)
+}
+
+/// `ThreadStatus`: what the thread is doing, with the exit status or fault detail.
+pub fn thread_status(thread: Handle) -> Result<(Condition, u64, u64), Error> {
+    let returned = call3(Call::ThreadStatus, thread.raw(), 0, 0);
+    Error::check(returned.status)?;
+    let [condition, detail, address] = returned.results;
+    let condition = Condition::from_code(condition).ok_or(Error::InvalidArgument)?;
+    Ok((condition, detail, address))
 }

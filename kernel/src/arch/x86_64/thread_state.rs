@@ -43,7 +43,8 @@ pub fn registers_of(frame: &RegisterFrame) -> [u64; 18] {
 }
 
 fn is_canonical(address: u64) -> bool {
-    address < USER_ADDRESS_LIMIT || address >= 0xffff_8000_0000_0000
+    // The hole between the halves (Intel SDM vol. 1 section 3.3.7.1).
+    !(USER_ADDRESS_LIMIT..0xffff_8000_0000_0000).contains(&address)
 }
 
 /// Checks a state and builds the frame, FPU area and segment bases it stands for.
@@ -82,17 +83,17 @@ pub fn from_state(state: &ThreadState) -> Result<(RegisterFrame, FpuState), Erro
         cs: USER_CODE_SELECTOR,
         ss: USER_DATA_SELECTOR,
     };
-    Ok((frame, FpuState::from_bytes(&state.fpu)))
+    Ok((frame, FpuState::from_image(&state.fpu)))
 }
 
 impl FpuState {
     /// An FPU area from its `fxsave` image.
-    pub fn from_bytes(bytes: &[u8; FPU_AREA_SIZE]) -> FpuState {
+    pub fn from_image(bytes: &[u8; FPU_AREA_SIZE]) -> FpuState {
         FpuState(*bytes)
     }
 
     /// The `fxsave` image.
-    pub fn to_bytes(&self) -> [u8; FPU_AREA_SIZE] {
+    pub fn image(&self) -> [u8; FPU_AREA_SIZE] {
         self.0
     }
 }

@@ -1,5 +1,8 @@
-//! The program entry point. The kernel (or the manager that loaded the program) starts the
-//! first thread at `_start` with the argument string's address in `rdi` and length in `rsi`.
+//! The program entry point and the entry of every further thread. The kernel (or the manager
+//! that loaded the program) starts the first thread at `_start` with the argument string's
+//! address in `rdi` and length in `rsi`, a handle to the program's space in `rdx` and to the
+//! thread itself in `rcx`; threads made by [`crate::thread::spawn`] start at
+//! `runtime_thread_entry` with their function in `rdi` and its argument in `rsi`.
 
 use core::arch::naked_asm;
 
@@ -35,7 +38,8 @@ pub extern "C" fn _start() -> ! {
     )
 }
 
-extern "C" fn start(arguments: *const u8, length: usize) -> ! {
+extern "C" fn start(arguments: *const u8, length: usize, space: u64, thread: u64) -> ! {
+    crate::process::record_start_handles(space, thread);
     let arguments: &[u8] = if length == 0 || arguments.is_null() {
         &[]
     } else {
@@ -56,4 +60,35 @@ pub fn image_end() -> u64 {
         static _end: u8;
     }
     &raw const _end as u64
+}
+
+/// Where a spawned thread starts: align the stack and enter Rust with the function and its
+/// argument (put in `rdi` and `rsi` by [`crate::thread::spawn`]).
+#[unsafe(naked)]
+#[unsafe(no_mangle)]
+pub extern "C" fn runtime_thread_entry() -> ! {
+    naked_asm!(
+        "and rsp, -16",
+        "xor ebp, ebp",
+        "call {start}",
+        "ud2",
+        start = sym thread_start,
+    )
+}
+
+extern "C" fn thread_start(function: usize, argument: u64) -> ! {
+    // SAFETY: `thread::spawn` put a `fn(u64)` pointer in `rdi` for this thread, and nothing
+    // else starts threads at `runtime_thread_entry`.
+    let function: fn(u64) = unsafe { core::mem::transmute::<usize, fn(u64)>(function) };
+    function(argument);
+    crate::syscall::thread_exit(0)
+}
+
+/// The address a spawned thread starts at, and the register values it expects there.
+pub fn thread_entry(function: fn(u64), argument: u64) -> (u64, u64, u64) {
+    (
+        runtime_thread_entry as *const () as u64,
+        function as usize as u64,
+        argument,
+    )
 }

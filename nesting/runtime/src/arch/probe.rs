@@ -219,11 +219,12 @@ pub fn system_call_with_stack_pointer(call: Call, stack_pointer: u64) -> u64 {
     status
 }
 
-/// Loads `xmm0`..`xmm15` with patterns, issues `call` with one argument (for example
-/// `SleepUntil` with a deadline, so the thread blocks and the CPU switches away), and returns
-/// a mask of the vector registers that came back different (bit n for `xmmn`).
-pub fn vector_registers_survive(call: Call, argument: u64) -> u64 {
-    let patterns: [u64; 32] = core::array::from_fn(|index| pattern(100 + index as u64));
+/// Loads `xmm0`..`xmm15` with patterns chosen by `seed` (threads that run the probe at the
+/// same time should use different seeds), issues `call` with one argument (for example
+/// `SleepUntil` with a deadline, or `ThreadYield`, so the CPU switches away), and returns a
+/// mask of the vector registers that came back different (bit n for `xmmn`).
+pub fn vector_registers_survive(call: Call, argument: u64, seed: u64) -> u64 {
+    let patterns: [u64; 32] = core::array::from_fn(|index| pattern(100 + seed * 32 + index as u64));
     let mut after = [0u64; 32];
     // SAFETY: the block reads `patterns` and writes `after` (both live, 16-byte multiples,
     // read and written unaligned); the vector registers are not used by this soft-float
@@ -312,4 +313,22 @@ pub fn registers_survive_preemption(iterations: u64) -> u64 {
         changed |= 1 << 17;
     }
     changed
+}
+
+/// Reads the 64-bit words at `fs:0` and `gs:0`: what the thread's segment bases point at. A
+/// base that points at no readable memory makes the thread fault, as any bad load would.
+pub fn segment_words() -> (u64, u64) {
+    let (fs_word, gs_word): (u64, u64);
+    // SAFETY: two loads through the segment bases; they change no memory, and a bad base
+    // raises a fault that the kernel reports rather than corrupting anything.
+    unsafe {
+        core::arch::asm!(
+            "mov {fs_word}, qword ptr fs:[0]",
+            "mov {gs_word}, qword ptr gs:[0]",
+            fs_word = out(reg) fs_word,
+            gs_word = out(reg) gs_word,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    (fs_word, gs_word)
 }

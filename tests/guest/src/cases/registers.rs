@@ -52,7 +52,7 @@ fn system_calls_ignore_the_user_stack() -> Result<(), CaseFailure> {
 fn vector_registers_survive_blocking() -> Result<(), CaseFailure> {
     let deadline = clock_monotonic() + 3 * CLOCK_TICK_NANOSECONDS;
     check_equal!(
-        probe::vector_registers_survive(Call::SleepUntil, deadline),
+        probe::vector_registers_survive(Call::SleepUntil, deadline, 0),
         0
     );
     check!(

@@ -1,0 +1,160 @@
+//! Handles and quotas: every call checks a handle's liveness, type and rights; closed handles
+//! stay dead even when their slot is reused; rights never widen; kernel memory is paid from a
+//! quota and returned when the object goes.
+
+use crate::{Case, CaseFailure, check, check_equal};
+use runtime::abi::{Error, Handle, Rights};
+use runtime::process::{first_thread, own_space};
+use runtime::syscall::{
+    handle_close, handle_duplicate, handle_duplicate_raw, space_create, thread_get_state,
+    thread_interrupt, thread_resume, thread_set_priority,
+};
+
+/// The cases.
+pub const CASES: &[Case] = &[
+    Case {
+        name: "the_program_starts_with_its_own_handles",
+        run: own_handles,
+    },
+    Case {
+        name: "closed_handles_stay_dead_when_the_slot_is_reused",
+        run: closed_handles_stay_dead,
+    },
+    Case {
+        name: "garbage_handles_are_refused",
+        run: garbage_handles_are_refused,
+    },
+    Case {
+        name: "a_handle_of_the_wrong_type_is_refused",
+        run: wrong_type_is_refused,
+    },
+    Case {
+        name: "rights_are_checked_and_never_widened",
+        run: rights_are_checked,
+    },
+    Case {
+        name: "space_quotas_are_charged_and_returned",
+        run: space_quotas,
+    },
+];
+
+fn own_handles() -> Result<(), CaseFailure> {
+    check!(own_space() != Handle::NONE, "no space handle at start");
+    check!(first_thread() != Handle::NONE, "no thread handle at start");
+    check!(
+        own_space() != first_thread(),
+        "the two start handles are the same"
+    );
+    // The running thread is not stopped, so its state cannot be read.
+    check_equal!(
+        thread_get_state(first_thread()).err(),
+        Some(Error::InvalidState)
+    );
+    Ok(())
+}
+
+fn closed_handles_stay_dead() -> Result<(), CaseFailure> {
+    let duplicate = handle_duplicate(own_space(), Rights::READ_STATE).map_err(fail)?;
+    check_equal!(handle_close(duplicate), Ok(()));
+    check_equal!(handle_close(duplicate), Err(Error::BadHandle));
+    // The freed slot is reused, with a new generation.
+    let reused = handle_duplicate(own_space(), Rights::READ_STATE).map_err(fail)?;
+    check_equal!(reused.index(), duplicate.index());
+    check!(reused != duplicate, "the reused slot kept its generation");
+    check_equal!(handle_close(duplicate), Err(Error::BadHandle));
+    check_equal!(thread_resume(duplicate), Err(Error::BadHandle));
+    check_equal!(handle_close(reused), Ok(()));
+    Ok(())
+}
+
+fn garbage_handles_are_refused() -> Result<(), CaseFailure> {
+    let stale_generation = Handle::new(own_space().index(), own_space().generation() + 1);
+    for handle in [
+        Handle::NONE,
+        Handle::from_raw(u64::MAX),
+        Handle::new(9999, 1),
+        stale_generation,
+    ] {
+        check_equal!(handle_close(handle), Err(Error::BadHandle));
+        check_equal!(thread_resume(handle), Err(Error::BadHandle));
+        check_equal!(thread_interrupt(handle), Err(Error::BadHandle));
+        check_equal!(thread_get_state(handle).err(), Some(Error::BadHandle));
+        check_equal!(
+            handle_duplicate(handle, Rights::empty()).err(),
+            Some(Error::BadHandle)
+        );
+    }
+    Ok(())
+}
+
+fn wrong_type_is_refused() -> Result<(), CaseFailure> {
+    check_equal!(thread_resume(own_space()), Err(Error::WrongType));
+    check_equal!(thread_get_state(own_space()).err(), Some(Error::WrongType));
+    let state = runtime::abi::state::ThreadState::default();
+    check_equal!(
+        runtime::syscall::thread_create(first_thread(), &state).err(),
+        Some(Error::WrongType)
+    );
+    Ok(())
+}
+
+fn rights_are_checked() -> Result<(), CaseFailure> {
+    let read_only = handle_duplicate(first_thread(), Rights::READ_STATE).map_err(fail)?;
+    check_equal!(thread_resume(read_only), Err(Error::MissingRights));
+    check_equal!(thread_interrupt(read_only), Err(Error::MissingRights));
+    check_equal!(thread_set_priority(read_only, 1), Err(Error::MissingRights));
+    // Without DUPLICATE, no duplicate at all; with it, never more rights than the original.
+    check_equal!(
+        handle_duplicate(read_only, Rights::READ_STATE).err(),
+        Some(Error::MissingRights)
+    );
+    let limited =
+        handle_duplicate(own_space(), Rights::DUPLICATE | Rights::READ_STATE).map_err(fail)?;
+    check_equal!(
+        handle_duplicate(limited, Rights::CREATE).err(),
+        Some(Error::MissingRights)
+    );
+    check_equal!(
+        handle_duplicate_raw(limited, 1 << 31).err(),
+        Some(Error::InvalidArgument)
+    );
+    check_equal!(
+        handle_duplicate_raw(limited, u64::MAX).err(),
+        Some(Error::InvalidArgument)
+    );
+    let state = runtime::abi::state::ThreadState::default();
+    check_equal!(
+        runtime::syscall::thread_create(limited, &state).err(),
+        Some(Error::MissingRights)
+    );
+    check_equal!(handle_close(read_only), Ok(()));
+    check_equal!(handle_close(limited), Ok(()));
+    Ok(())
+}
+
+fn space_quotas() -> Result<(), CaseFailure> {
+    // More than the root program's whole quota.
+    check_equal!(space_create(1 << 40).err(), Some(Error::QuotaExceeded));
+    check_equal!(space_create(u64::MAX).err(), Some(Error::QuotaExceeded));
+    // Two-thirds of it, ten times over: only possible if closing a space gives it back.
+    for _ in 0..10 {
+        let space = space_create(8 << 20).map_err(fail)?;
+        check_equal!(handle_close(space), Ok(()));
+    }
+    // A space too poor for a thread refuses to create one, and nothing is left behind.
+    let poor = space_create(64).map_err(fail)?;
+    let state = runtime::abi::state::ThreadState::default();
+    check_equal!(
+        runtime::syscall::thread_create(poor, &state).err(),
+        Some(Error::QuotaExceeded)
+    );
+    check_equal!(handle_close(poor), Ok(()));
+    Ok(())
+}
+
+/// Turns an unexpected error into a case failure.
+pub fn fail(error: Error) -> CaseFailure {
+    CaseFailure(crate::heapless_message::Message::format(format_args!(
+        "unexpected error {error}"
+    )))
+}
