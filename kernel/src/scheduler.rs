@@ -5,7 +5,7 @@
 
 use crate::arch::{cpu, debug_exit};
 use crate::model;
-use crate::thread::{RunState, Thread};
+use crate::thread::{RunState, SegmentBases, Thread};
 use abi::registers::PRIORITY_MAX;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -22,22 +22,80 @@ const PRIORITIES: usize = PRIORITY_MAX as usize + 1;
 /// once.
 const QUANTUM: u64 = 4 * abi::registers::CLOCK_TICK_NANOSECONDS;
 
+/// One first-in, first-out queue per priority, and a mask of the non-empty ones, so the
+/// highest ready priority is one instruction away.
+struct ReadyQueues {
+    queues: [VecDeque<Arc<Thread>>; PRIORITIES],
+    /// Bit `p` is set when `queues[p]` is not empty.
+    mask: u32,
+}
+
+const _: () = assert!(PRIORITIES <= 32, "the ready mask has one bit per priority");
+
+impl ReadyQueues {
+    const fn new() -> ReadyQueues {
+        ReadyQueues {
+            queues: [const { VecDeque::new() }; PRIORITIES],
+            mask: 0,
+        }
+    }
+
+    fn highest(&self) -> Option<usize> {
+        (self.mask != 0).then(|| 31 - self.mask.leading_zeros() as usize)
+    }
+
+    fn push_back(&mut self, thread: Arc<Thread>) {
+        let priority = thread.priority() as usize;
+        self.queues[priority].push_back(thread);
+        self.mask |= 1 << priority;
+    }
+
+    fn push_front(&mut self, thread: Arc<Thread>) {
+        let priority = thread.priority() as usize;
+        self.queues[priority].push_front(thread);
+        self.mask |= 1 << priority;
+    }
+
+    fn pop_highest(&mut self) -> Option<Arc<Thread>> {
+        let priority = self.highest()?;
+        let thread = self.queues[priority].pop_front();
+        if self.queues[priority].is_empty() {
+            self.mask &= !(1 << priority);
+        }
+        thread
+    }
+
+    /// Takes a thread out of whichever queue holds it; whether one did.
+    fn remove(&mut self, thread: &Arc<Thread>) -> bool {
+        let mut removed = false;
+        for (priority, queue) in self.queues.iter_mut().enumerate() {
+            let before = queue.len();
+            queue.retain(|other| !Arc::ptr_eq(other, thread));
+            removed |= queue.len() != before;
+            if queue.is_empty() {
+                self.mask &= !(1 << priority);
+            }
+        }
+        removed
+    }
+}
+
 struct Scheduler {
     current: Option<Arc<Thread>>,
-    ready: [VecDeque<Arc<Thread>>; PRIORITIES],
+    ready: ReadyQueues,
     sleeping: Vec<Arc<Thread>>,
     fpu_owner: Option<Arc<Thread>>,
     /// The last thread that ended, kept until the CPU has left its kernel stack.
     ended: Option<Arc<Thread>>,
     /// When the running thread's quantum began.
     quantum_started: u64,
+    /// The segment bases in the CPU.
+    loaded_bases: SegmentBases,
 }
 
 impl Scheduler {
     fn highest_ready(&self) -> Option<usize> {
-        (0..PRIORITIES)
-            .rev()
-            .find(|&priority| !self.ready[priority].is_empty())
+        self.ready.highest()
     }
 }
 
@@ -48,11 +106,12 @@ static SWITCH_PENDING: AtomicBool = AtomicBool::new(false);
 
 static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
     current: None,
-    ready: [const { VecDeque::new() }; PRIORITIES],
+    ready: ReadyQueues::new(),
     sleeping: Vec::new(),
     fpu_owner: None,
     ended: None,
     quantum_started: 0,
+    loaded_bases: SegmentBases { fs: 0, gs: 0 },
 });
 
 /// Starts scheduling with the first thread; never returns.
@@ -74,7 +133,6 @@ pub fn current() -> Arc<Thread> {
 /// thread, the running thread is preempted at the end of this kernel entry.
 pub fn make_ready(thread: Arc<Thread>) {
     thread.set_run_state(RunState::Ready);
-    let priority = thread.priority() as usize;
     let mut scheduler = SCHEDULER.lock();
     if let Some(current) = &scheduler.current
         && current.run_state() == RunState::Running
@@ -82,7 +140,7 @@ pub fn make_ready(thread: Arc<Thread>) {
     {
         SWITCH_PENDING.store(true, Relaxed);
     }
-    scheduler.ready[priority].push_back(thread);
+    scheduler.ready.push_back(thread);
 }
 
 /// Queues a thread to run ahead of the others of its priority (a thread that lent the CPU to
@@ -90,15 +148,12 @@ pub fn make_ready(thread: Arc<Thread>) {
 #[cfg_attr(feature = "model-interrupt", allow(dead_code))]
 pub fn make_ready_first(thread: Arc<Thread>) {
     thread.set_run_state(RunState::Ready);
-    let priority = thread.priority() as usize;
-    SCHEDULER.lock().ready[priority].push_front(thread);
+    SCHEDULER.lock().ready.push_front(thread);
 }
 
 /// The next thread to run, taken off the ready queues.
 pub fn take_next() -> Option<Arc<Thread>> {
-    let mut scheduler = SCHEDULER.lock();
-    let priority = scheduler.highest_ready()?;
-    scheduler.ready[priority].pop_front()
+    SCHEDULER.lock().ready.pop_highest()
 }
 
 /// Puts the current thread to sleep until `deadline`; the caller then blocks.
@@ -142,7 +197,7 @@ pub fn rotate_current() {
         .is_some_and(|priority| priority as u64 >= thread.priority());
     if waiting && thread.run_state() == RunState::Running {
         thread.set_run_state(RunState::Ready);
-        scheduler.ready[thread.priority() as usize].push_back(thread);
+        scheduler.ready.push_back(thread);
         SWITCH_PENDING.store(true, Relaxed);
     }
 }
@@ -151,16 +206,12 @@ pub fn rotate_current() {
 /// stopped. Returns whether it was in one.
 pub fn withdraw(thread: &Arc<Thread>) -> bool {
     let mut scheduler = SCHEDULER.lock();
-    let before =
-        scheduler.sleeping.len() + scheduler.ready.iter().map(VecDeque::len).sum::<usize>();
+    let sleepers = scheduler.sleeping.len();
     scheduler
         .sleeping
         .retain(|other| !Arc::ptr_eq(other, thread));
-    for queue in scheduler.ready.iter_mut() {
-        queue.retain(|other| !Arc::ptr_eq(other, thread));
-    }
-    let after = scheduler.sleeping.len() + scheduler.ready.iter().map(VecDeque::len).sum::<usize>();
-    before != after
+    let was_sleeping = scheduler.sleeping.len() != sleepers;
+    scheduler.ready.remove(thread) || was_sleeping
 }
 
 /// Changes a thread's priority, moving it between ready queues if it waits in one.
@@ -223,27 +274,16 @@ pub fn reschedule() {
                 .highest_ready()
                 .is_some_and(|priority| priority as u64 > thread.priority());
             if outranked {
-                drop(thread);
-                rotate_current_unconditionally();
-                model::switch_away();
+                thread.set_run_state(RunState::Ready);
+                SCHEDULER.lock().ready.push_back(thread.clone());
+                model::switch_away(thread);
             }
         }
         RunState::Exited(_) => {
             SCHEDULER.lock().ended = Some(thread);
             model::leave_ended_thread();
         }
-        _ => {
-            drop(thread);
-            model::switch_away();
-        }
-    }
-}
-
-fn rotate_current_unconditionally() {
-    let mut scheduler = SCHEDULER.lock();
-    if let Some(thread) = scheduler.current.clone() {
-        thread.set_run_state(RunState::Ready);
-        scheduler.ready[thread.priority() as usize].push_back(thread);
+        _ => model::switch_away(thread),
     }
 }
 
@@ -265,13 +305,15 @@ pub fn switch_in(next: &Arc<Thread>) {
     }
     let previous = scheduler.current.replace(next.clone());
     scheduler.quantum_started = crate::clock::now();
-    drop(scheduler);
     let bases = *next.segment_bases.lock();
-    let previous_bases = previous.map(|thread| *thread.segment_bases.lock());
-    if previous_bases != Some(bases) {
+    if scheduler.loaded_bases != bases {
+        scheduler.loaded_bases = bases;
         cpu::set_user_segment_bases(bases.fs, bases.gs);
     }
-    next.space.activate();
+    drop(scheduler);
+    if previous.is_none_or(|previous| !Arc::ptr_eq(&previous.space, &next.space)) {
+        next.space.activate();
+    }
     cpu::set_entry_points(next.registers.top(), model::kernel_stack_top(next));
 }
 

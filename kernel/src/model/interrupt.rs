@@ -35,7 +35,7 @@ pub fn start() -> ! {
 }
 
 /// Gives the CPU to the next thread; the current kernel stack contents are abandoned.
-pub fn switch_away() -> ! {
+pub fn switch_away(_current: Arc<Thread>) -> ! {
     run_next()
 }
 

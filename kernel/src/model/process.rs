@@ -69,10 +69,9 @@ pub fn start() -> ! {
     abandon_to(idle_stack().saved_stack_pointer())
 }
 
-/// Gives the CPU to the next thread (or the idle thread); returns when the current thread is
-/// switched back in.
-pub fn switch_away() {
-    let from: Arc<Thread> = scheduler::current();
+/// Gives the CPU from `from`, the current thread, to the next thread (or the idle thread);
+/// returns when `from` is switched back in.
+pub fn switch_away(from: Arc<Thread>) {
     let save = from.execution.stack.save_slot();
     let target = match scheduler::take_next() {
         Some(next) if Arc::ptr_eq(&next, &from) => {
@@ -105,8 +104,9 @@ pub fn leave_ended_thread() -> ! {
 
 /// A blocking point: the caller has queued the current thread on what it waits for.
 pub fn block() -> Result<(), Restart> {
-    scheduler::current().execution.in_call.store(true, Relaxed);
-    switch_away();
+    let thread = scheduler::current();
+    thread.execution.in_call.store(true, Relaxed);
+    switch_away(thread);
     let thread = scheduler::current();
     thread.execution.in_call.store(false, Relaxed);
     if thread.stop_requested.load(Relaxed) {

@@ -6,8 +6,11 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use runtime::arch::counter::time_stamp;
 use runtime::println;
+use runtime::syscall::thread_yield;
+use runtime::thread::{Stack, spawn};
 
 const ITERATIONS: usize = 10_000;
 
@@ -32,6 +35,31 @@ fn report(name: &str, samples: &[u64; ITERATIONS], overhead: u64) {
     );
 }
 
+static PARTNER_STACK: Stack<1024> = Stack::new();
+static STOP: AtomicU64 = AtomicU64::new(0);
+
+/// The other half of the yield benchmark: gives the CPU straight back.
+fn yield_until_stopped(_: u64) {
+    while STOP.load(Relaxed) == 0 {
+        thread_yield();
+    }
+}
+
+/// One thread switch by `ThreadYield`: a round trip between two threads of one priority is two
+/// yields and two switches, so each sample is half of one.
+fn yield_switch(samples: &mut [u64; ITERATIONS]) -> Result<(), runtime::abi::Error> {
+    let partner = spawn(&PARTNER_STACK, yield_until_stopped, 0)?;
+    partner.resume()?;
+    thread_yield();
+    sample(samples, thread_yield);
+    for sample in samples.iter_mut() {
+        *sample /= 2;
+    }
+    STOP.store(1, Relaxed);
+    thread_yield();
+    Ok(())
+}
+
 fn main(_: &str) -> i32 {
     let mut samples = [0u64; ITERATIONS];
     sample(&mut samples, || {});
@@ -41,6 +69,11 @@ fn main(_: &str) -> i32 {
         let _ = runtime::syscall::null();
     });
     report("null_call", &samples, overhead);
+    if let Err(error) = yield_switch(&mut samples) {
+        println!("bench-note yield_switch could not run: {error}");
+        return 1;
+    }
+    report("yield_switch", &samples, overhead / 2);
     0
 }
 
