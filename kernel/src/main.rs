@@ -16,6 +16,7 @@ compile_error!("the features model-process and model-interrupt exclude each othe
 
 mod arch;
 mod clock;
+mod ipc;
 mod loader;
 mod logger;
 mod memory;

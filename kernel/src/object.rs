@@ -1,6 +1,7 @@
 //! Kernel objects as handles name them: one enum over every object type, so a handle table
 //! holds any of them and each call checks the type it needs.
 
+use crate::ipc::{Port, PortSet, Reply, ReplySender};
 use crate::space::Space;
 use crate::thread::Thread;
 use abi::Error;
@@ -13,6 +14,14 @@ pub enum KernelObject {
     Space(Arc<Space>),
     /// A thread.
     Thread(Arc<Thread>),
+    /// A port.
+    Port(Arc<Port>),
+    /// A port set.
+    PortSet(Arc<PortSet>),
+    /// The client's side of a request's reply.
+    ReplyReceiver(Arc<Reply>),
+    /// The server's side of a request's reply.
+    ReplySender(Arc<ReplySender>),
 }
 
 impl KernelObject {
@@ -20,6 +29,38 @@ impl KernelObject {
     pub fn into_thread(self) -> Result<Arc<Thread>, Error> {
         match self {
             KernelObject::Thread(thread) => Ok(thread),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// The port, or `WrongType`.
+    pub fn into_port(self) -> Result<Arc<Port>, Error> {
+        match self {
+            KernelObject::Port(port) => Ok(port),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// The port set, or `WrongType`.
+    pub fn into_port_set(self) -> Result<Arc<PortSet>, Error> {
+        match self {
+            KernelObject::PortSet(set) => Ok(set),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// The client's side of a reply, or `WrongType`.
+    pub fn into_reply_receiver(self) -> Result<Arc<Reply>, Error> {
+        match self {
+            KernelObject::ReplyReceiver(reply) => Ok(reply),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// The server's side of a reply, or `WrongType`.
+    pub fn into_reply_sender(self) -> Result<Arc<ReplySender>, Error> {
+        match self {
+            KernelObject::ReplySender(sender) => Ok(sender),
             _ => Err(Error::WrongType),
         }
     }

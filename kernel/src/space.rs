@@ -77,9 +77,26 @@ impl Space {
         Ok(handles.insert(object, rights))
     }
 
-    /// The object a handle names, if the handle carries `needed`.
-    pub fn object(&self, handle: Handle, needed: Rights) -> Result<KernelObject, Error> {
-        self.handles.lock().get(handle, needed).cloned()
+    /// The object a handle names as the type `convert` accepts, if the handle carries
+    /// `needed`. The type is checked first: a handle to the wrong kind of object is
+    /// `WrongType` whatever its rights.
+    pub fn typed<T>(
+        &self,
+        handle: Handle,
+        needed: Rights,
+        convert: fn(KernelObject) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let (object, rights) = {
+            let handles = self.handles.lock();
+            let (object, rights) = handles.entry(handle)?;
+            (object.clone(), rights)
+        };
+        let typed = convert(object)?;
+        if rights.contains(needed) {
+            Ok(typed)
+        } else {
+            Err(Error::MissingRights)
+        }
     }
 
     /// Closes a handle. The object goes when its last reference does (after the table's lock

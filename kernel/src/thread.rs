@@ -7,7 +7,7 @@ use crate::model::{self, ExecutionContext};
 use crate::space::Space;
 use abi::Error;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 use spin::Mutex;
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
@@ -30,6 +30,8 @@ pub enum RunState {
         /// Nanoseconds of the monotonic clock.
         deadline: u64,
     },
+    /// Blocked in an IPC wait queue (`waiting_in` says which).
+    Waiting,
     /// Ended by `ThreadExit` with this status.
     Exited(u64),
     /// Stopped by an exception nobody handled.
@@ -76,6 +78,11 @@ pub struct Thread {
     pub priority: AtomicU64,
     /// Set by `ThreadInterrupt`: stop at the next point the registers fully describe.
     pub stop_requested: AtomicBool,
+    /// Why the thread was last woken from a block (a `model::Wake` code; process model).
+    #[cfg_attr(feature = "model-interrupt", allow(dead_code))]
+    pub wake: AtomicU8,
+    /// The IPC wait queue the thread is blocked in, so that stopping it can take it out.
+    pub waiting_in: Mutex<Option<crate::ipc::WaitQueue>>,
     /// Whether it is the root program's first thread, whose end ends the boot.
     pub is_root: bool,
     /// The execution model's per-thread part (a kernel stack in the process model, nothing in
@@ -104,6 +111,8 @@ impl Thread {
             state: Mutex::new(RunState::Stopped),
             priority: AtomicU64::new(priority),
             stop_requested: AtomicBool::new(false),
+            wake: AtomicU8::new(0),
+            waiting_in: Mutex::new(None),
             is_root,
             execution: ExecutionContext::new(),
         });

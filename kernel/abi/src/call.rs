@@ -86,6 +86,24 @@ calls! {
     ThreadSetPriority = 14,
     /// Tells what a thread is doing, how it ended, or why it faulted.
     ThreadStatus = 15,
+    /// Creates a port, a receive point for messages, with a badge its receivers see.
+    PortCreate = 16,
+    /// Creates a port set, on which server threads wait for messages to any of its ports.
+    PortSetCreate = 17,
+    /// Puts a port in a port set.
+    PortSetAdd = 18,
+    /// Sends a request to a port and waits for the reply (first stage of a call).
+    IpcCall = 19,
+    /// Waits for the reply to a request a server has taken (second stage of a call).
+    IpcAwaitReply = 20,
+    /// Waits for a request or message on any port of a set.
+    IpcWait = 21,
+    /// Answers a request.
+    IpcReply = 22,
+    /// Answers a request, then waits for the next one.
+    IpcReplyWait = 23,
+    /// Sends a one-way message to a server waiting on the port, if one is.
+    IpcSend = 24,
 }
 
 impl Call {

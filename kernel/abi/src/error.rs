@@ -55,6 +55,11 @@ errors! {
     InvalidState = 9,
     /// Physical memory is exhausted.
     OutOfMemory = 10,
+    /// The other side of a conversation is gone: the server dropped a request without
+    /// answering it.
+    PeerGone = 11,
+    /// A one-way message found no server waiting for it and was not delivered.
+    NoReceiver = 12,
 }
 
 impl Error {

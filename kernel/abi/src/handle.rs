@@ -55,6 +55,10 @@ bitflags! {
         const CONTROL = 1 << 4;
         /// Create objects inside a space (`ThreadCreate`, `SpaceCreate` from it).
         const CREATE = 1 << 5;
+        /// Send requests and messages to a port.
+        const SEND = 1 << 6;
+        /// Receive from a port or port set, and answer requests.
+        const RECEIVE = 1 << 7;
     }
 }
 

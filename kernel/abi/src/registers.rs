@@ -3,7 +3,8 @@
 //! On entry `rax` holds the call number and up to six arguments travel in `rdi`, `rsi`,
 //! `rdx`, `r10`, `r8`, `r9` (`rcx` and `r11` are taken by the instruction itself: it saves the
 //! return address and flags there, AMD APM vol. 2 section 6.1.1). On return `rax` holds `0` or
-//! an [`Error`](crate::Error) code and results replace the arguments in `rdi`, `rsi`, `rdx`.
+//! an [`Error`](crate::Error) code and results replace the arguments in the same order; a
+//! register beyond a call's results keeps its value.
 //! Every other register, including the whole FPU/SSE state, `rsp`, `rbp` and the flags, is
 //! preserved; `rcx` and `r11` are clobbered.
 //!
@@ -18,8 +19,12 @@ pub const SYSCALL_INSTRUCTION_LENGTH: u64 = 2;
 /// Number of argument registers.
 pub const ARGUMENT_REGISTERS: usize = 6;
 
-/// Number of result registers besides the status in `rax`.
-pub const RESULT_REGISTERS: usize = 3;
+/// Number of result registers besides the status in `rax`: results replace the arguments in
+/// order (`rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`); most calls use at most the first three.
+pub const RESULT_REGISTERS: usize = 6;
+
+/// The words of an IPC message, carried in `rsi`, `rdx`, `r10` and `r8` both ways.
+pub const MESSAGE_WORDS: usize = 4;
 
 /// The first address above the user half of every address space: user pointers must lie
 /// wholly below it. The kernel half starts at `0xffff_8000_0000_0000`; everything in between

@@ -101,6 +101,12 @@ impl<T> HandleTable<T> {
         }
     }
 
+    /// The object and rights of a live handle, unchecked (for callers that check the
+    /// object's type before its rights).
+    pub fn entry(&self, handle: Handle) -> Result<(&T, Rights), Error> {
+        self.slot(handle).map(|(object, rights)| (object, *rights))
+    }
+
     /// The rights a live handle carries.
     pub fn rights(&self, handle: Handle) -> Result<Rights, Error> {
         self.slot(handle).map(|(_, rights)| *rights)

@@ -2,10 +2,11 @@
 //! error unwinds to the system-call entry, which leaves the thread's registers at the restart
 //! point, and the CPU stack is reused from the top for whatever runs next.
 
-use super::Restart;
+use super::{Restart, Wake};
 use crate::arch::{cpu, entry};
 use crate::scheduler;
 use crate::thread::{RunState, Thread};
+use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
 use alloc::sync::Arc;
 
 /// The model's name in logs and reports.
@@ -56,8 +57,28 @@ fn run_next() -> ! {
 }
 
 /// A blocking point: the caller has queued the current thread on what it waits for.
-pub fn block() -> Result<(), Restart> {
+pub fn block() -> Result<Wake, Restart> {
     Err(Restart)
+}
+
+/// A peer completes the call `thread` is blocked in. Its registers were rolled back to the
+/// `syscall` instruction when it blocked; with the results written, `rip` moves past it again.
+pub fn complete_blocked(thread: &Arc<Thread>, status: u64, results: &[u64]) {
+    thread.registers.complete_system_call(status, results);
+    thread
+        .registers
+        .update(|registers| registers.rip += SYSCALL_INSTRUCTION_LENGTH);
+    scheduler::make_ready(thread.clone());
+}
+
+/// A peer moves the call `thread` is blocked in to its next stage by rewriting its registers,
+/// which already point at the `syscall` instruction: the thread re-issues it when it runs.
+pub fn advance_blocked(
+    thread: &Arc<Thread>,
+    rewrite: impl FnOnce(&mut crate::arch::frame::RegisterFrame),
+) {
+    thread.registers.update(rewrite);
+    scheduler::make_ready(thread.clone());
 }
 
 /// Stops `target`, which waits in no queue any more and is not the running thread. Its

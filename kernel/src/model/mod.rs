@@ -17,3 +17,30 @@ pub use process::*;
 /// thread runs again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Restart;
+
+/// Why a blocked thread was woken (only the process model ever sees it: in the interrupt model
+/// a blocked call is re-issued from the registers instead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+#[cfg_attr(feature = "model-interrupt", allow(dead_code))]
+pub enum Wake {
+    /// What it waited for may have happened: look again (a sleeper whose deadline passed).
+    Look = 0,
+    /// A peer completed the call and wrote its results into the registers: return them as
+    /// they are.
+    Completed = 1,
+    /// A peer moved the call to its next stage by rewriting the registers: re-issue it.
+    NextStage = 2,
+}
+
+#[cfg_attr(feature = "model-interrupt", allow(dead_code))]
+impl Wake {
+    /// The reason with this code.
+    pub fn from_code(code: u8) -> Wake {
+        match code {
+            1 => Wake::Completed,
+            2 => Wake::NextStage,
+            _ => Wake::Look,
+        }
+    }
+}

@@ -2,7 +2,8 @@
 //! across a block; a blocking point switches stacks and returns `Ok` when the thread is woken,
 //! or `Err(Restart)` when it was interrupted while blocked.
 
-use super::Restart;
+use super::{Restart, Wake};
+
 use crate::arch::context::{KernelStack, abandon_to, switch};
 use crate::arch::{cpu, entry};
 use crate::scheduler;
@@ -102,19 +103,42 @@ pub fn leave_ended_thread() -> ! {
     abandon_to(stack_pointer)
 }
 
-/// A blocking point: the caller has queued the current thread on what it waits for.
-pub fn block() -> Result<(), Restart> {
+/// A blocking point: the caller has queued the current thread on what it waits for. Returns
+/// why it was woken; `Err(Restart)` if it was asked to stop while nothing had happened to its
+/// call (which is then rolled back to its restart point).
+pub fn block() -> Result<Wake, Restart> {
     let thread = scheduler::current();
     thread.execution.in_call.store(true, Relaxed);
+    thread.wake.store(Wake::Look as u8, Relaxed);
     switch_away(thread);
     let thread = scheduler::current();
     thread.execution.in_call.store(false, Relaxed);
-    if thread.stop_requested.load(Relaxed) {
+    let wake = Wake::from_code(thread.wake.swap(Wake::Look as u8, Relaxed));
+    if wake == Wake::Look && thread.stop_requested.load(Relaxed) {
         // Unwind to the call's restart point; the end of the kernel entry then stops us.
         scheduler::request_switch();
         return Err(Restart);
     }
-    Ok(())
+    Ok(wake)
+}
+
+/// A peer completes the call `thread` is blocked in: the results go into its registers, which
+/// it returns as they are when it runs.
+pub fn complete_blocked(thread: &Arc<Thread>, status: u64, results: &[u64]) {
+    thread.registers.complete_system_call(status, results);
+    thread.wake.store(Wake::Completed as u8, Relaxed);
+    scheduler::make_ready(thread.clone());
+}
+
+/// A peer moves the call `thread` is blocked in to its next stage by rewriting its registers;
+/// the thread re-issues the call from them when it runs.
+pub fn advance_blocked(
+    thread: &Arc<Thread>,
+    rewrite: impl FnOnce(&mut crate::arch::frame::RegisterFrame),
+) {
+    thread.registers.update(rewrite);
+    thread.wake.store(Wake::NextStage as u8, Relaxed);
+    scheduler::make_ready(thread.clone());
 }
 
 /// Stops `target`, which waits in no queue any more (the caller withdrew it) and is not the

@@ -22,6 +22,7 @@ pub fn debug_print(address: u64, length: u64) -> Result<(), Error> {
 pub fn sleep_until(deadline: u64) -> Result<(), Restart> {
     while clock::now() < deadline {
         scheduler::sleep_current(deadline);
+        // Only the clock wakes a sleeper: whatever the reason, look at the clock again.
         model::block()?;
     }
     Ok(())

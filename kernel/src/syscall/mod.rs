@@ -4,6 +4,7 @@
 
 mod console_and_clock;
 mod handles;
+pub mod ipc;
 mod threads;
 
 use crate::arch::frame::SavedRegisters;
@@ -45,6 +46,25 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
             Ok(None)
         }
         Some(Call::ThreadSetPriority) => threads::set_priority(first, second).map(|()| None),
+        Some(Call::PortCreate) => ipc::port_create(first).map(Some),
+        Some(Call::PortSetCreate) => ipc::port_set_create().map(Some),
+        Some(Call::PortSetAdd) => ipc::port_set_add(first, second).map(|()| None),
+        Some(Call::IpcSend) => ipc::send(
+            first,
+            [arguments[1], arguments[2], arguments[3], arguments[4]],
+        )
+        .map(|()| None),
+        Some(Call::IpcReply) => ipc::reply(
+            first,
+            [arguments[1], arguments[2], arguments[3], arguments[4]],
+        )
+        .map(|()| None),
+        Some(Call::IpcCall) => return finish(registers, ipc::call(registers, first)?),
+        Some(Call::IpcAwaitReply) => return finish(registers, ipc::await_reply(registers, first)?),
+        Some(Call::IpcWait) => return finish(registers, ipc::wait(registers, first)?),
+        Some(Call::IpcReplyWait) => {
+            return finish(registers, ipc::reply_wait(registers, arguments)?);
+        }
         Some(Call::ThreadStatus) => match threads::status(first) {
             Ok(results) => {
                 registers.complete_system_call(0, &results);
@@ -57,6 +77,14 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Ok(None) => registers.complete_system_call(0, &[]),
         Ok(Some(result)) => registers.complete_system_call(0, &[result]),
         Err(error) => registers.complete_system_call(error.code(), &[]),
+    }
+    Ok(())
+}
+
+/// Ends a call that wrote its own results (`Ok`), or writes its error.
+fn finish(registers: &SavedRegisters, outcome: Result<(), Error>) -> Result<(), Restart> {
+    if let Err(error) = outcome {
+        registers.complete_system_call(error.code(), &[]);
     }
     Ok(())
 }

@@ -14,9 +14,7 @@ use alloc::sync::Arc;
 /// The thread a handle of the caller's names, if the handle carries `needed`.
 fn thread_of(handle: u64, needed: Rights) -> Result<Arc<Thread>, Error> {
     let space = scheduler::current().space.clone();
-    space
-        .object(Handle::from_raw(handle), needed)?
-        .into_thread()
+    space.typed(Handle::from_raw(handle), needed, KernelObject::into_thread)
 }
 
 /// Reads a `ThreadState` from user memory.
@@ -43,10 +41,11 @@ fn apply_state(thread: &Arc<Thread>, state: &ThreadState) -> Result<(), Error> {
 /// `ThreadCreate`: a stopped thread with the caller's priority.
 pub fn create(space: u64, state_address: u64) -> Result<u64, Error> {
     let caller = scheduler::current();
-    let target = caller
-        .space
-        .object(Handle::from_raw(space), Rights::CREATE)?
-        .into_space()?;
+    let target = caller.space.typed(
+        Handle::from_raw(space),
+        Rights::CREATE,
+        KernelObject::into_space,
+    )?;
     let state = read_state(state_address)?;
     let (frame, _) = thread_state::from_state(&state)?;
     let thread = Thread::new(target, frame, caller.priority(), false)?;
@@ -81,8 +80,9 @@ pub fn interrupt(handle: u64) -> Result<(), Error> {
             scheduler::request_switch();
             Ok(())
         }
-        RunState::Ready | RunState::Sleeping { .. } => {
+        RunState::Ready | RunState::Sleeping { .. } | RunState::Waiting => {
             scheduler::withdraw(&thread);
+            crate::ipc::withdraw(&thread);
             model::stop_blocked(&thread);
             Ok(())
         }
@@ -126,7 +126,7 @@ pub fn status(handle: u64) -> Result<[u64; 3], Error> {
     Ok(match thread.run_state() {
         RunState::Stopped => [Condition::Stopped as u64, 0, 0],
         RunState::Ready | RunState::Running => [Condition::Runnable as u64, 0, 0],
-        RunState::Sleeping { .. } => [Condition::Blocked as u64, 0, 0],
+        RunState::Sleeping { .. } | RunState::Waiting => [Condition::Blocked as u64, 0, 0],
         RunState::Exited(status) => [Condition::Exited as u64, status, 0],
         RunState::Faulted(report) => [
             Condition::Faulted as u64,

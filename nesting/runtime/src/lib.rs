@@ -11,6 +11,7 @@
 
 pub mod arch;
 pub mod console;
+pub mod ipc;
 pub mod process;
 pub mod syscall;
 pub mod thread;

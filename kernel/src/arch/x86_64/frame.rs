@@ -110,14 +110,21 @@ impl SavedRegisters {
         )
     }
 
-    /// Completes a system call: the status into `rax`, `results` into `rdi`, `rsi`, `rdx`
-    /// (the rest of those keep their values).
+    /// Completes a system call: the status into `rax`, `results` into `rdi`, `rsi`, `rdx`,
+    /// `r10`, `r8`, `r9` in that order (the rest of those keep their values).
     #[inline(always)]
     pub fn complete_system_call(&self, status: u64, results: &[u64]) {
         // SAFETY: see the type's documentation; only plain stores.
         let frame = unsafe { &mut *self.0.get() };
         frame.rax = status;
-        let targets = [&mut frame.rdi, &mut frame.rsi, &mut frame.rdx];
+        let targets = [
+            &mut frame.rdi,
+            &mut frame.rsi,
+            &mut frame.rdx,
+            &mut frame.r10,
+            &mut frame.r8,
+            &mut frame.r9,
+        ];
         for (target, &result) in targets.into_iter().zip(results) {
             *target = result;
         }

@@ -61,3 +61,28 @@ pub fn call0(call: Call) -> u64 {
     }
     status
 }
+
+/// Issues a call with six argument registers, all of which may come back as results (the IPC
+/// calls, whose multi-stage restarts may also rewrite them in between).
+#[inline(always)]
+pub fn call6(call: Call, arguments: [u64; 6]) -> (u64, [u64; 6]) {
+    let status: u64;
+    let [mut rdi, mut rsi, mut rdx, mut r10, mut r8, mut r9] = arguments;
+    // SAFETY: as in `raw3`; every argument register is declared as changed.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") call.number() => status,
+            inout("rdi") rdi,
+            inout("rsi") rsi,
+            inout("rdx") rdx,
+            inout("r10") r10,
+            inout("r8") r8,
+            inout("r9") r9,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    (status, [rdi, rsi, rdx, r10, r8, r9])
+}

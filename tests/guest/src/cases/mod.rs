@@ -2,6 +2,7 @@
 
 mod clock;
 mod handles;
+mod ipc;
 mod registers;
 mod restart;
 mod system_calls;
@@ -21,6 +22,7 @@ pub const ALL: &[&[Case]] = &[
     handles::CASES,
     threads::CASES,
     restart::CASES,
+    ipc::CASES,
 ];
 
 /// Sleeps a tick at a time, letting other threads run, until `condition` holds or two

@@ -1,0 +1,162 @@
+//! IPC objects: ports (receive points with a badge), port sets (where servers wait), and reply
+//! objects (one per request a server has taken, named by a handle on each side).
+//!
+//! A request's whole state is always in objects and registers, never hidden in a thread: a
+//! client waiting for a server sits in the port's queue with its words in its own registers; a
+//! client whose request was taken waits on a reply object named by a handle in its `rdi`; a
+//! server holds the other side of that reply object as a handle. Any of them can be stopped,
+//! moved into a new thread and resumed without losing or duplicating a message.
+
+use crate::space::Space;
+use crate::thread::Thread;
+use abi::registers::MESSAGE_WORDS;
+use alloc::collections::VecDeque;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use spin::Mutex;
+
+/// What a port or port set costs its creator's quota.
+pub const PORT_COST: u64 = 128;
+
+/// A receive point.
+pub struct Port {
+    /// The word receivers see with each message to this port.
+    pub badge: u64,
+    /// The set servers wait on for this port, once it is in one.
+    pub set: Mutex<Option<Arc<PortSet>>>,
+    /// Clients whose request waits for a server, oldest first.
+    pub callers: Mutex<VecDeque<Arc<Thread>>>,
+    payer: Weak<Space>,
+}
+
+/// A group of ports that server threads wait on together.
+pub struct PortSet {
+    /// The ports in the set.
+    pub ports: Mutex<Vec<Weak<Port>>>,
+    /// Servers waiting for a request, longest-waiting first.
+    pub servers: Mutex<VecDeque<Arc<Thread>>>,
+    payer: Weak<Space>,
+}
+
+/// Where a reply stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyState {
+    /// The server has not answered yet.
+    Pending,
+    /// The server answered with these words.
+    Answered([u64; MESSAGE_WORDS]),
+    /// The server dropped the request without answering.
+    Abandoned,
+}
+
+/// The rendezvous of one request and its reply.
+pub struct Reply {
+    /// Where the reply stands.
+    pub state: Mutex<ReplyState>,
+    /// The client blocked waiting for it, if it is.
+    pub waiter: Mutex<Option<Arc<Thread>>>,
+}
+
+/// The server's side of a reply object. When the last handle to it goes without an answer
+/// (closed, or the server's space destroyed), the client learns `PeerGone`.
+pub struct ReplySender(pub Arc<Reply>);
+
+/// The IPC queue a blocked thread waits in.
+#[derive(Clone)]
+pub enum WaitQueue {
+    /// A client waiting for a server to take its request.
+    Port(Arc<Port>),
+    /// A server waiting for a request.
+    PortSet(Arc<PortSet>),
+    /// A client waiting for its reply.
+    Reply(Arc<Reply>),
+}
+
+impl Port {
+    /// A port charged to `payer`'s quota.
+    pub fn new(payer: &Arc<Space>, badge: u64) -> Result<Arc<Port>, abi::Error> {
+        payer.charge(PORT_COST)?;
+        Ok(Arc::new(Port {
+            badge,
+            set: Mutex::new(None),
+            callers: Mutex::new(VecDeque::new()),
+            payer: Arc::downgrade(payer),
+        }))
+    }
+}
+
+impl Drop for Port {
+    fn drop(&mut self) {
+        if let Some(payer) = self.payer.upgrade() {
+            payer.release(PORT_COST);
+        }
+    }
+}
+
+impl PortSet {
+    /// An empty port set charged to `payer`'s quota.
+    pub fn new(payer: &Arc<Space>) -> Result<Arc<PortSet>, abi::Error> {
+        payer.charge(PORT_COST)?;
+        Ok(Arc::new(PortSet {
+            ports: Mutex::new(Vec::new()),
+            servers: Mutex::new(VecDeque::new()),
+            payer: Arc::downgrade(payer),
+        }))
+    }
+
+    /// The oldest client waiting on any port of the set, taken out of its queue, with the
+    /// port it waited on.
+    pub fn take_caller(&self) -> Option<(Arc<Port>, Arc<Thread>)> {
+        let ports = self.ports.lock();
+        ports.iter().filter_map(Weak::upgrade).find_map(|port| {
+            let caller = port.callers.lock().pop_front()?;
+            Some((port, caller))
+        })
+    }
+}
+
+impl Drop for PortSet {
+    fn drop(&mut self) {
+        if let Some(payer) = self.payer.upgrade() {
+            payer.release(PORT_COST);
+        }
+    }
+}
+
+impl Reply {
+    /// A reply nobody has answered.
+    pub fn new() -> Arc<Reply> {
+        Arc::new(Reply {
+            state: Mutex::new(ReplyState::Pending),
+            waiter: Mutex::new(None),
+        })
+    }
+}
+
+impl Drop for ReplySender {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock();
+        if *state == ReplyState::Pending {
+            *state = ReplyState::Abandoned;
+            drop(state);
+            crate::syscall::ipc::deliver_reply(&self.0);
+        }
+    }
+}
+
+/// Takes a thread out of the IPC queue it is blocked in (to stop it); whether it was in one.
+pub fn withdraw(thread: &Arc<Thread>) -> bool {
+    let Some(queue) = thread.waiting_in.lock().take() else {
+        return false;
+    };
+    let remove =
+        |queue: &mut VecDeque<Arc<Thread>>| queue.retain(|other| !Arc::ptr_eq(other, thread));
+    match queue {
+        WaitQueue::Port(port) => remove(&mut port.callers.lock()),
+        WaitQueue::PortSet(set) => remove(&mut set.servers.lock()),
+        WaitQueue::Reply(reply) => {
+            reply.waiter.lock().take();
+        }
+    }
+    true
+}

@@ -1,0 +1,259 @@
+//! The IPC calls: ports and port sets, request and reply, one-way messages (see `crate::ipc`
+//! for the objects). Calls that may block return `Err(Restart)` from a blocking point, and
+//! `Ok(Ok(()))` when they wrote their results into the registers themselves (or a peer did).
+
+use crate::arch::frame::SavedRegisters;
+use crate::ipc::{Port, PortSet, Reply, ReplySender, ReplyState, WaitQueue};
+use crate::model::{self, Restart, Wake};
+use crate::object::KernelObject;
+use crate::scheduler;
+use crate::thread::{RunState, Thread};
+use abi::registers::MESSAGE_WORDS;
+use abi::{Call, Error, Handle, Rights};
+use alloc::sync::Arc;
+
+/// The outcome of a call that may block.
+pub type IpcResult = Result<Result<(), Error>, Restart>;
+
+/// Rights of a new port handle, and of a port set handle.
+const PORT_RIGHTS: Rights = Rights::SEND
+    .union(Rights::RECEIVE)
+    .union(Rights::DUPLICATE)
+    .union(Rights::TRANSFER);
+const PORT_SET_RIGHTS: Rights = Rights::RECEIVE
+    .union(Rights::DUPLICATE)
+    .union(Rights::TRANSFER);
+
+fn object<T>(
+    handle: u64,
+    needed: Rights,
+    convert: fn(KernelObject) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let space = scheduler::current().space.clone();
+    space.typed(Handle::from_raw(handle), needed, convert)
+}
+
+/// The four words a client's registers carry.
+fn message_of(thread: &Thread) -> [u64; MESSAGE_WORDS] {
+    let frame = thread.registers.get();
+    [frame.rsi, frame.rdx, frame.r10, frame.r8]
+}
+
+/// Queues the current thread in `queue`, marks it waiting, and blocks; what woke it decides
+/// whether its registers already hold the results or the call is to be re-issued.
+fn wait_in(thread: Arc<Thread>, queue: WaitQueue) -> IpcResult {
+    *thread.waiting_in.lock() = Some(queue);
+    thread.set_run_state(RunState::Waiting);
+    scheduler::request_switch();
+    drop(thread);
+    match model::block()? {
+        Wake::Completed => Ok(Ok(())),
+        Wake::NextStage | Wake::Look => Err(Restart),
+    }
+}
+
+/// `PortCreate`.
+pub fn port_create(badge: u64) -> Result<u64, Error> {
+    let space = scheduler::current().space.clone();
+    let port = Port::new(&space, badge)?;
+    space
+        .insert_handle(KernelObject::Port(port), PORT_RIGHTS)
+        .map(Handle::raw)
+}
+
+/// `PortSetCreate`.
+pub fn port_set_create() -> Result<u64, Error> {
+    let space = scheduler::current().space.clone();
+    let set = PortSet::new(&space)?;
+    space
+        .insert_handle(KernelObject::PortSet(set), PORT_SET_RIGHTS)
+        .map(Handle::raw)
+}
+
+/// `PortSetAdd`.
+pub fn port_set_add(set: u64, port: u64) -> Result<(), Error> {
+    let set = object(set, Rights::RECEIVE, KernelObject::into_port_set)?;
+    let port = object(port, Rights::RECEIVE, KernelObject::into_port)?;
+    let mut membership = port.set.lock();
+    if membership.is_some() {
+        return Err(Error::InvalidState);
+    }
+    *membership = Some(set.clone());
+    set.ports.lock().push(Arc::downgrade(&port));
+    Ok(())
+}
+
+/// Opens a reply object between `client` and `server`: a receiving handle in the client's
+/// space, a sending one in the server's.
+fn open_reply(client: &Thread, server: &Thread) -> Result<(Handle, Handle), Error> {
+    let reply = Reply::new();
+    let client_side = KernelObject::ReplyReceiver(reply.clone());
+    let client_handle = client.space.insert_handle(client_side, Rights::RECEIVE)?;
+    let server_side = KernelObject::ReplySender(Arc::new(ReplySender(reply)));
+    match server.space.insert_handle(server_side, Rights::RECEIVE) {
+        Ok(server_handle) => Ok((client_handle, server_handle)),
+        Err(error) => {
+            let _ = client.space.close_handle(client_handle);
+            Err(error)
+        }
+    }
+}
+
+/// What a server's wait returns for a request or message on `port`.
+fn server_results(reply: Handle, words: [u64; MESSAGE_WORDS], port: &Port) -> [u64; 6] {
+    [
+        reply.raw(),
+        words[0],
+        words[1],
+        words[2],
+        words[3],
+        port.badge,
+    ]
+}
+
+/// `IpcCall`, stage 1: hand the request to a waiting server, or wait for one.
+pub fn call(registers: &SavedRegisters, port: u64) -> IpcResult {
+    let port = match object(port, Rights::SEND, KernelObject::into_port) {
+        Ok(port) => port,
+        Err(error) => return Ok(Err(error)),
+    };
+    let client = scheduler::current();
+    let set = port.set.lock().clone();
+    let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
+    let Some(server) = server else {
+        port.callers.lock().push_back(client.clone());
+        return wait_in(client, WaitQueue::Port(port));
+    };
+    *server.waiting_in.lock() = None;
+    let (client_handle, server_handle) = match open_reply(&client, &server) {
+        Ok(handles) => handles,
+        Err(error) => {
+            // The server goes back to waiting, first in line.
+            if let Some(set) = set {
+                set.servers.lock().push_front(server.clone());
+                *server.waiting_in.lock() = Some(WaitQueue::PortSet(set));
+            }
+            return Ok(Err(error));
+        }
+    };
+    let results = server_results(server_handle, message_of(&client), &port);
+    model::complete_blocked(&server, 0, &results);
+    // Stage 2, in place: from here on an interruption re-issues the wait for this reply.
+    registers.update(|frame| {
+        frame.rax = Call::IpcAwaitReply.number();
+        frame.rdi = client_handle.raw();
+    });
+    drop(client);
+    await_reply(registers, client_handle.raw())
+}
+
+/// `IpcAwaitReply` (and `IpcCall`'s stage 2).
+pub fn await_reply(registers: &SavedRegisters, handle: u64) -> IpcResult {
+    let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_receiver) {
+        Ok(reply) => reply,
+        Err(error) => return Ok(Err(error)),
+    };
+    let client = scheduler::current();
+    let state = *reply.state.lock();
+    match state {
+        ReplyState::Pending => {
+            *reply.waiter.lock() = Some(client.clone());
+            wait_in(client, WaitQueue::Reply(reply))
+        }
+        ReplyState::Answered(words) => {
+            let _ = client.space.close_handle(Handle::from_raw(handle));
+            registers.complete_system_call(0, &[0, words[0], words[1], words[2], words[3]]);
+            Ok(Ok(()))
+        }
+        ReplyState::Abandoned => {
+            let _ = client.space.close_handle(Handle::from_raw(handle));
+            Ok(Err(Error::PeerGone))
+        }
+    }
+}
+
+/// Hands a reply (answered or abandoned) to the client blocked waiting for it, if one is; a
+/// client not yet waiting finds it when it (re-)issues `IpcAwaitReply`.
+pub fn deliver_reply(reply: &Arc<Reply>) {
+    let Some(client) = reply.waiter.lock().take() else {
+        return;
+    };
+    *client.waiting_in.lock() = None;
+    // The client waits in `IpcAwaitReply`, whose rdi names its side of the reply.
+    let handle = Handle::from_raw(client.registers.get().rdi);
+    let _ = client.space.close_handle(handle);
+    let state = *reply.state.lock();
+    match state {
+        ReplyState::Answered(words) => {
+            model::complete_blocked(&client, 0, &[0, words[0], words[1], words[2], words[3]]);
+        }
+        ReplyState::Abandoned | ReplyState::Pending => {
+            model::complete_blocked(&client, Error::PeerGone.code(), &[]);
+        }
+    }
+}
+
+/// `IpcReply`.
+pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
+    let space = scheduler::current().space.clone();
+    let sender = space.typed(
+        Handle::from_raw(handle),
+        Rights::RECEIVE,
+        KernelObject::into_reply_sender,
+    )?;
+    space.close_handle(Handle::from_raw(handle))?;
+    *sender.0.state.lock() = ReplyState::Answered(words);
+    deliver_reply(&sender.0);
+    Ok(())
+}
+
+/// `IpcReplyWait`: the reply is sent at once; then the call becomes `IpcWait` on the set.
+pub fn reply_wait(registers: &SavedRegisters, arguments: [u64; 6]) -> IpcResult {
+    let words = [arguments[1], arguments[2], arguments[3], arguments[4]];
+    if let Err(error) = reply(arguments[0], words) {
+        return Ok(Err(error));
+    }
+    let set = arguments[5];
+    registers.update(|frame| {
+        frame.rax = Call::IpcWait.number();
+        frame.rdi = set;
+    });
+    wait(registers, set)
+}
+
+/// `IpcWait`: take the oldest waiting request of the set, or wait for one.
+pub fn wait(registers: &SavedRegisters, set: u64) -> IpcResult {
+    let set = match object(set, Rights::RECEIVE, KernelObject::into_port_set) {
+        Ok(set) => set,
+        Err(error) => return Ok(Err(error)),
+    };
+    let server = scheduler::current();
+    while let Some((port, client)) = set.take_caller() {
+        *client.waiting_in.lock() = None;
+        match open_reply(&client, &server) {
+            Ok((client_handle, server_handle)) => {
+                let results = server_results(server_handle, message_of(&client), &port);
+                model::advance_blocked(&client, |frame| {
+                    frame.rax = Call::IpcAwaitReply.number();
+                    frame.rdi = client_handle.raw();
+                });
+                registers.complete_system_call(0, &results);
+                return Ok(Ok(()));
+            }
+            // The request cannot be taken (a quota ran out): its call fails; try the next.
+            Err(error) => model::complete_blocked(&client, error.code(), &[]),
+        }
+    }
+    set.servers.lock().push_back(server.clone());
+    wait_in(server, WaitQueue::PortSet(set))
+}
+
+/// `IpcSend`: to a waiting server, at most once.
+pub fn send(port: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
+    let port = object(port, Rights::SEND, KernelObject::into_port)?;
+    let set = port.set.lock().clone().ok_or(Error::NoReceiver)?;
+    let server = set.servers.lock().pop_front().ok_or(Error::NoReceiver)?;
+    *server.waiting_in.lock() = None;
+    model::complete_blocked(&server, 0, &server_results(Handle::NONE, words, &port));
+    Ok(())
+}

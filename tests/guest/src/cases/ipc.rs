@@ -1,0 +1,348 @@
+//! IPC between threads: calls and replies, one-way messages, a request dropped by its server,
+//! handle checks, and the atomic contract at every IPC blocking point: a client waiting for a
+//! server, a client waiting for its reply, and a waiting server can each be stopped and moved
+//! into a new thread without a request being lost or served twice.
+
+use super::handles::fail;
+use super::{wait_for, wait_until_ended};
+use crate::{Case, CaseFailure, check, check_equal};
+use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use runtime::abi::state::{Condition, register};
+use runtime::abi::{Call, Error, Handle, Rights};
+use runtime::ipc::{self, Words};
+use runtime::process::own_space;
+use runtime::syscall::{handle_close, handle_duplicate, thread_create, thread_yield};
+use runtime::thread::{Stack, Thread, spawn};
+
+/// The cases.
+pub const CASES: &[Case] = &[
+    Case {
+        name: "ipc_calls_are_answered",
+        run: calls_are_answered,
+    },
+    Case {
+        name: "ipc_one_way_messages_reach_only_a_waiting_server",
+        run: one_way_messages,
+    },
+    Case {
+        name: "ipc_a_dropped_request_fails_with_peer_gone",
+        run: dropped_request,
+    },
+    Case {
+        name: "ipc_handles_are_checked",
+        run: handles_are_checked,
+    },
+    Case {
+        name: "ipc_a_client_waiting_for_a_server_moves",
+        run: client_waiting_for_server_moves,
+    },
+    Case {
+        name: "ipc_a_client_waiting_for_its_reply_moves",
+        run: client_waiting_for_reply_moves,
+    },
+    Case {
+        name: "ipc_a_waiting_server_moves",
+        run: waiting_server_moves,
+    },
+    Case {
+        name: "restart_torture_ipc_client_and_server",
+        run: restart_torture_ipc,
+    },
+];
+
+static SERVER_STACK: Stack<2048> = Stack::new();
+static CLIENT_STACK: Stack<2048> = Stack::new();
+static SERVED: AtomicU64 = AtomicU64::new(0);
+static ONE_WAY: AtomicU64 = AtomicU64::new(0);
+static BADGE: AtomicU64 = AtomicU64::new(0);
+static HOLD: AtomicU64 = AtomicU64::new(0);
+static PORT: AtomicU64 = AtomicU64::new(0);
+static DONE: AtomicU64 = AtomicU64::new(0);
+static FAILURES: AtomicU64 = AtomicU64::new(0);
+static LAST_REPLY: AtomicU64 = AtomicU64::new(0);
+
+/// The first word that tells the echo server to answer and exit.
+const STOP: u64 = u64::MAX;
+
+fn reset() {
+    for value in [
+        &SERVED,
+        &ONE_WAY,
+        &BADGE,
+        &HOLD,
+        &PORT,
+        &DONE,
+        &FAILURES,
+        &LAST_REPLY,
+    ] {
+        value.store(0, SeqCst);
+    }
+}
+
+fn plus_one(words: Words) -> Words {
+    words.map(|word| word.wrapping_add(1))
+}
+
+/// Answers every request with its words plus one, counting them; answers `STOP` and exits.
+/// While `HOLD` is set it waits before answering.
+fn echo_server(set: u64) {
+    let set = Handle::from_raw(set);
+    let Ok(mut request) = ipc::wait(set) else {
+        return;
+    };
+    loop {
+        BADGE.store(request.badge, SeqCst);
+        if request.reply == Handle::NONE {
+            ONE_WAY.fetch_add(1, SeqCst);
+            match ipc::wait(set) {
+                Ok(next) => request = next,
+                Err(_) => return,
+            }
+            continue;
+        }
+        SERVED.fetch_add(1, SeqCst);
+        while HOLD.load(SeqCst) != 0 {
+            thread_yield();
+        }
+        if request.words[0] == STOP {
+            let _ = ipc::reply(request.reply, plus_one(request.words));
+            return;
+        }
+        match ipc::reply_wait(request.reply, plus_one(request.words), set) {
+            Ok(next) => request = next,
+            Err(_) => return,
+        }
+    }
+}
+
+/// A port with `badge` in a new set, and a server on them.
+fn endpoint(badge: u64) -> Result<(Handle, Handle, Thread), CaseFailure> {
+    let port = ipc::port_create(badge).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let server = spawn(&SERVER_STACK, echo_server, set.raw()).map_err(fail)?;
+    Ok((port, set, server))
+}
+
+fn finish(port: Handle, set: Handle, server: &Thread) -> Result<(), CaseFailure> {
+    HOLD.store(0, SeqCst);
+    check_equal!(ipc::call(port, [STOP, 0, 0, 0]), Ok([0, 1, 1, 1]));
+    check!(wait_until_ended(server), "the server never ended");
+    check_equal!(handle_close(port), Ok(()));
+    check_equal!(handle_close(set), Ok(()));
+    Ok(())
+}
+
+fn calls_are_answered() -> Result<(), CaseFailure> {
+    reset();
+    let (port, set, server) = endpoint(0xbad9e)?;
+    check_equal!(server.resume(), Ok(()));
+    for round in 0..10u64 {
+        let words = [round, round + 1, round * 1000, u64::MAX - round];
+        check_equal!(ipc::call(port, words), Ok(plus_one(words)));
+    }
+    check_equal!(SERVED.load(SeqCst), 10);
+    check_equal!(BADGE.load(SeqCst), 0xbad9e);
+    finish(port, set, &server)
+}
+
+fn one_way_messages() -> Result<(), CaseFailure> {
+    reset();
+    let (port, set, server) = endpoint(7)?;
+    // Nobody waits yet: the message is dropped, and the sender is told.
+    check_equal!(ipc::send(port, [1, 2, 3, 4]), Err(Error::NoReceiver));
+    check_equal!(server.resume(), Ok(()));
+    let blocked = || matches!(server.status(), Ok((Condition::Blocked, _, _)));
+    check!(wait_for(blocked), "the server never waited");
+    check_equal!(ipc::send(port, [1, 2, 3, 4]), Ok(()));
+    check!(
+        wait_for(|| ONE_WAY.load(SeqCst) == 1),
+        "the message never arrived"
+    );
+    check_equal!(SERVED.load(SeqCst), 0);
+    finish(port, set, &server)
+}
+
+fn drop_the_request(set: u64) {
+    if let Ok(request) = ipc::wait(Handle::from_raw(set)) {
+        let _ = handle_close(request.reply);
+    }
+}
+
+fn dropped_request() -> Result<(), CaseFailure> {
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let server = spawn(&SERVER_STACK, drop_the_request, set.raw()).map_err(fail)?;
+    check_equal!(server.resume(), Ok(()));
+    check_equal!(ipc::call(port, [1, 2, 3, 4]), Err(Error::PeerGone));
+    check!(wait_until_ended(&server), "the server never ended");
+    check_equal!(handle_close(port), Ok(()));
+    check_equal!(handle_close(set), Ok(()));
+    Ok(())
+}
+
+fn handles_are_checked() -> Result<(), CaseFailure> {
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    check_equal!(ipc::call(set, [0; 4]), Err(Error::WrongType));
+    check_equal!(ipc::wait(port).err(), Some(Error::WrongType));
+    check_equal!(ipc::send(own_space(), [0; 4]), Err(Error::WrongType));
+    check_equal!(ipc::reply(port, [0; 4]), Err(Error::WrongType));
+    check_equal!(
+        ipc::reply(Handle::new(4000, 1), [0; 4]),
+        Err(Error::BadHandle)
+    );
+    let receive_only = handle_duplicate(port, Rights::RECEIVE).map_err(fail)?;
+    check_equal!(ipc::call(receive_only, [0; 4]), Err(Error::MissingRights));
+    let send_only = handle_duplicate(port, Rights::SEND).map_err(fail)?;
+    check_equal!(ipc::port_set_add(set, send_only), Err(Error::MissingRights));
+    check_equal!(ipc::port_set_add(set, port), Ok(()));
+    check_equal!(ipc::port_set_add(set, port), Err(Error::InvalidState));
+    for handle in [port, set, receive_only, send_only] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
+}
+
+/// Calls the port in `PORT` with `argument` and records the reply's first word.
+fn call_once(argument: u64) {
+    match ipc::call(Handle::from_raw(PORT.load(SeqCst)), [argument, 0, 0, 0]) {
+        Ok(reply) => LAST_REPLY.store(reply[0], SeqCst),
+        Err(_) => {
+            FAILURES.fetch_add(1, SeqCst);
+        }
+    }
+    DONE.store(1, SeqCst);
+}
+
+/// Stops `thread` once it is blocked, checks its registers name `call`, and moves it into a
+/// new thread, which it returns (stopped).
+fn move_blocked(thread: Thread, call: Call) -> Result<Thread, CaseFailure> {
+    let blocked = || matches!(thread.status(), Ok((Condition::Blocked, _, _)));
+    check!(wait_for(blocked), "the thread never blocked");
+    check_equal!(thread.interrupt(), Ok(()));
+    let state = thread.state().map_err(fail)?;
+    check_equal!(state.registers[register::RAX], call.number());
+    Ok(Thread::from_handle(
+        thread_create(own_space(), &state).map_err(fail)?,
+    ))
+}
+
+fn client_waiting_for_server_moves() -> Result<(), CaseFailure> {
+    reset();
+    let (port, set, server) = endpoint(0)?;
+    PORT.store(port.raw(), SeqCst);
+    let client = spawn(&CLIENT_STACK, call_once, 41).map_err(fail)?;
+    check_equal!(client.resume(), Ok(()));
+    let client = move_blocked(client, Call::IpcCall)?;
+    check_equal!(client.resume(), Ok(()));
+    check_equal!(server.resume(), Ok(()));
+    check!(
+        wait_for(|| DONE.load(SeqCst) == 1),
+        "the moved client never finished"
+    );
+    check_equal!((LAST_REPLY.load(SeqCst), FAILURES.load(SeqCst)), (42, 0));
+    check_equal!(SERVED.load(SeqCst), 1);
+    check!(wait_until_ended(&client), "the client never ended");
+    finish(port, set, &server)
+}
+
+fn client_waiting_for_reply_moves() -> Result<(), CaseFailure> {
+    reset();
+    HOLD.store(1, SeqCst);
+    let (port, set, server) = endpoint(0)?;
+    PORT.store(port.raw(), SeqCst);
+    check_equal!(server.resume(), Ok(()));
+    let client = spawn(&CLIENT_STACK, call_once, 99).map_err(fail)?;
+    check_equal!(client.resume(), Ok(()));
+    check!(
+        wait_for(|| SERVED.load(SeqCst) == 1),
+        "the server never took the request"
+    );
+    // The server holds the request: the client waits in stage 2, on its reply handle.
+    let client = move_blocked(client, Call::IpcAwaitReply)?;
+    check_equal!(client.resume(), Ok(()));
+    HOLD.store(0, SeqCst);
+    check!(
+        wait_for(|| DONE.load(SeqCst) == 1),
+        "the moved client never finished"
+    );
+    check_equal!((LAST_REPLY.load(SeqCst), FAILURES.load(SeqCst)), (100, 0));
+    check_equal!(SERVED.load(SeqCst), 1);
+    check!(wait_until_ended(&client), "the client never ended");
+    finish(port, set, &server)
+}
+
+fn waiting_server_moves() -> Result<(), CaseFailure> {
+    reset();
+    let (port, set, server) = endpoint(5)?;
+    check_equal!(server.resume(), Ok(()));
+    let server = move_blocked(server, Call::IpcWait)?;
+    check_equal!(server.resume(), Ok(()));
+    check_equal!(ipc::call(port, [1, 1, 1, 1]), Ok([2, 2, 2, 2]));
+    check_equal!(SERVED.load(SeqCst), 1);
+    finish(port, set, &server)
+}
+
+const TORTURE_CALLS: u64 = 40;
+
+fn call_in_rounds(_: u64) {
+    let port = Handle::from_raw(PORT.load(SeqCst));
+    for round in 0..TORTURE_CALLS {
+        let words = [round, round * 3, !round, 17];
+        if ipc::call(port, words) != Ok(plus_one(words)) {
+            FAILURES.fetch_add(1, SeqCst);
+        }
+    }
+    DONE.store(1, SeqCst);
+}
+
+/// Moves a thread into a new one, at whatever point it is; `None` once it has exited.
+fn transplant(thread: &Thread) -> Result<Option<Thread>, CaseFailure> {
+    match thread.interrupt() {
+        Ok(()) => {}
+        Err(Error::InvalidState) => return Ok(None),
+        Err(error) => return Err(fail(error)),
+    }
+    let state = thread.state().map_err(fail)?;
+    let moved = Thread::from_handle(thread_create(own_space(), &state).map_err(fail)?);
+    check_equal!(moved.resume(), Ok(()));
+    Ok(Some(moved))
+}
+
+/// A client calls an echo server in rounds while the controller keeps stopping one or the
+/// other, at varying moments, and moving it into a new thread: every call gets exactly its
+/// own answer, and the server serves each request exactly once.
+fn restart_torture_ipc() -> Result<(), CaseFailure> {
+    reset();
+    let (port, set, mut server) = endpoint(0)?;
+    PORT.store(port.raw(), SeqCst);
+    check_equal!(server.resume(), Ok(()));
+    let mut client = spawn(&CLIENT_STACK, call_in_rounds, 0).map_err(fail)?;
+    check_equal!(client.resume(), Ok(()));
+    let mut moves = 0u64;
+    while DONE.load(SeqCst) == 0 && moves < 3000 {
+        if moves % 3 != 2 {
+            thread_yield();
+        }
+        if moves % 2 == 0 {
+            match transplant(&client)? {
+                Some(moved) => client = moved,
+                None => break,
+            }
+        } else if let Some(moved) = transplant(&server)? {
+            server = moved;
+        }
+        moves += 1;
+    }
+    check!(
+        wait_for(|| DONE.load(SeqCst) == 1),
+        "the client never finished"
+    );
+    check_equal!(FAILURES.load(SeqCst), 0);
+    check_equal!(SERVED.load(SeqCst), TORTURE_CALLS);
+    check!(moves >= 20, "only {moves} moves: the test proved little");
+    check!(wait_until_ended(&client), "the client never ended");
+    finish(port, set, &server)
+}
