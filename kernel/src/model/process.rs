@@ -114,10 +114,14 @@ pub fn block() -> Result<Wake, Restart> {
     let thread = scheduler::current();
     thread.execution.in_call.store(false, Relaxed);
     let wake = Wake::from_code(thread.wake.swap(Wake::Look as u8, Relaxed));
-    if wake == Wake::Look && thread.stop_requested.load(Relaxed) {
-        // Unwind to the call's restart point; the end of the kernel entry then stops us.
+    if thread.stop_requested.load(Relaxed) {
+        // The end of this kernel entry stops the thread. If a peer completed the call or moved
+        // it to its next stage, that finishes first (its registers say so); otherwise the call
+        // unwinds to its restart point.
         scheduler::request_switch();
-        return Err(Restart);
+        if wake == Wake::Look {
+            return Err(Restart);
+        }
     }
     Ok(wake)
 }

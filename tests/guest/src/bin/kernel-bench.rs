@@ -8,6 +8,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use runtime::arch::counter::time_stamp;
+use runtime::ipc;
 use runtime::println;
 use runtime::syscall::thread_yield;
 use runtime::thread::{Stack, spawn};
@@ -60,6 +61,34 @@ fn yield_switch(samples: &mut [u64; ITERATIONS]) -> Result<(), runtime::abi::Err
     Ok(())
 }
 
+static SERVER_STACK: Stack<1024> = Stack::new();
+
+/// Answers every request with its own words, forever.
+fn echo_server(set: u64) {
+    let set = runtime::abi::Handle::from_raw(set);
+    let Ok(mut request) = ipc::wait(set) else {
+        return;
+    };
+    while let Ok(next) = ipc::reply_wait(request.reply, request.words, set) {
+        request = next;
+    }
+}
+
+/// An IPC round trip between two threads of one space: a call carrying four words in
+/// registers, answered by a server in `IpcReplyWait`.
+fn ipc_round_trip(samples: &mut [u64; ITERATIONS]) -> Result<(), runtime::abi::Error> {
+    let port = ipc::port_create(0)?;
+    let set = ipc::port_set_create()?;
+    ipc::port_set_add(set, port)?;
+    let server = spawn(&SERVER_STACK, echo_server, set.raw())?;
+    server.resume()?;
+    ipc::call(port, [1, 2, 3, 4])?;
+    sample(samples, || {
+        let _ = ipc::call(port, [1, 2, 3, 4]);
+    });
+    Ok(())
+}
+
 fn main(_: &str) -> i32 {
     let mut samples = [0u64; ITERATIONS];
     sample(&mut samples, || {});
@@ -74,6 +103,11 @@ fn main(_: &str) -> i32 {
         return 1;
     }
     report("yield_switch", &samples, overhead / 2);
+    if let Err(error) = ipc_round_trip(&mut samples) {
+        println!("bench-note ipc_round_trip could not run: {error}");
+        return 1;
+    }
+    report("ipc_round_trip_same_space", &samples, overhead);
     0
 }
 

@@ -1,6 +1,7 @@
 //! The in-process test cases of the kernel suite, by subject.
 
 mod clock;
+mod fuzz;
 mod handles;
 mod ipc;
 mod registers;
@@ -23,6 +24,7 @@ pub const ALL: &[&[Case]] = &[
     threads::CASES,
     restart::CASES,
     ipc::CASES,
+    fuzz::CASES,
 ];
 
 /// Sleeps a tick at a time, letting other threads run, until `condition` holds or two
