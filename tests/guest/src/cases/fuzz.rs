@@ -63,7 +63,7 @@ fn argument(random: &mut Random) -> u64 {
         1 => u64::MAX,
         2 => random.next(),
         // Plausible handles: small slot, small generation.
-        3 | 4 | 5 => Handle::new(random.below(48) as u32, 1 + random.below(3) as u32).raw(),
+        3..=5 => Handle::new(random.below(48) as u32, 1 + random.below(3) as u32).raw(),
         6 => scratch,
         7 => scratch + random.below(64),
         8 => READ_ONLY.as_ptr() as u64,

@@ -326,7 +326,7 @@ fn restart_torture_ipc() -> Result<(), CaseFailure> {
         if moves % 3 != 2 {
             thread_yield();
         }
-        if moves % 2 == 0 {
+        if moves.is_multiple_of(2) {
             match transplant(&client)? {
                 Some(moved) => client = moved,
                 None => break,
