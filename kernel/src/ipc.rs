@@ -61,17 +61,6 @@ pub struct Reply {
 /// (closed, or the server's space destroyed), the client learns `PeerGone`.
 pub struct ReplySender(pub Arc<Reply>);
 
-/// The IPC queue a blocked thread waits in.
-#[derive(Clone)]
-pub enum WaitQueue {
-    /// A client waiting for a server to take its request.
-    Port(Arc<Port>),
-    /// A server waiting for a request.
-    PortSet(Arc<PortSet>),
-    /// A client waiting for its reply.
-    Reply(Arc<Reply>),
-}
-
 impl Port {
     /// A port charged to `payer`'s quota.
     pub fn new(payer: &Arc<Space>, badge: u64) -> Result<Arc<Port>, abi::Error> {
@@ -142,21 +131,4 @@ impl Drop for ReplySender {
             crate::syscall::ipc::deliver_reply(&self.0);
         }
     }
-}
-
-/// Takes a thread out of the IPC queue it is blocked in (to stop it); whether it was in one.
-pub fn withdraw(thread: &Arc<Thread>) -> bool {
-    let Some(queue) = thread.waiting_in.lock().take() else {
-        return false;
-    };
-    let remove =
-        |queue: &mut VecDeque<Arc<Thread>>| queue.retain(|other| !Arc::ptr_eq(other, thread));
-    match queue {
-        WaitQueue::Port(port) => remove(&mut port.callers.lock()),
-        WaitQueue::PortSet(set) => remove(&mut set.servers.lock()),
-        WaitQueue::Reply(reply) => {
-            reply.waiter.lock().take();
-        }
-    }
-    true
 }

@@ -25,10 +25,12 @@ mod object;
 mod panic;
 mod scheduler;
 mod space;
+mod synchronization;
 mod syscall;
 mod thread;
 mod trap;
 mod user_pointer;
+mod wait;
 
 use arch::boot::BootInformation;
 use boot::command_line::CommandLine;

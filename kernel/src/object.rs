@@ -3,6 +3,7 @@
 
 use crate::ipc::{Port, PortSet, Reply, ReplySender};
 use crate::space::Space;
+use crate::synchronization::{Condition, KernelMutex};
 use crate::thread::Thread;
 use abi::Error;
 use alloc::sync::Arc;
@@ -22,6 +23,10 @@ pub enum KernelObject {
     ReplyReceiver(Arc<Reply>),
     /// The server's side of a request's reply.
     ReplySender(Arc<ReplySender>),
+    /// A mutex.
+    Mutex(Arc<KernelMutex>),
+    /// A condition variable.
+    Condition(Arc<Condition>),
 }
 
 impl KernelObject {
@@ -61,6 +66,22 @@ impl KernelObject {
     pub fn into_reply_sender(self) -> Result<Arc<ReplySender>, Error> {
         match self {
             KernelObject::ReplySender(sender) => Ok(sender),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// The mutex, or `WrongType`.
+    pub fn into_mutex(self) -> Result<Arc<KernelMutex>, Error> {
+        match self {
+            KernelObject::Mutex(mutex) => Ok(mutex),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// The condition variable, or `WrongType`.
+    pub fn into_condition(self) -> Result<Arc<Condition>, Error> {
+        match self {
+            KernelObject::Condition(condition) => Ok(condition),
             _ => Err(Error::WrongType),
         }
     }

@@ -82,7 +82,7 @@ pub struct Thread {
     #[cfg_attr(feature = "model-interrupt", allow(dead_code))]
     pub wake: AtomicU8,
     /// The IPC wait queue the thread is blocked in, so that stopping it can take it out.
-    pub waiting_in: Mutex<Option<crate::ipc::WaitQueue>>,
+    pub waiting_in: Mutex<Option<crate::wait::WaitQueue>>,
     /// Whether it is the root program's first thread, whose end ends the boot.
     pub is_root: bool,
     /// The execution model's per-thread part (a kernel stack in the process model, nothing in

@@ -104,6 +104,22 @@ calls! {
     IpcReplyWait = 23,
     /// Sends a one-way message to a server waiting on the port, if one is.
     IpcSend = 24,
+    /// Creates a mutex, unlocked.
+    MutexCreate = 25,
+    /// Locks a mutex, waiting for it if it is locked.
+    MutexLock = 26,
+    /// Locks a mutex if it is unlocked.
+    MutexTryLock = 27,
+    /// Unlocks a mutex, handing it to the longest waiter if there is one.
+    MutexUnlock = 28,
+    /// Creates a condition variable.
+    CondCreate = 29,
+    /// Unlocks a mutex and waits for a condition variable, then locks the mutex again.
+    CondWait = 30,
+    /// Wakes the longest waiter of a condition variable.
+    CondSignal = 31,
+    /// Wakes every waiter of a condition variable.
+    CondBroadcast = 32,
 }
 
 impl Call {

@@ -60,6 +60,8 @@ errors! {
     PeerGone = 11,
     /// A one-way message found no server waiting for it and was not delivered.
     NoReceiver = 12,
+    /// The call would have to wait, and was asked not to (`MutexTryLock`).
+    WouldBlock = 13,
 }
 
 impl Error {

@@ -59,6 +59,8 @@ bitflags! {
         const SEND = 1 << 6;
         /// Receive from a port or port set, and answer requests.
         const RECEIVE = 1 << 7;
+        /// Lock and unlock a mutex; wait on and signal a condition variable.
+        const SYNCHRONIZE = 1 << 8;
     }
 }
 

@@ -391,6 +391,102 @@ pub const TABLE: &[CallSpecification] = &[
         summary: "Delivers four words to a server waiting on the port's set, at most once: with \
                   no server waiting, the message is dropped and NoReceiver returned.",
     },
+    CallSpecification {
+        call: Call::MutexCreate,
+        category: Category::Trivial,
+        arguments: &[],
+        results: &["a handle to the mutex (SYNCHRONIZE, DUPLICATE, TRANSFER)"],
+        errors: &[Error::QuotaExceeded],
+        restart: "never interrupted",
+        summary: "Creates an unlocked mutex, charged to the caller's space. A mutex records that \
+                  it is locked, not by which thread, so a thread's state can move to another \
+                  thread while it holds one.",
+    },
+    CallSpecification {
+        call: Call::MutexLock,
+        category: Category::Long,
+        arguments: &["mutex (SYNCHRONIZE)"],
+        results: &[],
+        errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
+        restart: "re-issued from scratch while waiting (the waiter left the queue: nothing \
+                  was taken); once an unlock has handed it the mutex, the call is complete",
+        summary: "Locks the mutex, waiting in first-come order while it is locked.",
+    },
+    CallSpecification {
+        call: Call::MutexTryLock,
+        category: Category::Trivial,
+        arguments: &["mutex (SYNCHRONIZE)"],
+        results: &[],
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::WouldBlock,
+        ],
+        restart: "never interrupted",
+        summary: "Locks the mutex if it is unlocked; WouldBlock otherwise.",
+    },
+    CallSpecification {
+        call: Call::MutexUnlock,
+        category: Category::Trivial,
+        arguments: &["mutex (SYNCHRONIZE)"],
+        results: &[],
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidState,
+        ],
+        restart: "never interrupted",
+        summary: "Unlocks the mutex, or hands it straight to its longest waiter; InvalidState \
+                  if it is not locked.",
+    },
+    CallSpecification {
+        call: Call::CondCreate,
+        category: Category::Trivial,
+        arguments: &[],
+        results: &["a handle to the condition variable (SYNCHRONIZE, DUPLICATE, TRANSFER)"],
+        errors: &[Error::QuotaExceeded],
+        restart: "never interrupted",
+        summary: "Creates a condition variable, charged to the caller's space.",
+    },
+    CallSpecification {
+        call: Call::CondWait,
+        category: Category::MultiStage,
+        arguments: &[
+            "mutex (SYNCHRONIZE), locked by the caller",
+            "condition variable (SYNCHRONIZE)",
+        ],
+        results: &[],
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidState,
+        ],
+        restart: "unlocks the mutex, then rewrites the registers to MutexLock on it before \
+                  waiting: a signal, or an interruption (which counts as a spurious wakeup), \
+                  both lead to locking the mutex again, and the mutex is never unlocked twice",
+        summary: "Waits for a signal with the mutex unlocked; returns with it locked.",
+    },
+    CallSpecification {
+        call: Call::CondSignal,
+        category: Category::Trivial,
+        arguments: &["condition variable (SYNCHRONIZE)"],
+        results: &[],
+        errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
+        restart: "never interrupted",
+        summary: "Wakes the longest waiter, which then locks the mutex again; nothing if none.",
+    },
+    CallSpecification {
+        call: Call::CondBroadcast,
+        category: Category::Trivial,
+        arguments: &["condition variable (SYNCHRONIZE)"],
+        results: &[],
+        errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
+        restart: "never interrupted",
+        summary: "Wakes every waiter.",
+    },
 ];
 
 /// The entry for a call.

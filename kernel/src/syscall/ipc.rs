@@ -1,19 +1,16 @@
 //! The IPC calls: ports and port sets, request and reply, one-way messages (see `crate::ipc`
-//! for the objects). Calls that may block return `Err(Restart)` from a blocking point, and
-//! `Ok(Ok(()))` when they wrote their results into the registers themselves (or a peer did).
+//! for the objects); calls that may block return a `wait::BlockingResult`.
 
 use crate::arch::frame::SavedRegisters;
-use crate::ipc::{Port, PortSet, Reply, ReplySender, ReplyState, WaitQueue};
-use crate::model::{self, Restart, Wake};
+use crate::ipc::{Port, PortSet, Reply, ReplySender, ReplyState};
+use crate::model;
 use crate::object::KernelObject;
 use crate::scheduler;
-use crate::thread::{RunState, Thread};
+use crate::thread::Thread;
+use crate::wait::{BlockingResult, WaitQueue, block_in};
 use abi::registers::MESSAGE_WORDS;
 use abi::{Call, Error, Handle, Rights};
 use alloc::sync::Arc;
-
-/// The outcome of a call that may block.
-pub type IpcResult = Result<Result<(), Error>, Restart>;
 
 /// Rights of a new port handle, and of a port set handle.
 const PORT_RIGHTS: Rights = Rights::SEND
@@ -37,19 +34,6 @@ fn object<T>(
 fn message_of(thread: &Thread) -> [u64; MESSAGE_WORDS] {
     let frame = thread.registers.get();
     [frame.rsi, frame.rdx, frame.r10, frame.r8]
-}
-
-/// Queues the current thread in `queue`, marks it waiting, and blocks; what woke it decides
-/// whether its registers already hold the results or the call is to be re-issued.
-fn wait_in(thread: Arc<Thread>, queue: WaitQueue) -> IpcResult {
-    *thread.waiting_in.lock() = Some(queue);
-    thread.set_run_state(RunState::Waiting);
-    scheduler::request_switch();
-    drop(thread);
-    match model::block()? {
-        Wake::Completed => Ok(Ok(())),
-        Wake::NextStage | Wake::Look => Err(Restart),
-    }
 }
 
 /// `PortCreate`.
@@ -112,7 +96,7 @@ fn server_results(reply: Handle, words: [u64; MESSAGE_WORDS], port: &Port) -> [u
 }
 
 /// `IpcCall`, stage 1: hand the request to a waiting server, or wait for one.
-pub fn call(registers: &SavedRegisters, port: u64) -> IpcResult {
+pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
     let port = match object(port, Rights::SEND, KernelObject::into_port) {
         Ok(port) => port,
         Err(error) => return Ok(Err(error)),
@@ -122,7 +106,7 @@ pub fn call(registers: &SavedRegisters, port: u64) -> IpcResult {
     let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
     let Some(server) = server else {
         port.callers.lock().push_back(client.clone());
-        return wait_in(client, WaitQueue::Port(port));
+        return block_in(client, WaitQueue::Port(port));
     };
     *server.waiting_in.lock() = None;
     let (client_handle, server_handle) = match open_reply(&client, &server) {
@@ -148,7 +132,7 @@ pub fn call(registers: &SavedRegisters, port: u64) -> IpcResult {
 }
 
 /// `IpcAwaitReply` (and `IpcCall`'s stage 2).
-pub fn await_reply(registers: &SavedRegisters, handle: u64) -> IpcResult {
+pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_receiver) {
         Ok(reply) => reply,
         Err(error) => return Ok(Err(error)),
@@ -158,7 +142,7 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> IpcResult {
     match state {
         ReplyState::Pending => {
             *reply.waiter.lock() = Some(client.clone());
-            wait_in(client, WaitQueue::Reply(reply))
+            block_in(client, WaitQueue::Reply(reply))
         }
         ReplyState::Answered(words) => {
             let _ = client.space.close_handle(Handle::from_raw(handle));
@@ -208,7 +192,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
 }
 
 /// `IpcReplyWait`: the reply is sent at once; then the call becomes `IpcWait` on the set.
-pub fn reply_wait(registers: &SavedRegisters, arguments: [u64; 6]) -> IpcResult {
+pub fn reply_wait(registers: &SavedRegisters, arguments: [u64; 6]) -> BlockingResult {
     let words = [arguments[1], arguments[2], arguments[3], arguments[4]];
     if let Err(error) = reply(arguments[0], words) {
         return Ok(Err(error));
@@ -222,7 +206,7 @@ pub fn reply_wait(registers: &SavedRegisters, arguments: [u64; 6]) -> IpcResult 
 }
 
 /// `IpcWait`: take the oldest waiting request of the set, or wait for one.
-pub fn wait(registers: &SavedRegisters, set: u64) -> IpcResult {
+pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
     let set = match object(set, Rights::RECEIVE, KernelObject::into_port_set) {
         Ok(set) => set,
         Err(error) => return Ok(Err(error)),
@@ -245,7 +229,7 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> IpcResult {
         }
     }
     set.servers.lock().push_back(server.clone());
-    wait_in(server, WaitQueue::PortSet(set))
+    block_in(server, WaitQueue::PortSet(set))
 }
 
 /// `IpcSend`: to a waiting server, at most once.

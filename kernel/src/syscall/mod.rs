@@ -5,6 +5,7 @@
 mod console_and_clock;
 mod handles;
 pub mod ipc;
+mod synchronization;
 mod threads;
 
 use crate::arch::frame::SavedRegisters;
@@ -64,6 +65,18 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::IpcWait) => return finish(registers, ipc::wait(registers, first)?),
         Some(Call::IpcReplyWait) => {
             return finish(registers, ipc::reply_wait(registers, arguments)?);
+        }
+        Some(Call::MutexCreate) => synchronization::mutex_create().map(Some),
+        Some(Call::MutexTryLock) => synchronization::try_lock(first).map(|()| None),
+        Some(Call::MutexUnlock) => synchronization::unlock(first).map(|()| None),
+        Some(Call::CondCreate) => synchronization::condition_create().map(Some),
+        Some(Call::CondSignal) => synchronization::signal(first, false).map(|()| None),
+        Some(Call::CondBroadcast) => synchronization::signal(first, true).map(|()| None),
+        Some(Call::MutexLock) => {
+            return finish(registers, synchronization::lock(registers, first)?);
+        }
+        Some(Call::CondWait) => {
+            return finish(registers, synchronization::wait(registers, first, second)?);
         }
         Some(Call::ThreadStatus) => match threads::status(first) {
             Ok(results) => {

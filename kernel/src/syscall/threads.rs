@@ -82,7 +82,7 @@ pub fn interrupt(handle: u64) -> Result<(), Error> {
         }
         RunState::Ready | RunState::Sleeping { .. } | RunState::Waiting => {
             scheduler::withdraw(&thread);
-            crate::ipc::withdraw(&thread);
+            crate::wait::withdraw(&thread);
             model::stop_blocked(&thread);
             Ok(())
         }

@@ -13,6 +13,7 @@ pub mod arch;
 pub mod console;
 pub mod ipc;
 pub mod process;
+pub mod synchronization;
 pub mod syscall;
 pub mod thread;
 

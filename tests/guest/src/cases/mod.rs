@@ -6,6 +6,7 @@ mod handles;
 mod ipc;
 mod registers;
 mod restart;
+mod synchronization;
 mod system_calls;
 mod threads;
 
@@ -24,6 +25,7 @@ pub const ALL: &[&[Case]] = &[
     threads::CASES,
     restart::CASES,
     ipc::CASES,
+    synchronization::CASES,
     fuzz::CASES,
 ];
 

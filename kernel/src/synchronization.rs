@@ -1,0 +1,66 @@
+//! Mutexes and condition variables as kernel objects. A mutex records that it is locked, not
+//! which thread locked it: a thread's state can move to a new thread while it holds one.
+
+use crate::space::Space;
+use crate::thread::Thread;
+use alloc::collections::VecDeque;
+use alloc::sync::{Arc, Weak};
+use spin::Mutex;
+
+/// What a mutex or condition variable costs its creator's quota.
+pub const SYNCHRONIZATION_COST: u64 = 96;
+
+/// A mutex.
+pub struct KernelMutex {
+    /// Whether it is locked.
+    pub locked: Mutex<bool>,
+    /// Threads waiting to lock it, first come first.
+    pub waiters: Mutex<VecDeque<Arc<Thread>>>,
+    payer: Weak<Space>,
+}
+
+/// A condition variable.
+pub struct Condition {
+    /// Threads waiting for a signal, first come first.
+    pub waiters: Mutex<VecDeque<Arc<Thread>>>,
+    payer: Weak<Space>,
+}
+
+impl KernelMutex {
+    /// An unlocked mutex charged to `payer`'s quota.
+    pub fn new(payer: &Arc<Space>) -> Result<Arc<KernelMutex>, abi::Error> {
+        payer.charge(SYNCHRONIZATION_COST)?;
+        Ok(Arc::new(KernelMutex {
+            locked: Mutex::new(false),
+            waiters: Mutex::new(VecDeque::new()),
+            payer: Arc::downgrade(payer),
+        }))
+    }
+}
+
+impl Condition {
+    /// A condition variable charged to `payer`'s quota.
+    pub fn new(payer: &Arc<Space>) -> Result<Arc<Condition>, abi::Error> {
+        payer.charge(SYNCHRONIZATION_COST)?;
+        Ok(Arc::new(Condition {
+            waiters: Mutex::new(VecDeque::new()),
+            payer: Arc::downgrade(payer),
+        }))
+    }
+}
+
+impl Drop for KernelMutex {
+    fn drop(&mut self) {
+        if let Some(payer) = self.payer.upgrade() {
+            payer.release(SYNCHRONIZATION_COST);
+        }
+    }
+}
+
+impl Drop for Condition {
+    fn drop(&mut self) {
+        if let Some(payer) = self.payer.upgrade() {
+            payer.release(SYNCHRONIZATION_COST);
+        }
+    }
+}
