@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use runtime::arch::counter::time_stamp;
 use runtime::ipc;
 use runtime::println;
+use runtime::synchronization::Mutex;
 use runtime::syscall::thread_yield;
 use runtime::thread::{Stack, spawn};
 
@@ -89,6 +90,37 @@ fn ipc_round_trip(samples: &mut [u64; ITERATIONS]) -> Result<(), runtime::abi::E
     Ok(())
 }
 
+static MUTEX_PARTNER_STACK: Stack<1024> = Stack::new();
+static MUTEX_HANDLE: AtomicU64 = AtomicU64::new(0);
+
+/// The other half of the mutex benchmark: takes the mutex and hands it back, forever.
+fn lock_and_hand_back(_: u64) {
+    let mutex = core::mem::ManuallyDrop::new(Mutex::from_handle(runtime::abi::Handle::from_raw(
+        MUTEX_HANDLE.load(Relaxed),
+    )));
+    while mutex.lock().is_ok() && mutex.unlock().is_ok() {}
+}
+
+/// A mutex hand-off between two threads: the main thread holds the mutex while the partner
+/// waits for it; an unlock hands it to the partner, whose unlock hands it back while the main
+/// thread waits. Each sample (an unlock and a lock) is two hand-offs; half is reported.
+fn mutex_hand_off(samples: &mut [u64; ITERATIONS]) -> Result<(), runtime::abi::Error> {
+    let mutex = Mutex::new()?;
+    MUTEX_HANDLE.store(mutex.handle().raw(), Relaxed);
+    mutex.lock()?;
+    let partner = spawn(&MUTEX_PARTNER_STACK, lock_and_hand_back, 0)?;
+    partner.resume()?;
+    thread_yield();
+    sample(samples, || {
+        let _ = mutex.unlock();
+        let _ = mutex.lock();
+    });
+    for sample in samples.iter_mut() {
+        *sample /= 2;
+    }
+    Ok(())
+}
+
 fn main(_: &str) -> i32 {
     let mut samples = [0u64; ITERATIONS];
     sample(&mut samples, || {});
@@ -108,6 +140,11 @@ fn main(_: &str) -> i32 {
         return 1;
     }
     report("ipc_round_trip_same_space", &samples, overhead);
+    if let Err(error) = mutex_hand_off(&mut samples) {
+        println!("bench-note mutex_hand_off could not run: {error}");
+        return 1;
+    }
+    report("mutex_hand_off", &samples, overhead / 2);
     0
 }
 
