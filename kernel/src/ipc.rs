@@ -8,7 +8,7 @@
 //! moved into a new thread and resumed without losing or duplicating a message.
 
 use crate::space::Space;
-use crate::thread::Thread;
+use crate::thread::{FaultReport, Thread};
 use abi::registers::MESSAGE_WORDS;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
@@ -24,9 +24,18 @@ pub struct Port {
     pub badge: u64,
     /// The set servers wait on for this port, once it is in one.
     pub set: Mutex<Option<Arc<PortSet>>>,
-    /// Clients whose request waits for a server, oldest first.
-    pub callers: Mutex<VecDeque<Arc<Thread>>>,
+    /// Requests waiting for a server, oldest first.
+    pub callers: Mutex<VecDeque<Caller>>,
     payer: Weak<Space>,
+}
+
+/// A request waiting in a port's queue: a client's call (its words in its registers), or a
+/// thread's CPU exception sent to its keeper.
+pub struct Caller {
+    /// The client, or the thread that faulted.
+    pub thread: Arc<Thread>,
+    /// The exception, for a fault sent to a keeper.
+    pub fault: Option<FaultReport>,
 }
 
 /// A group of ports that server threads wait on together.
@@ -55,6 +64,9 @@ pub struct Reply {
     pub state: Mutex<ReplyState>,
     /// The client blocked waiting for it, if it is.
     pub waiter: Mutex<Option<Arc<Thread>>>,
+    /// For a fault sent to a keeper: the thread that faulted, which a `RESUME` answer lets
+    /// run on.
+    pub faulted: Mutex<Option<Arc<Thread>>>,
 }
 
 /// The server's side of a reply object. When the last handle to it goes without an answer
@@ -93,9 +105,9 @@ impl PortSet {
         }))
     }
 
-    /// The oldest client waiting on any port of the set, taken out of its queue, with the
+    /// The oldest request waiting on any port of the set, taken out of its queue, with the
     /// port it waited on.
-    pub fn take_caller(&self) -> Option<(Arc<Port>, Arc<Thread>)> {
+    pub fn take_caller(&self) -> Option<(Arc<Port>, Caller)> {
         let ports = self.ports.lock();
         ports.iter().filter_map(Weak::upgrade).find_map(|port| {
             let caller = port.callers.lock().pop_front()?;
@@ -118,12 +130,15 @@ impl Reply {
         Arc::new(Reply {
             state: Mutex::new(ReplyState::Pending),
             waiter: Mutex::new(None),
+            faulted: Mutex::new(None),
         })
     }
 }
 
 impl Drop for ReplySender {
     fn drop(&mut self) {
+        // A fault left unanswered leaves its thread stopped.
+        self.0.faulted.lock().take();
         let mut state = self.0.state.lock();
         if *state == ReplyState::Pending {
             *state = ReplyState::Abandoned;

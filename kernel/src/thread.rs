@@ -81,6 +81,8 @@ pub struct Thread {
     /// Why the thread was last woken from a block (a `model::Wake` code; process model).
     #[cfg_attr(feature = "model-interrupt", allow(dead_code))]
     pub wake: AtomicU8,
+    /// Where the thread's CPU exceptions are sent, if anywhere.
+    pub keeper: Mutex<Option<Arc<crate::ipc::Port>>>,
     /// The IPC wait queue the thread is blocked in, so that stopping it can take it out.
     pub waiting_in: Mutex<Option<crate::wait::WaitQueue>>,
     /// Whether it is the root program's first thread, whose end ends the boot.
@@ -113,6 +115,7 @@ impl Thread {
             stop_requested: AtomicBool::new(false),
             wake: AtomicU8::new(0),
             waiting_in: Mutex::new(None),
+            keeper: Mutex::new(None),
             is_root,
             execution: ExecutionContext::new(),
         });

@@ -20,8 +20,8 @@ pub fn system_call(registers: &SavedRegisters) {
     scheduler::reschedule();
 }
 
-/// A CPU exception raised by user code. With no keeper to send it to (keepers come with the
-/// IPC system), the thread is stopped and the fault reported.
+/// A CPU exception raised by user code: the thread stops, and the exception goes to its keeper
+/// as a request; with no keeper the stop is for good and the fault is reported.
 pub fn user_exception(vector: u64, error_code: u64, address: u64) {
     let thread = scheduler::current();
     let frame: RegisterFrame = thread.registers.get();
@@ -31,6 +31,16 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
         rip: frame.rip,
         address,
     };
+    let keeper = thread.keeper.lock().clone();
+    if let Some(keeper) = keeper {
+        // The thread stops here; its keeper decides what happens next.
+        thread.set_run_state(RunState::Faulted(report));
+        scheduler::request_switch();
+        syscall::ipc::deliver_fault(&thread, report, keeper);
+        drop(thread);
+        scheduler::reschedule();
+        return;
+    }
     let mnemonic = Exception::from_vector(vector).map_or("#??", Exception::mnemonic);
     // The test harness reads this line: keep its `key=value` format stable.
     log::error!(

@@ -51,7 +51,10 @@ pub fn withdraw(thread: &Arc<Thread>) -> bool {
     let remove =
         |waiters: &mut VecDeque<Arc<Thread>>| waiters.retain(|other| !Arc::ptr_eq(other, thread));
     match queue {
-        WaitQueue::Port(port) => remove(&mut port.callers.lock()),
+        WaitQueue::Port(port) => port
+            .callers
+            .lock()
+            .retain(|caller| !Arc::ptr_eq(&caller.thread, thread)),
         WaitQueue::PortSet(set) => remove(&mut set.servers.lock()),
         WaitQueue::Reply(reply) => {
             reply.waiter.lock().take();

@@ -120,6 +120,8 @@ calls! {
     CondSignal = 31,
     /// Wakes every waiter of a condition variable.
     CondBroadcast = 32,
+    /// Names the port a thread's CPU exceptions are sent to, or none.
+    ThreadSetKeeper = 33,
 }
 
 impl Call {

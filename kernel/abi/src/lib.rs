@@ -12,6 +12,7 @@ pub mod call;
 pub mod error;
 pub mod exception;
 pub mod handle;
+pub mod keeper;
 pub mod registers;
 pub mod spec;
 pub mod state;

@@ -487,6 +487,17 @@ pub const TABLE: &[CallSpecification] = &[
         restart: "never interrupted",
         summary: "Wakes every waiter.",
     },
+    CallSpecification {
+        call: Call::ThreadSetKeeper,
+        category: Category::Trivial,
+        arguments: &["thread (CONTROL)", "keeper port (SEND), or 0 for none"],
+        results: &[],
+        errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
+        restart: "never interrupted",
+        summary: "Names the port the thread's CPU exceptions are sent to as requests (see \
+                  kernel/abi/src/keeper.rs for the message); with none, an exception stops \
+                  the thread for good and ThreadStatus tells why.",
+    },
 ];
 
 /// The entry for a call.

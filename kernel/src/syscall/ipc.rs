@@ -2,12 +2,13 @@
 //! for the objects); calls that may block return a `wait::BlockingResult`.
 
 use crate::arch::frame::SavedRegisters;
-use crate::ipc::{Port, PortSet, Reply, ReplySender, ReplyState};
+use crate::ipc::{Caller, Port, PortSet, Reply, ReplySender, ReplyState};
 use crate::model;
 use crate::object::KernelObject;
 use crate::scheduler;
-use crate::thread::Thread;
+use crate::thread::{FaultReport, RunState, Thread};
 use crate::wait::{BlockingResult, WaitQueue, block_in};
+use abi::keeper::{self, FaultMessage};
 use abi::registers::MESSAGE_WORDS;
 use abi::{Call, Error, Handle, Rights};
 use alloc::sync::Arc;
@@ -105,7 +106,10 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
     let set = port.set.lock().clone();
     let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
     let Some(server) = server else {
-        port.callers.lock().push_back(client.clone());
+        port.callers.lock().push_back(Caller {
+            thread: client.clone(),
+            fault: None,
+        });
         return block_in(client, WaitQueue::Port(port));
     };
     *server.waiting_in.lock() = None;
@@ -188,6 +192,13 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
     space.close_handle(Handle::from_raw(handle))?;
     *sender.0.state.lock() = ReplyState::Answered(words);
     deliver_reply(&sender.0);
+    let faulted = sender.0.faulted.lock().take();
+    if let Some(thread) = faulted
+        && words[0] == keeper::RESUME
+        && matches!(thread.run_state(), RunState::Faulted(_) | RunState::Stopped)
+    {
+        scheduler::make_ready(thread);
+    }
     Ok(())
 }
 
@@ -212,8 +223,17 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
         Err(error) => return Ok(Err(error)),
     };
     let server = scheduler::current();
-    while let Some((port, client)) = set.take_caller() {
-        *client.waiting_in.lock() = None;
+    while let Some((port, caller)) = set.take_caller() {
+        *caller.thread.waiting_in.lock() = None;
+        if let Some(report) = caller.fault {
+            // A keeper's request; if it cannot be opened the thread stays stopped.
+            if let Ok(results) = open_fault(&caller.thread, report, &server, &port) {
+                registers.complete_system_call(0, &results);
+                return Ok(Ok(()));
+            }
+            continue;
+        }
+        let client = caller.thread;
         match open_reply(&client, &server) {
             Ok((client_handle, server_handle)) => {
                 let results = server_results(server_handle, message_of(&client), &port);
@@ -240,4 +260,61 @@ pub fn send(port: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
     *server.waiting_in.lock() = None;
     model::complete_blocked(&server, 0, &server_results(Handle::NONE, words, &port));
     Ok(())
+}
+
+/// Opens the request a keeper receives for `thread`'s exception: the sending side of a reply
+/// object whose answer may resume the thread, and a handle to the thread.
+fn open_fault(
+    thread: &Arc<Thread>,
+    report: FaultReport,
+    server: &Thread,
+    port: &Port,
+) -> Result<[u64; 6], Error> {
+    let reply = Reply::new();
+    *reply.faulted.lock() = Some(thread.clone());
+    let sender = KernelObject::ReplySender(Arc::new(ReplySender(reply)));
+    let server_handle = server.space.insert_handle(sender, Rights::RECEIVE)?;
+    let thread_rights = Rights::READ_STATE | Rights::WRITE_STATE | Rights::CONTROL;
+    let thread_handle = match server
+        .space
+        .insert_handle(KernelObject::Thread(thread.clone()), thread_rights)
+    {
+        Ok(handle) => handle,
+        Err(error) => {
+            let _ = server.space.close_handle(server_handle);
+            return Err(error);
+        }
+    };
+    let message = FaultMessage {
+        vector: report.vector,
+        error_code: report.error_code,
+        address: report.address,
+        rip: report.rip,
+        thread: thread_handle.raw(),
+    };
+    Ok(server_results(server_handle, message.to_words(), port))
+}
+
+/// Sends a thread's CPU exception to its keeper: straight to a server waiting on the keeper's
+/// set, or into the port's queue. The thread is already stopped as faulted.
+pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port>) {
+    let set = keeper.set.lock().clone();
+    let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
+    if let (Some(set), Some(server)) = (set, server) {
+        *server.waiting_in.lock() = None;
+        match open_fault(thread, report, &server, &keeper) {
+            Ok(results) => model::complete_blocked(&server, 0, &results),
+            Err(_) => {
+                // Out of quota for the request: the server waits on; the thread stays stopped.
+                set.servers.lock().push_front(server.clone());
+                *server.waiting_in.lock() = Some(WaitQueue::PortSet(set));
+            }
+        }
+        return;
+    }
+    keeper.callers.lock().push_back(Caller {
+        thread: thread.clone(),
+        fault: Some(report),
+    });
+    *thread.waiting_in.lock() = Some(WaitQueue::Port(keeper));
 }

@@ -78,6 +78,7 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::CondWait) => {
             return finish(registers, synchronization::wait(registers, first, second)?);
         }
+        Some(Call::ThreadSetKeeper) => threads::set_keeper(first, second).map(|()| None),
         Some(Call::ThreadStatus) => match threads::status(first) {
             Ok(results) => {
                 registers.complete_system_call(0, &results);

@@ -115,6 +115,8 @@ pub fn set_state(handle: u64, state_address: u64) -> Result<(), Error> {
     if !matches!(thread.run_state(), RunState::Stopped | RunState::Faulted(_)) {
         return Err(Error::InvalidState);
     }
+    // A faulted thread still queued for its keeper leaves the queue: it is stopped now.
+    crate::wait::withdraw(&thread);
     apply_state(&thread, &state)?;
     thread.set_run_state(RunState::Stopped);
     Ok(())
@@ -134,6 +136,24 @@ pub fn status(handle: u64) -> Result<[u64; 3], Error> {
             report.address,
         ],
     })
+}
+
+/// `ThreadSetKeeper`: a port (SEND) or none.
+pub fn set_keeper(handle: u64, port: u64) -> Result<(), Error> {
+    let thread = thread_of(handle, Rights::CONTROL)?;
+    let keeper = match port {
+        0 => None,
+        port => {
+            let space = scheduler::current().space.clone();
+            Some(space.typed(
+                Handle::from_raw(port),
+                Rights::SEND,
+                KernelObject::into_port,
+            )?)
+        }
+    };
+    *thread.keeper.lock() = keeper;
+    Ok(())
 }
 
 /// `ThreadSetPriority`: no higher than the caller's own.

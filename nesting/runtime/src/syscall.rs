@@ -152,3 +152,9 @@ pub fn thread_status(thread: Handle) -> Result<(Condition, u64, u64), Error> {
     let condition = Condition::from_code(condition).ok_or(Error::InvalidArgument)?;
     Ok((condition, detail, address))
 }
+
+/// `ThreadSetKeeper`: where the thread's CPU exceptions go (`None`: nowhere).
+pub fn thread_set_keeper(thread: Handle, keeper: Option<Handle>) -> Result<(), Error> {
+    let keeper = keeper.map_or(0, Handle::raw);
+    status(call3(Call::ThreadSetKeeper, thread.raw(), keeper, 0)).map(drop)
+}

@@ -68,6 +68,12 @@ impl Thread {
         syscall::thread_status(self.0)
     }
 
+    /// `ThreadSetKeeper`: the port its CPU exceptions go to, as requests
+    /// (`abi::keeper` describes them).
+    pub fn set_keeper(&self, keeper: Option<Handle>) -> Result<(), Error> {
+        syscall::thread_set_keeper(self.0, keeper)
+    }
+
     /// `ThreadSetPriority`.
     pub fn set_priority(&self, priority: u64) -> Result<(), Error> {
         syscall::thread_set_priority(self.0, priority)

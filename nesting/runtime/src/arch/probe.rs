@@ -332,3 +332,40 @@ pub fn segment_words() -> (u64, u64) {
     }
     (fs_word, gs_word)
 }
+
+/// Executes `ud2` (two bytes), then returns `value`: only a keeper that moves the thread past
+/// the invalid instruction lets it return.
+pub fn invalid_opcode_then(value: u64) -> u64 {
+    let result: u64;
+    // SAFETY: `ud2` raises #UD, which the kernel turns into a stop of this thread; nothing is
+    // written, and the `mov` after it only runs if a keeper resumed the thread past `ud2`.
+    unsafe {
+        core::arch::asm!("ud2", "mov {result}, {value}", value = in(reg) value, result = lateout(reg) result, options(nostack));
+    }
+    result
+}
+
+/// Loads the word at `address` with `mov rax, [rdi]`, the address in `rdi`: a keeper that
+/// receives the page fault may point `rdi` elsewhere and resume the thread, which then retries
+/// the load.
+pub fn load_through_rdi(address: u64) -> u64 {
+    let value: u64;
+    // SAFETY: a read only; a bad address faults (to the keeper, or stopping the thread) before
+    // anything happens.
+    unsafe {
+        core::arch::asm!("mov rax, qword ptr [rdi]", in("rdi") address, out("rax") value, options(nostack, readonly));
+    }
+    value
+}
+
+/// Executes `int3`, then returns `value` (a trap: resuming the thread as it stands continues
+/// after the breakpoint).
+pub fn breakpoint_then(value: u64) -> u64 {
+    let result: u64;
+    // SAFETY: `int3` raises #BP, which stops this thread; the `mov` after it runs only if the
+    // thread is resumed.
+    unsafe {
+        core::arch::asm!("int3", "mov {result}, {value}", value = in(reg) value, result = lateout(reg) result, options(nostack));
+    }
+    result
+}

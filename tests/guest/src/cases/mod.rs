@@ -4,6 +4,7 @@ mod clock;
 mod fuzz;
 mod handles;
 mod ipc;
+mod keepers;
 mod registers;
 mod restart;
 mod synchronization;
@@ -26,6 +27,7 @@ pub const ALL: &[&[Case]] = &[
     restart::CASES,
     ipc::CASES,
     synchronization::CASES,
+    keepers::CASES,
     fuzz::CASES,
 ];
 

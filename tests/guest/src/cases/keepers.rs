@@ -1,0 +1,300 @@
+//! Keepers: a thread's CPU exceptions go to its keeper port as requests; the keeper reads and
+//! rewrites the stopped thread's state and lets it run on, or leaves it stopped. A thread
+//! without a keeper stays stopped and `ThreadStatus` says why.
+
+use super::handles::fail;
+use super::{wait_for, wait_until_ended};
+use crate::{Case, CaseFailure, check, check_equal};
+use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use runtime::abi::exception::page_fault;
+use runtime::abi::keeper::{self, FaultMessage};
+use runtime::abi::state::{Condition, register};
+use runtime::abi::{Handle, Rights};
+use runtime::arch::probe;
+use runtime::ipc;
+use runtime::syscall::{handle_close, handle_duplicate, thread_get_state, thread_set_state};
+use runtime::thread::{Stack, Thread, spawn};
+
+/// The cases.
+pub const CASES: &[Case] = &[
+    Case {
+        name: "a_keeper_moves_a_thread_past_an_invalid_instruction",
+        run: keeper_skips_ud2,
+    },
+    Case {
+        name: "a_keeper_repairs_a_page_fault_through_the_registers",
+        run: keeper_repairs,
+    },
+    Case {
+        name: "a_breakpoint_goes_to_the_keeper",
+        run: breakpoint_goes_to_keeper,
+    },
+    Case {
+        name: "a_keeper_may_leave_a_thread_stopped",
+        run: keeper_leaves_stopped,
+    },
+    Case {
+        name: "an_unanswered_fault_leaves_the_thread_stopped",
+        run: unanswered_fault,
+    },
+    Case {
+        name: "a_fault_waits_for_a_busy_keeper",
+        run: fault_waits_for_keeper,
+    },
+    Case {
+        name: "without_a_keeper_thread_status_says_why",
+        run: no_keeper,
+    },
+];
+
+static KEEPER_STACK: Stack<2048> = Stack::new();
+static VICTIM_STACK: Stack<1024> = Stack::new();
+
+/// What the keeper does with a fault.
+static MODE: AtomicU64 = AtomicU64::new(0);
+const SKIP_TWO_BYTES: u64 = 0;
+const REDIRECT_RDI: u64 = 1;
+const RESUME_AS_IS: u64 = 2;
+const LEAVE: u64 = 3;
+const DROP: u64 = 4;
+/// The first word of the request that ends the keeper.
+const STOP: u64 = u64::MAX;
+
+static SEEN_VECTOR: AtomicU64 = AtomicU64::new(0);
+static SEEN_ERROR: AtomicU64 = AtomicU64::new(0);
+static SEEN_ADDRESS: AtomicU64 = AtomicU64::new(0);
+static SEEN_RIP_MATCHES: AtomicU64 = AtomicU64::new(0);
+static FAULTS: AtomicU64 = AtomicU64::new(0);
+static RESULT: AtomicU64 = AtomicU64::new(0);
+static DONE: AtomicU64 = AtomicU64::new(0);
+static GOOD_WORD: AtomicU64 = AtomicU64::new(0x600d_f00d);
+
+const UNMAPPED: u64 = 0x1000_0000;
+
+fn reset(mode: u64) {
+    MODE.store(mode, SeqCst);
+    for value in [
+        &SEEN_VECTOR,
+        &SEEN_ERROR,
+        &SEEN_ADDRESS,
+        &SEEN_RIP_MATCHES,
+        &FAULTS,
+        &RESULT,
+        &DONE,
+    ] {
+        value.store(0, SeqCst);
+    }
+}
+
+/// Handles one fault as `MODE` says.
+fn handle_fault(reply: Handle, message: FaultMessage) {
+    let thread = Handle::from_raw(message.thread);
+    SEEN_VECTOR.store(message.vector, SeqCst);
+    SEEN_ERROR.store(message.error_code, SeqCst);
+    SEEN_ADDRESS.store(message.address, SeqCst);
+    FAULTS.fetch_add(1, SeqCst);
+    if let Ok(mut state) = thread_get_state(thread) {
+        if state.registers[register::RIP] == message.rip {
+            SEEN_RIP_MATCHES.store(1, SeqCst);
+        }
+        // Only a keeper that changes the state replaces it (which also makes the thread a
+        // plain stopped one rather than a faulted one).
+        match MODE.load(SeqCst) {
+            SKIP_TWO_BYTES => state.registers[register::RIP] += 2,
+            REDIRECT_RDI => state.registers[register::RDI] = &GOOD_WORD as *const AtomicU64 as u64,
+            _ => {}
+        }
+        if matches!(MODE.load(SeqCst), SKIP_TWO_BYTES | REDIRECT_RDI) {
+            let _ = thread_set_state(thread, &state);
+        }
+    }
+    let _ = handle_close(thread);
+    match MODE.load(SeqCst) {
+        LEAVE => {
+            let _ = ipc::reply(reply, [keeper::LEAVE_STOPPED, 0, 0, 0]);
+        }
+        DROP => {
+            let _ = handle_close(reply);
+        }
+        _ => {
+            let _ = ipc::reply(reply, [keeper::RESUME, 0, 0, 0]);
+        }
+    }
+}
+
+/// Serves faults on the set until a `STOP` request.
+fn keeper_loop(set: u64) {
+    let set = Handle::from_raw(set);
+    while let Ok(request) = ipc::wait(set) {
+        if request.words[0] == STOP {
+            let _ = ipc::reply(request.reply, [0; 4]);
+            return;
+        }
+        handle_fault(request.reply, FaultMessage::from_words(request.words));
+    }
+}
+
+struct Keeper {
+    port: Handle,
+    set: Handle,
+    thread: Thread,
+}
+
+impl Keeper {
+    fn new() -> Result<Keeper, CaseFailure> {
+        let port = ipc::port_create(0x6b).map_err(fail)?;
+        let set = ipc::port_set_create().map_err(fail)?;
+        ipc::port_set_add(set, port).map_err(fail)?;
+        let thread = spawn(&KEEPER_STACK, keeper_loop, set.raw()).map_err(fail)?;
+        Ok(Keeper { port, set, thread })
+    }
+
+    fn finish(self) -> Result<(), CaseFailure> {
+        check_equal!(ipc::call(self.port, [STOP, 0, 0, 0]), Ok([0; 4]));
+        check!(wait_until_ended(&self.thread), "the keeper never ended");
+        check_equal!(handle_close(self.port), Ok(()));
+        check_equal!(handle_close(self.set), Ok(()));
+        Ok(())
+    }
+}
+
+/// A victim with the keeper's port as its keeper (a send-only duplicate).
+fn victim(function: fn(u64), keeper: &Keeper) -> Result<Thread, CaseFailure> {
+    let thread = spawn(&VICTIM_STACK, function, 0).map_err(fail)?;
+    let send_only = handle_duplicate(keeper.port, Rights::SEND).map_err(fail)?;
+    check_equal!(thread.set_keeper(Some(send_only)), Ok(()));
+    check_equal!(handle_close(send_only), Ok(()));
+    Ok(thread)
+}
+
+fn run_invalid_opcode(_: u64) {
+    RESULT.store(probe::invalid_opcode_then(42), SeqCst);
+    DONE.store(1, SeqCst);
+}
+
+fn run_bad_load(_: u64) {
+    RESULT.store(probe::load_through_rdi(UNMAPPED), SeqCst);
+    DONE.store(1, SeqCst);
+}
+
+fn run_breakpoint(_: u64) {
+    RESULT.store(probe::breakpoint_then(7), SeqCst);
+    DONE.store(1, SeqCst);
+}
+
+fn finishes(thread: &Thread) -> bool {
+    wait_for(|| DONE.load(SeqCst) == 1) && wait_until_ended(thread)
+}
+
+fn keeper_skips_ud2() -> Result<(), CaseFailure> {
+    reset(SKIP_TWO_BYTES);
+    let keeper = Keeper::new()?;
+    check_equal!(keeper.thread.resume(), Ok(()));
+    let thread = victim(run_invalid_opcode, &keeper)?;
+    check_equal!(thread.resume(), Ok(()));
+    check!(finishes(&thread), "the victim never finished");
+    check_equal!(RESULT.load(SeqCst), 42);
+    check_equal!((SEEN_VECTOR.load(SeqCst), FAULTS.load(SeqCst)), (6, 1));
+    check_equal!(SEEN_RIP_MATCHES.load(SeqCst), 1);
+    keeper.finish()
+}
+
+fn keeper_repairs() -> Result<(), CaseFailure> {
+    reset(REDIRECT_RDI);
+    let keeper = Keeper::new()?;
+    check_equal!(keeper.thread.resume(), Ok(()));
+    let thread = victim(run_bad_load, &keeper)?;
+    check_equal!(thread.resume(), Ok(()));
+    check!(finishes(&thread), "the victim never finished");
+    // The load was retried through the new rdi and read the good word.
+    check_equal!(RESULT.load(SeqCst), GOOD_WORD.load(SeqCst));
+    check_equal!(SEEN_VECTOR.load(SeqCst), 14);
+    check_equal!(
+        (SEEN_ADDRESS.load(SeqCst), SEEN_ERROR.load(SeqCst)),
+        (UNMAPPED, page_fault::USER)
+    );
+    keeper.finish()
+}
+
+fn breakpoint_goes_to_keeper() -> Result<(), CaseFailure> {
+    reset(RESUME_AS_IS);
+    let keeper = Keeper::new()?;
+    check_equal!(keeper.thread.resume(), Ok(()));
+    let thread = victim(run_breakpoint, &keeper)?;
+    check_equal!(thread.resume(), Ok(()));
+    check!(finishes(&thread), "the victim never finished");
+    check_equal!((RESULT.load(SeqCst), SEEN_VECTOR.load(SeqCst)), (7, 3));
+    keeper.finish()
+}
+
+/// Waits until the victim is stopped by a fault, and checks the vector `ThreadStatus` reports.
+fn stays_faulted(thread: &Thread, vector: u64) -> Result<(), CaseFailure> {
+    let faulted = || matches!(thread.status(), Ok((Condition::Faulted, _, _)));
+    check!(wait_for(faulted), "the thread is not stopped by its fault");
+    let (_, detail, _) = thread.status().map_err(fail)?;
+    check_equal!(detail & 0xff, vector);
+    check_equal!(DONE.load(SeqCst), 0);
+    Ok(())
+}
+
+fn keeper_leaves_stopped() -> Result<(), CaseFailure> {
+    reset(LEAVE);
+    let keeper = Keeper::new()?;
+    check_equal!(keeper.thread.resume(), Ok(()));
+    let thread = victim(run_invalid_opcode, &keeper)?;
+    check_equal!(thread.resume(), Ok(()));
+    check!(
+        wait_for(|| FAULTS.load(SeqCst) == 1),
+        "the keeper never heard of the fault"
+    );
+    stays_faulted(&thread, 6)?;
+    keeper.finish()
+}
+
+fn unanswered_fault() -> Result<(), CaseFailure> {
+    reset(DROP);
+    let keeper = Keeper::new()?;
+    check_equal!(keeper.thread.resume(), Ok(()));
+    let thread = victim(run_invalid_opcode, &keeper)?;
+    check_equal!(thread.resume(), Ok(()));
+    check!(
+        wait_for(|| FAULTS.load(SeqCst) == 1),
+        "the keeper never heard of the fault"
+    );
+    stays_faulted(&thread, 6)?;
+    keeper.finish()
+}
+
+fn fault_waits_for_keeper() -> Result<(), CaseFailure> {
+    reset(SKIP_TWO_BYTES);
+    let keeper = Keeper::new()?;
+    let thread = victim(run_invalid_opcode, &keeper)?;
+    check_equal!(thread.resume(), Ok(()));
+    // Nobody serves the keeper port yet: the fault waits in its queue.
+    stays_faulted(&thread, 6)?;
+    check_equal!(keeper.thread.resume(), Ok(()));
+    check!(finishes(&thread), "the victim never finished");
+    check_equal!((RESULT.load(SeqCst), FAULTS.load(SeqCst)), (42, 1));
+    keeper.finish()
+}
+
+fn no_keeper() -> Result<(), CaseFailure> {
+    reset(SKIP_TWO_BYTES);
+    let thread = spawn(&VICTIM_STACK, run_bad_load, 0).map_err(fail)?;
+    check_equal!(thread.resume(), Ok(()));
+    let faulted = || matches!(thread.status(), Ok((Condition::Faulted, _, _)));
+    check!(wait_for(faulted), "the thread did not stop at its fault");
+    let (_, detail, address) = thread.status().map_err(fail)?;
+    check_equal!(
+        (detail & 0xff, detail >> 32, address),
+        (14, page_fault::USER, UNMAPPED)
+    );
+    // The creator may repair and resume it, as a keeper would.
+    let mut state = thread.state().map_err(fail)?;
+    state.registers[register::RDI] = &GOOD_WORD as *const AtomicU64 as u64;
+    check_equal!(thread.set_state(&state), Ok(()));
+    check_equal!(thread.resume(), Ok(()));
+    check!(finishes(&thread), "the repaired thread never finished");
+    check_equal!(RESULT.load(SeqCst), GOOD_WORD.load(SeqCst));
+    Ok(())
+}
