@@ -350,9 +350,16 @@ pub const TABLE: &[CallSpecification] = &[
             "word 3",
         ],
         results: &[],
-        errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::PeerGone,
+        ],
         restart: "never interrupted",
-        summary: "Answers a request and closes the reply handle; the client's call completes.",
+        summary: "Answers a request and closes the reply handle; the client's call completes. \
+                  PeerGone if the client's side of the reply is gone (the answer is dropped; \
+                  IpcReplyWait goes on to wait regardless).",
     },
     CallSpecification {
         call: Call::IpcReplyWait,

@@ -190,7 +190,13 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
         KernelObject::into_reply_sender,
     )?;
     space.close_handle(Handle::from_raw(handle))?;
+    // Nobody but this side holds the reply object: the client's side is gone (its handle was
+    // closed, or its space destroyed), and the answer would go nowhere.
+    let client_gone = sender.0.faulted.lock().is_none() && Arc::strong_count(&sender.0) == 1;
     *sender.0.state.lock() = ReplyState::Answered(words);
+    if client_gone {
+        return Err(Error::PeerGone);
+    }
     deliver_reply(&sender.0);
     let faulted = sender.0.faulted.lock().take();
     if let Some(thread) = faulted
@@ -205,8 +211,10 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
 /// `IpcReplyWait`: the reply is sent at once; then the call becomes `IpcWait` on the set.
 pub fn reply_wait(registers: &SavedRegisters, arguments: [u64; 6]) -> BlockingResult {
     let words = [arguments[1], arguments[2], arguments[3], arguments[4]];
-    if let Err(error) = reply(arguments[0], words) {
-        return Ok(Err(error));
+    // A client that has gone away does not stop the server from serving the next one.
+    match reply(arguments[0], words) {
+        Ok(()) | Err(Error::PeerGone) => {}
+        Err(error) => return Ok(Err(error)),
     }
     let set = arguments[5];
     registers.update(|frame| {

@@ -29,6 +29,10 @@ pub const CASES: &[Case] = &[
         run: dropped_request,
     },
     Case {
+        name: "ipc_a_reply_to_a_vanished_client_fails_with_peer_gone",
+        run: vanished_client,
+    },
+    Case {
         name: "ipc_handles_are_checked",
         run: handles_are_checked,
     },
@@ -345,4 +349,70 @@ fn restart_torture_ipc() -> Result<(), CaseFailure> {
     check!(moves >= 20, "only {moves} moves: the test proved little");
     check!(wait_until_ended(&client), "the client never ended");
     finish(port, set, &server)
+}
+
+/// Takes one request and waits for `HOLD` to clear before answering it, recording the
+/// outcome of the answer in `LAST_REPLY` (1 for `Ok`, 2 for `PeerGone`).
+fn answer_late(set: u64) {
+    if let Ok(request) = ipc::wait(Handle::from_raw(set)) {
+        SERVED.fetch_add(1, SeqCst);
+        while HOLD.load(SeqCst) != 0 {
+            thread_yield();
+        }
+        let outcome = ipc::reply(request.reply, [0; 4]);
+        LAST_REPLY.store(
+            if outcome == Err(Error::PeerGone) {
+                2
+            } else {
+                1
+            },
+            SeqCst,
+        );
+    }
+}
+
+/// The death of a peer is an error on both sides: the client's side of a pending reply goes
+/// (its handle is closed), so the server's answer fails with `PeerGone`, and the client's
+/// re-issued wait names a handle that is gone.
+fn vanished_client() -> Result<(), CaseFailure> {
+    reset();
+    HOLD.store(1, SeqCst);
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    PORT.store(port.raw(), SeqCst);
+    let server = spawn(&SERVER_STACK, answer_late, set.raw()).map_err(fail)?;
+    check_equal!(server.resume(), Ok(()));
+    let client = spawn(&CLIENT_STACK, call_once, 1).map_err(fail)?;
+    check_equal!(client.resume(), Ok(()));
+    check!(
+        wait_for(|| SERVED.load(SeqCst) == 1),
+        "the server never took the request"
+    );
+    let blocked = || matches!(client.status(), Ok((Condition::Blocked, _, _)));
+    check!(wait_for(blocked), "the client never waited for its reply");
+    check_equal!(client.interrupt(), Ok(()));
+    let state = client.state().map_err(fail)?;
+    check_equal!(state.registers[register::RAX], Call::IpcAwaitReply.number());
+    check_equal!(
+        handle_close(Handle::from_raw(state.registers[register::RDI])),
+        Ok(())
+    );
+    HOLD.store(0, SeqCst);
+    check!(
+        wait_for(|| LAST_REPLY.load(SeqCst) != 0),
+        "the server never answered"
+    );
+    check_equal!(LAST_REPLY.load(SeqCst), 2);
+    check!(wait_until_ended(&server), "the server never ended");
+    check_equal!(client.resume(), Ok(()));
+    check!(
+        wait_for(|| DONE.load(SeqCst) == 1),
+        "the client never returned"
+    );
+    check_equal!(FAILURES.load(SeqCst), 1);
+    check!(wait_until_ended(&client), "the client never ended");
+    check_equal!(handle_close(port), Ok(()));
+    check_equal!(handle_close(set), Ok(()));
+    Ok(())
 }
