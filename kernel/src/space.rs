@@ -140,6 +140,7 @@ impl Drop for Space {
         for &frame in self.frames.get_mut().iter() {
             memory::free_frame(frame);
         }
+        self.tables.get_mut().release(&mut memory::free_frame);
         // Objects the table still names are released after the table itself is emptied.
         let objects = self.handles.get_mut().drain();
         drop(objects);

@@ -253,6 +253,20 @@ impl AddressSpaceTables {
         Ok(())
     }
 
+    /// Gives back every page-table frame of the user half, and the root table, through
+    /// `free`. The frames the user pages map are the space's own business, freed separately.
+    /// Called when the space goes, which cannot be while the CPU uses these tables (the thread
+    /// that last ran in the space keeps it alive until the next space is loaded).
+    pub fn release(&mut self, free: &mut dyn FnMut(u64)) {
+        for index in 0..256 {
+            let entry = super::physical::read_frame_u64(self.root, index * 8);
+            if let Some(table) = next_table(entry) {
+                release_tree(table, 3, free);
+            }
+        }
+        free(self.root);
+    }
+
     /// Makes these tables the CPU's current ones.
     pub fn activate(&self) {
         let frame = PhysFrame::containing_address(PhysAddr::new(self.root));
@@ -266,4 +280,24 @@ impl AddressSpaceTables {
 /// The virtual address of a mapped device's registers.
 pub fn device_address(index: usize) -> u64 {
     DEVICE_WINDOW_BASE + index as u64 * Size4KiB::SIZE
+}
+
+/// The frame of the next-level table an entry points to: present and not a large page (Intel
+/// SDM vol. 3A section 4.5: bit 0 present, bit 7 page size).
+fn next_table(entry: u64) -> Option<u64> {
+    (entry & 1 != 0 && entry & (1 << 7) == 0).then_some(entry & 0x000f_ffff_ffff_f000)
+}
+
+/// Frees the table at `level` (3: PDPT, 2: PD, 1: PT) and the tables below it; page tables'
+/// entries map data frames, which are not freed here.
+fn release_tree(table: u64, level: u8, free: &mut dyn FnMut(u64)) {
+    if level > 1 {
+        for index in 0..512 {
+            let entry = super::physical::read_frame_u64(table, index * 8);
+            if let Some(child) = next_table(entry) {
+                release_tree(child, level - 1, free);
+            }
+        }
+    }
+    free(table);
 }

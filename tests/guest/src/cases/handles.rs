@@ -36,6 +36,10 @@ pub const CASES: &[Case] = &[
         name: "space_quotas_are_charged_and_returned",
         run: space_quotas,
     },
+    Case {
+        name: "creating_and_closing_spaces_leaks_nothing",
+        run: spaces_leak_nothing,
+    },
 ];
 
 fn own_handles() -> Result<(), CaseFailure> {
@@ -149,6 +153,20 @@ fn space_quotas() -> Result<(), CaseFailure> {
         Some(Error::QuotaExceeded)
     );
     check_equal!(handle_close(poor), Ok(()));
+    Ok(())
+}
+
+/// More spaces than the machine has page frames (128 MiB of RAM is 32,768 frames): each
+/// space's page tables must go back when it does, or creation fails with `OutOfMemory`.
+fn spaces_leak_nothing() -> Result<(), CaseFailure> {
+    for round in 0..40_000u64 {
+        let space = space_create(4096).map_err(|error| {
+            CaseFailure(crate::heapless_message::Message::format(format_args!(
+                "space {round}: {error}"
+            )))
+        })?;
+        check_equal!(handle_close(space), Ok(()));
+    }
     Ok(())
 }
 
