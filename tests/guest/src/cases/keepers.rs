@@ -237,8 +237,9 @@ fn stays_faulted(thread: &Thread, vector: u64) -> Result<(), CaseFailure> {
     Ok(())
 }
 
-fn keeper_leaves_stopped() -> Result<(), CaseFailure> {
-    reset(LEAVE);
+/// A keeper in `mode` hears of the victim's fault and does not let it run on.
+fn fault_left_stopped(mode: u64) -> Result<(), CaseFailure> {
+    reset(mode);
     let keeper = Keeper::new()?;
     check_equal!(keeper.thread.resume(), Ok(()));
     let thread = victim(run_invalid_opcode, &keeper)?;
@@ -251,18 +252,12 @@ fn keeper_leaves_stopped() -> Result<(), CaseFailure> {
     keeper.finish()
 }
 
+fn keeper_leaves_stopped() -> Result<(), CaseFailure> {
+    fault_left_stopped(LEAVE)
+}
+
 fn unanswered_fault() -> Result<(), CaseFailure> {
-    reset(DROP);
-    let keeper = Keeper::new()?;
-    check_equal!(keeper.thread.resume(), Ok(()));
-    let thread = victim(run_invalid_opcode, &keeper)?;
-    check_equal!(thread.resume(), Ok(()));
-    check!(
-        wait_for(|| FAULTS.load(SeqCst) == 1),
-        "the keeper never heard of the fault"
-    );
-    stays_faulted(&thread, 6)?;
-    keeper.finish()
+    fault_left_stopped(DROP)
 }
 
 fn fault_waits_for_keeper() -> Result<(), CaseFailure> {
