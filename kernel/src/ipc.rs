@@ -16,7 +16,11 @@ use alloc::vec::Vec;
 use spin::Mutex;
 
 /// What a port or port set costs its creator's quota.
-pub const PORT_COST: u64 = 128;
+pub const PORT_COST: u64 = crate::memory::heap_cost(if size_of::<Port>() > size_of::<PortSet>() {
+    size_of::<Port>()
+} else {
+    size_of::<PortSet>()
+});
 
 /// A receive point.
 pub struct Port {
@@ -87,7 +91,17 @@ impl Port {
 }
 
 impl Drop for Port {
+    /// A destroyed port fails the calls waiting in its queue with `PeerGone`; a fault waiting
+    /// for a keeper that is gone leaves its thread stopped.
     fn drop(&mut self) {
+        let callers: alloc::vec::Vec<Caller> = self.callers.get_mut().drain(..).collect();
+        let (faults, calls): (alloc::vec::Vec<_>, alloc::vec::Vec<_>) = callers
+            .into_iter()
+            .partition(|caller| caller.fault.is_some());
+        for fault in faults {
+            *fault.thread.waiting_in.lock() = None;
+        }
+        crate::wait::fail_waiters(calls.into_iter().map(|caller| caller.thread));
         if let Some(payer) = self.payer.upgrade() {
             payer.release(PORT_COST);
         }
@@ -117,7 +131,14 @@ impl PortSet {
 }
 
 impl Drop for PortSet {
+    /// A destroyed port set fails the waits of the servers waiting on it with `PeerGone`.
     fn drop(&mut self) {
+        crate::wait::fail_waiters(
+            self.servers
+                .get_mut()
+                .drain(..)
+                .collect::<alloc::vec::Vec<_>>(),
+        );
         if let Some(payer) = self.payer.upgrade() {
             payer.release(PORT_COST);
         }

@@ -85,12 +85,11 @@ struct Scheduler {
     ready: ReadyQueues,
     sleeping: Vec<Arc<Thread>>,
     fpu_owner: Option<Arc<Thread>>,
-    /// The last thread that ended, kept until the CPU has left its kernel stack.
-    ended: Option<Arc<Thread>>,
+    /// The thread the CPU last switched away from (or left for good), kept until the next
+    /// switch so that nothing frees it, and its kernel stack, while the CPU may still be on it.
+    left_behind: Option<Arc<Thread>>,
     /// When the running thread's quantum began.
     quantum_started: u64,
-    /// The segment bases in the CPU.
-    loaded_bases: SegmentBases,
 }
 
 impl Scheduler {
@@ -109,9 +108,8 @@ static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
     ready: ReadyQueues::new(),
     sleeping: Vec::new(),
     fpu_owner: None,
-    ended: None,
+    left_behind: None,
     quantum_started: 0,
-    loaded_bases: SegmentBases { fs: 0, gs: 0 },
 });
 
 /// Starts scheduling with the first thread; never returns.
@@ -280,11 +278,19 @@ pub fn reschedule() {
             }
         }
         RunState::Exited(_) => {
-            SCHEDULER.lock().ended = Some(thread);
+            leave_behind(thread);
             model::leave_ended_thread();
         }
         _ => model::switch_away(thread),
     }
+}
+
+/// Keeps `thread`, which the CPU is about to leave, until the next switch; whatever the slot
+/// held before is released (outside the scheduler's lock: freeing a thread can reach other
+/// objects whose release takes it).
+pub fn leave_behind(thread: Arc<Thread>) {
+    let previous = SCHEDULER.lock().left_behind.replace(thread);
+    drop(previous);
 }
 
 /// Makes `next` the running thread: its registers become the target of the next kernel entry,
@@ -305,16 +311,28 @@ pub fn switch_in(next: &Arc<Thread>) {
     }
     let previous = scheduler.current.replace(next.clone());
     scheduler.quantum_started = crate::clock::now();
+    drop(scheduler);
+    // User code can change its segment bases itself (loading fs or gs loads a base), so the
+    // bases in the CPU are the leaving thread's truth: keep them, then load the next ones.
+    let (fs, gs) = cpu::user_segment_bases();
+    let loaded = SegmentBases { fs, gs };
+    if let Some(previous) = &previous {
+        *previous.segment_bases.lock() = loaded;
+    }
     let bases = *next.segment_bases.lock();
-    if scheduler.loaded_bases != bases {
-        scheduler.loaded_bases = bases;
+    if loaded != bases {
         cpu::set_user_segment_bases(bases.fs, bases.gs);
     }
-    drop(scheduler);
-    if previous.is_none_or(|previous| !Arc::ptr_eq(&previous.space, &next.space)) {
+    let same_space = previous
+        .as_ref()
+        .is_some_and(|previous| Arc::ptr_eq(&previous.space, &next.space));
+    if !same_space {
         next.space.activate();
     }
     cpu::set_entry_points(next.registers.top(), model::kernel_stack_top(next));
+    // Only now, with the next space loaded, may the previous thread (and with it perhaps its
+    // space and page tables) go.
+    drop(previous);
 }
 
 /// Makes sure a stopped thread's FPU state is in its `fpu` field, not only in the CPU.

@@ -16,7 +16,7 @@ static NEXT_SPACE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What a space costs the quota that pays for it, besides the quota it is granted: its own
 /// bookkeeping and its root page table.
-pub const SPACE_COST: u64 = size_of::<Space>() as u64 + FRAME_SIZE;
+pub const SPACE_COST: u64 = memory::heap_cost(size_of::<Space>()) + FRAME_SIZE;
 
 /// An address space.
 pub struct Space {

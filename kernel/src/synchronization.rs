@@ -8,7 +8,12 @@ use alloc::sync::{Arc, Weak};
 use spin::Mutex;
 
 /// What a mutex or condition variable costs its creator's quota.
-pub const SYNCHRONIZATION_COST: u64 = 96;
+pub const SYNCHRONIZATION_COST: u64 =
+    crate::memory::heap_cost(if size_of::<KernelMutex>() > size_of::<Condition>() {
+        size_of::<KernelMutex>()
+    } else {
+        size_of::<Condition>()
+    });
 
 /// A mutex.
 pub struct KernelMutex {
@@ -50,7 +55,14 @@ impl Condition {
 }
 
 impl Drop for KernelMutex {
+    /// A destroyed mutex fails the locks waiting for it with `PeerGone`.
     fn drop(&mut self) {
+        crate::wait::fail_waiters(
+            self.waiters
+                .get_mut()
+                .drain(..)
+                .collect::<alloc::vec::Vec<_>>(),
+        );
         if let Some(payer) = self.payer.upgrade() {
             payer.release(SYNCHRONIZATION_COST);
         }
@@ -58,7 +70,18 @@ impl Drop for KernelMutex {
 }
 
 impl Drop for Condition {
+    /// A destroyed condition variable wakes its waiters, which lock their mutex again (a
+    /// spurious wakeup).
     fn drop(&mut self) {
+        for waiter in self
+            .waiters
+            .get_mut()
+            .drain(..)
+            .collect::<alloc::vec::Vec<_>>()
+        {
+            *waiter.waiting_in.lock() = None;
+            crate::model::advance_blocked(&waiter, |_| {});
+        }
         if let Some(payer) = self.payer.upgrade() {
             payer.release(SYNCHRONIZATION_COST);
         }

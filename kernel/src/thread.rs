@@ -14,7 +14,8 @@ static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What a thread costs its space's quota: its bookkeeping and, in the process model, its
 /// kernel stack.
-pub const THREAD_COST: u64 = size_of::<Thread>() as u64 + model::KERNEL_STACK_BYTES;
+pub const THREAD_COST: u64 =
+    crate::memory::heap_cost(size_of::<Thread>()) + model::KERNEL_STACK_BYTES;
 
 /// What a thread is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,8 +82,9 @@ pub struct Thread {
     /// Why the thread was last woken from a block (a `model::Wake` code; process model).
     #[cfg_attr(feature = "model-interrupt", allow(dead_code))]
     pub wake: AtomicU8,
-    /// Where the thread's CPU exceptions are sent, if anywhere.
-    pub keeper: Mutex<Option<Arc<crate::ipc::Port>>>,
+    /// Where the thread's CPU exceptions are sent, if anywhere (weak: a thread does not keep
+    /// its keeper port alive).
+    pub keeper: Mutex<Option<alloc::sync::Weak<crate::ipc::Port>>>,
     /// The IPC wait queue the thread is blocked in, so that stopping it can take it out.
     pub waiting_in: Mutex<Option<crate::wait::WaitQueue>>,
     /// Whether it is the root program's first thread, whose end ends the boot.

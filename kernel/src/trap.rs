@@ -31,7 +31,11 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
         rip: frame.rip,
         address,
     };
-    let keeper = thread.keeper.lock().clone();
+    let keeper = thread
+        .keeper
+        .lock()
+        .as_ref()
+        .and_then(alloc::sync::Weak::upgrade);
     if let Some(keeper) = keeper {
         // The thread stops here; its keeper decides what happens next.
         thread.set_run_state(RunState::Faulted(report));

@@ -8,26 +8,28 @@ use crate::synchronization::{Condition, KernelMutex};
 use crate::thread::{RunState, Thread};
 use abi::Error;
 use alloc::collections::VecDeque;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 
 /// The outcome of a call that may block: `Err(Restart)` from a blocking point; `Ok(Ok(()))`
 /// when the call (or a peer) wrote its results into the registers; `Ok(Err(error))` to return
 /// an error.
 pub type BlockingResult = Result<Result<(), Error>, Restart>;
 
-/// The wait queue a blocked thread is in.
+/// The wait queue a blocked thread is in. The references are weak: a thread waiting on an
+/// object does not keep it alive (the object holds the thread in its queue), so an object whose
+/// last handle goes is destroyed, and its destruction fails or wakes its waiters.
 #[derive(Clone)]
 pub enum WaitQueue {
     /// A client waiting for a server to take its request.
-    Port(Arc<Port>),
+    Port(Weak<Port>),
     /// A server waiting for a request.
-    PortSet(Arc<PortSet>),
+    PortSet(Weak<PortSet>),
     /// A client waiting for its reply.
-    Reply(Arc<Reply>),
+    Reply(Weak<Reply>),
     /// A thread waiting for a mutex.
-    Mutex(Arc<KernelMutex>),
+    Mutex(Weak<KernelMutex>),
     /// A thread waiting for a condition variable.
-    Condition(Arc<Condition>),
+    Condition(Weak<Condition>),
 }
 
 /// Blocks the current thread, which the caller has put in `queue`'s list of waiters; what woke
@@ -51,16 +53,49 @@ pub fn withdraw(thread: &Arc<Thread>) -> bool {
     let remove =
         |waiters: &mut VecDeque<Arc<Thread>>| waiters.retain(|other| !Arc::ptr_eq(other, thread));
     match queue {
-        WaitQueue::Port(port) => port
-            .callers
-            .lock()
-            .retain(|caller| !Arc::ptr_eq(&caller.thread, thread)),
-        WaitQueue::PortSet(set) => remove(&mut set.servers.lock()),
-        WaitQueue::Reply(reply) => {
-            reply.waiter.lock().take();
+        WaitQueue::Port(port) => {
+            if let Some(port) = port.upgrade() {
+                port.callers
+                    .lock()
+                    .retain(|caller| !Arc::ptr_eq(&caller.thread, thread));
+            }
         }
-        WaitQueue::Mutex(mutex) => remove(&mut mutex.waiters.lock()),
-        WaitQueue::Condition(condition) => remove(&mut condition.waiters.lock()),
+        WaitQueue::PortSet(set) => {
+            if let Some(set) = set.upgrade() {
+                remove(&mut set.servers.lock());
+            }
+        }
+        WaitQueue::Reply(reply) => {
+            if let Some(reply) = reply.upgrade() {
+                let mut waiter = reply.waiter.lock();
+                if waiter
+                    .as_ref()
+                    .is_some_and(|waiter| Arc::ptr_eq(waiter, thread))
+                {
+                    let removed = waiter.take();
+                    drop(waiter);
+                    drop(removed);
+                }
+            }
+        }
+        WaitQueue::Mutex(mutex) => {
+            if let Some(mutex) = mutex.upgrade() {
+                remove(&mut mutex.waiters.lock());
+            }
+        }
+        WaitQueue::Condition(condition) => {
+            if let Some(condition) = condition.upgrade() {
+                remove(&mut condition.waiters.lock());
+            }
+        }
     }
     true
+}
+
+/// Fails the call of every thread left in a destroyed object's queue with `PeerGone`.
+pub fn fail_waiters(waiters: impl IntoIterator<Item = Arc<Thread>>) {
+    for waiter in waiters {
+        *waiter.waiting_in.lock() = None;
+        model::complete_blocked(&waiter, Error::PeerGone.code(), &[]);
+    }
 }

@@ -7,8 +7,9 @@
 use abi::{Error, Handle, Rights};
 use alloc::vec::Vec;
 
-/// Kernel memory one slot costs its space's quota (charged when the table grows by a slot).
-pub const SLOT_COST: u64 = 32;
+/// Kernel memory one slot costs its space's quota (charged when the table grows by a slot):
+/// a slot takes at most 32 bytes, and the table's vector may hold twice as many as it uses.
+pub const SLOT_COST: u64 = 64;
 
 struct Slot<T> {
     generation: u32,

@@ -28,6 +28,12 @@ pub fn table_frames() -> impl paging::TableFrameSource {
     GlobalFrames
 }
 
+/// What an object of `bytes` really takes from the heap, and so what its quota is charged: the
+/// buddy allocator hands out power-of-two blocks, and an `Arc` adds two counters.
+pub const fn heap_cost(bytes: usize) -> u64 {
+    (bytes + 16).next_power_of_two() as u64
+}
+
 /// One free frame, not zeroed.
 pub fn allocate_frame() -> Option<u64> {
     FRAMES.lock().as_mut()?.allocate()

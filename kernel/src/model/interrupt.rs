@@ -36,7 +36,10 @@ pub fn start() -> ! {
 }
 
 /// Gives the CPU to the next thread; the current kernel stack contents are abandoned.
-pub fn switch_away(_current: Arc<Thread>) -> ! {
+pub fn switch_away(current: Arc<Thread>) -> ! {
+    // `run_next` never returns, so nothing on this stack is ever dropped: hand the reference
+    // to the scheduler instead.
+    scheduler::leave_behind(current);
     run_next()
 }
 
@@ -49,6 +52,8 @@ fn run_next() -> ! {
     loop {
         if let Some(next) = scheduler::take_next() {
             scheduler::switch_in(&next);
+            // The scheduler holds it as its current thread; this stack is abandoned.
+            drop(next);
             entry::return_to_user();
         }
         scheduler::stop_if_nothing_left();

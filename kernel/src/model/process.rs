@@ -85,13 +85,15 @@ pub fn switch_away(from: Arc<Thread>) {
         }
         None => idle_stack().saved_stack_pointer(),
     };
-    // No reference to our own thread may live on this stack while it is switched away.
-    drop(from);
+    // No reference to our own thread may live on this stack while it is switched away, and
+    // the thread may not be freed while the CPU is still on its stack: the scheduler keeps it
+    // until the next switch.
+    scheduler::leave_behind(from);
     switch(save, target);
 }
 
 /// Leaves a thread that has ended, for good. Its stack stays allocated (the scheduler keeps the
-/// thread) until another thread ends, by which time the CPU is long off it.
+/// thread, `leave_behind`) until the next switch, by which time the CPU is off it.
 pub fn leave_ended_thread() -> ! {
     let stack_pointer = match scheduler::take_next() {
         Some(next) => {
@@ -100,6 +102,7 @@ pub fn leave_ended_thread() -> ! {
         }
         None => idle_stack().saved_stack_pointer(),
     };
+    // The scheduler holds the next thread as its current one.
     abandon_to(stack_pointer)
 }
 

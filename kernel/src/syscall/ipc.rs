@@ -110,7 +110,11 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
             thread: client.clone(),
             fault: None,
         });
-        return block_in(client, WaitQueue::Port(port));
+        // Nothing strong may stay on this stack while it waits (process model): a waiter does
+        // not keep what it waits on alive.
+        let queue = WaitQueue::Port(Arc::downgrade(&port));
+        drop((port, set));
+        return block_in(client, queue);
     };
     *server.waiting_in.lock() = None;
     let (client_handle, server_handle) = match open_reply(&client, &server) {
@@ -119,7 +123,7 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
             // The server goes back to waiting, first in line.
             if let Some(set) = set {
                 set.servers.lock().push_front(server.clone());
-                *server.waiting_in.lock() = Some(WaitQueue::PortSet(set));
+                *server.waiting_in.lock() = Some(WaitQueue::PortSet(Arc::downgrade(&set)));
             }
             return Ok(Err(error));
         }
@@ -131,7 +135,7 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
         frame.rax = Call::IpcAwaitReply.number();
         frame.rdi = client_handle.raw();
     });
-    drop(client);
+    drop((client, server, port, set));
     await_reply(registers, client_handle.raw())
 }
 
@@ -145,8 +149,16 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     let state = *reply.state.lock();
     match state {
         ReplyState::Pending => {
-            *reply.waiter.lock() = Some(client.clone());
-            block_in(client, WaitQueue::Reply(reply))
+            let mut waiter = reply.waiter.lock();
+            if waiter.is_some() {
+                // Another thread already waits for this reply (a copy of this one's state).
+                return Ok(Err(Error::InvalidState));
+            }
+            *waiter = Some(client.clone());
+            drop(waiter);
+            let queue = WaitQueue::Reply(Arc::downgrade(&reply));
+            drop(reply);
+            block_in(client, queue)
         }
         ReplyState::Answered(words) => {
             let _ = client.space.close_handle(Handle::from_raw(handle));
@@ -192,7 +204,9 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
     space.close_handle(Handle::from_raw(handle))?;
     // Nobody but this side holds the reply object: the client's side is gone (its handle was
     // closed, or its space destroyed), and the answer would go nowhere.
-    let client_gone = sender.0.faulted.lock().is_none() && Arc::strong_count(&sender.0) == 1;
+    let client_gone = sender.0.faulted.lock().is_none()
+        && Arc::strong_count(&sender.0) == 1
+        && sender.0.waiter.lock().is_none();
     *sender.0.state.lock() = ReplyState::Answered(words);
     if client_gone {
         return Err(Error::PeerGone);
@@ -257,7 +271,9 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
         }
     }
     set.servers.lock().push_back(server.clone());
-    block_in(server, WaitQueue::PortSet(set))
+    let queue = WaitQueue::PortSet(Arc::downgrade(&set));
+    drop(set);
+    block_in(server, queue)
 }
 
 /// `IpcSend`: to a waiting server, at most once.
@@ -315,7 +331,7 @@ pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port
             Err(_) => {
                 // Out of quota for the request: the server waits on; the thread stays stopped.
                 set.servers.lock().push_front(server.clone());
-                *server.waiting_in.lock() = Some(WaitQueue::PortSet(set));
+                *server.waiting_in.lock() = Some(WaitQueue::PortSet(Arc::downgrade(&set)));
             }
         }
         return;
@@ -324,5 +340,5 @@ pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port
         thread: thread.clone(),
         fault: Some(report),
     });
-    *thread.waiting_in.lock() = Some(WaitQueue::Port(keeper));
+    *thread.waiting_in.lock() = Some(WaitQueue::Port(Arc::downgrade(&keeper)));
 }

@@ -66,7 +66,9 @@ pub fn lock(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     drop(locked);
     let thread = scheduler::current();
     mutex.waiters.lock().push_back(thread.clone());
-    block_in(thread, WaitQueue::Mutex(mutex))
+    let queue = WaitQueue::Mutex(Arc::downgrade(&mutex));
+    drop(mutex);
+    block_in(thread, queue)
 }
 
 /// `MutexTryLock`.
@@ -112,7 +114,9 @@ pub fn wait(registers: &SavedRegisters, mutex: u64, condition: u64) -> BlockingR
     registers.update(|frame| frame.rax = Call::MutexLock.number());
     let thread = scheduler::current();
     condition.waiters.lock().push_back(thread.clone());
-    block_in(thread, WaitQueue::Condition(condition))
+    let queue = WaitQueue::Condition(Arc::downgrade(&condition));
+    drop(condition);
+    block_in(thread, queue)
 }
 
 /// `CondSignal` (`all: false`) and `CondBroadcast` (`all: true`): the woken threads re-issue

@@ -152,7 +152,7 @@ pub fn set_keeper(handle: u64, port: u64) -> Result<(), Error> {
             )?)
         }
     };
-    *thread.keeper.lock() = keeper;
+    *thread.keeper.lock() = keeper.as_ref().map(Arc::downgrade);
     Ok(())
 }
 

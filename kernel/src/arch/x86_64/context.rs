@@ -61,7 +61,8 @@ impl KernelStack {
     /// A stack of `size` bytes that, when first switched to, calls `entry(argument)` (which
     /// must never return).
     pub fn new(size: usize, entry: extern "C" fn(u64) -> !, argument: u64) -> KernelStack {
-        let mut memory = alloc::vec![0u64; size / 8 + 2].into_boxed_slice();
+        // Exactly `size` (a power of two), which the heap hands out naturally aligned.
+        let mut memory = alloc::vec![0u64; size / 8].into_boxed_slice();
         let start = memory.as_ptr() as u64;
         let top = (start + memory.len() as u64 * 8) & !15;
         // What `switch_kernel_stack` pops (r15, r14, r13 = entry, r12 = argument, rbx, rbp),

@@ -84,6 +84,13 @@ pub fn wait_for_interrupt() {
     x86_64::instructions::interrupts::disable();
 }
 
+/// The user `fs` and `gs` bases in the CPU (in the kernel the user's `gs` base waits in
+/// `IA32_KERNEL_GS_BASE`).
+pub fn user_segment_bases() -> (u64, u64) {
+    use x86_64::registers::model_specific::FsBase;
+    (FsBase::read().as_u64(), KernelGsBase::read().as_u64())
+}
+
 /// Loads the user `fs` and `gs` bases of the thread about to run. In the kernel the user's
 /// `gs` base waits in `IA32_KERNEL_GS_BASE` until the exit's `swapgs`.
 pub fn set_user_segment_bases(fs: u64, gs: u64) {

@@ -40,6 +40,14 @@ pub const CASES: &[Case] = &[
         name: "state_calls_check_their_arguments",
         run: state_calls_check_arguments,
     },
+    Case {
+        name: "threads_that_come_and_go_leak_nothing",
+        run: threads_leak_nothing,
+    },
+    Case {
+        name: "creating_threads_until_the_quota_runs_out_fails_cleanly",
+        run: quota_runs_out_cleanly,
+    },
 ];
 
 static STACK: Stack<2048> = Stack::new();
@@ -237,5 +245,68 @@ fn state_calls_check_arguments() -> Result<(), CaseFailure> {
     check_equal!(thread.resume(), Ok(()));
     check_equal!(thread.resume(), Err(Error::InvalidState));
     check!(wait_until_ended(&thread), "the thread never ended");
+    Ok(())
+}
+
+fn exit_at_once(_: u64) {}
+
+/// Gives the CPU away once (so it is switched out and back in), then exits.
+fn yield_then_exit(_: u64) {
+    thread_yield();
+}
+
+/// More threads than the root quota could hold at once (interrupt model: about 1 KiB each),
+/// created, switched out and back in, run to their end and closed: each one's kernel memory goes
+/// back to the quota, or creation fails with `QuotaExceeded` well before the end.
+fn threads_leak_nothing() -> Result<(), CaseFailure> {
+    for round in 0..16_000u32 {
+        let thread = spawn(&STACK, yield_then_exit, 0).map_err(|error| {
+            CaseFailure(crate::heapless_message::Message::format(format_args!(
+                "thread {round}: {error}"
+            )))
+        })?;
+        check_equal!(thread.resume(), Ok(()));
+        let mut yields = 0;
+        while !matches!(
+            thread.status(),
+            Ok((runtime::abi::state::Condition::Exited, _, _))
+        ) {
+            thread_yield();
+            yields += 1;
+            check!(yields < 1000, "thread {round} never ended");
+        }
+    }
+    Ok(())
+}
+
+static MANY: [AtomicU64; 16384] = [const { AtomicU64::new(0) }; 16384];
+
+/// Creating stopped threads until the space's quota is spent ends in `QuotaExceeded`, never in
+/// a kernel that ran out of memory; closing them gives the quota back.
+fn quota_runs_out_cleanly() -> Result<(), CaseFailure> {
+    let state = initial_state(STACK.top(), exit_at_once, 0);
+    let mut created = 0;
+    let outcome = loop {
+        if created == MANY.len() {
+            break Ok(());
+        }
+        match thread_create(own_space(), &state) {
+            Ok(handle) => {
+                MANY[created].store(handle.raw(), SeqCst);
+                created += 1;
+            }
+            Err(error) => break Err(error),
+        }
+    };
+    for slot in &MANY[..created] {
+        let _ = runtime::syscall::handle_close(Handle::from_raw(slot.load(SeqCst)));
+    }
+    check_equal!(outcome, Err(Error::QuotaExceeded));
+    check!(
+        created > 100,
+        "only {created} threads before the quota ran out"
+    );
+    let again = thread_create(own_space(), &state).map_err(fail)?;
+    check_equal!(runtime::syscall::handle_close(again), Ok(()));
     Ok(())
 }
