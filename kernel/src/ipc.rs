@@ -68,9 +68,9 @@ pub struct Reply {
     pub state: Mutex<ReplyState>,
     /// The client blocked waiting for it, if it is.
     pub waiter: Mutex<Option<Arc<Thread>>>,
-    /// For a fault sent to a keeper: the thread that faulted, which a `RESUME` answer lets
-    /// run on.
-    pub faulted: Mutex<Option<Arc<Thread>>>,
+    /// For a fault sent to a keeper: the thread that faulted, and its fault sequence number
+    /// then; a `RESUME` answer lets it run on if it is still stopped by that fault.
+    pub faulted: Mutex<Option<(Arc<Thread>, u64)>>,
 }
 
 /// The server's side of a reply object. When the last handle to it goes without an answer

@@ -82,6 +82,9 @@ pub struct Thread {
     /// Why the thread was last woken from a block (a `model::Wake` code; process model).
     #[cfg_attr(feature = "model-interrupt", allow(dead_code))]
     pub wake: AtomicU8,
+    /// Counts the thread's stops by a fault and its restarts, so that a keeper's answer to an
+    /// old fault cannot resume the thread from a newer one.
+    pub fault_sequence: AtomicU64,
     /// Where the thread's CPU exceptions are sent, if anywhere (weak: a thread does not keep
     /// its keeper port alive).
     pub keeper: Mutex<Option<alloc::sync::Weak<crate::ipc::Port>>>,
@@ -118,6 +121,7 @@ impl Thread {
             wake: AtomicU8::new(0),
             waiting_in: Mutex::new(None),
             keeper: Mutex::new(None),
+            fault_sequence: AtomicU64::new(0),
             is_root,
             execution: ExecutionContext::new(),
         });

@@ -38,6 +38,9 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
         .and_then(alloc::sync::Weak::upgrade);
     if let Some(keeper) = keeper {
         // The thread stops here; its keeper decides what happens next.
+        thread
+            .fault_sequence
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         thread.set_run_state(RunState::Faulted(report));
         scheduler::request_switch();
         syscall::ipc::deliver_fault(&thread, report, keeper);

@@ -158,8 +158,12 @@ pub fn stop_blocked(target: &Arc<Thread>) {
     }
     target.stop_requested.store(true, Relaxed);
     let caller = scheduler::current();
+    // While it lends the CPU, the caller is in the middle of its own call: stopping it must
+    // let it finish (it then stops at the end of the call), never cut it off here.
+    caller.execution.in_call.store(true, Relaxed);
     let save = caller.execution.stack.save_slot();
     scheduler::make_ready_first(caller);
     scheduler::switch_in(target);
     switch(save, target.execution.stack.saved_stack_pointer());
+    scheduler::current().execution.in_call.store(false, Relaxed);
 }

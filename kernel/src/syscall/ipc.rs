@@ -64,7 +64,10 @@ pub fn port_set_add(set: u64, port: u64) -> Result<(), Error> {
         return Err(Error::InvalidState);
     }
     *membership = Some(set.clone());
-    set.ports.lock().push(Arc::downgrade(&port));
+    let mut ports = set.ports.lock();
+    // Ports destroyed since leave only a dead entry; clear those as the set grows.
+    ports.retain(|entry| entry.strong_count() > 0);
+    ports.push(Arc::downgrade(&port));
     Ok(())
 }
 
@@ -213,8 +216,12 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
     }
     deliver_reply(&sender.0);
     let faulted = sender.0.faulted.lock().take();
-    if let Some(thread) = faulted
+    if let Some((thread, sequence)) = faulted
         && words[0] == keeper::RESUME
+        && thread
+            .fault_sequence
+            .load(core::sync::atomic::Ordering::Relaxed)
+            == sequence
         && matches!(thread.run_state(), RunState::Faulted(_) | RunState::Stopped)
     {
         scheduler::make_ready(thread);
@@ -246,6 +253,7 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
     };
     let server = scheduler::current();
     while let Some((port, caller)) = set.take_caller() {
+        // It waited in this port's queue, and leaves it now.
         *caller.thread.waiting_in.lock() = None;
         if let Some(report) = caller.fault {
             // A keeper's request; if it cannot be opened the thread stays stopped.
@@ -295,7 +303,10 @@ fn open_fault(
     port: &Port,
 ) -> Result<[u64; 6], Error> {
     let reply = Reply::new();
-    *reply.faulted.lock() = Some(thread.clone());
+    let sequence = thread
+        .fault_sequence
+        .load(core::sync::atomic::Ordering::Relaxed);
+    *reply.faulted.lock() = Some((thread.clone(), sequence));
     let sender = KernelObject::ReplySender(Arc::new(ReplySender(reply)));
     let server_handle = server.space.insert_handle(sender, Rights::RECEIVE)?;
     let thread_rights = Rights::READ_STATE | Rights::WRITE_STATE | Rights::CONTROL;

@@ -62,6 +62,9 @@ pub fn resume(handle: u64) -> Result<(), Error> {
     if thread.run_state() != RunState::Stopped {
         return Err(Error::InvalidState);
     }
+    thread
+        .fault_sequence
+        .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     scheduler::make_ready(thread);
     Ok(())
 }
@@ -115,7 +118,9 @@ pub fn set_state(handle: u64, state_address: u64) -> Result<(), Error> {
     if !matches!(thread.run_state(), RunState::Stopped | RunState::Faulted(_)) {
         return Err(Error::InvalidState);
     }
-    // A faulted thread still queued for its keeper leaves the queue: it is stopped now.
+    // A faulted thread still queued for its keeper leaves the queue: it is stopped now. (A
+    // keeper that answers the fault with RESUME after replacing the state is the normal case:
+    // only running again, or a new fault, makes an old answer stale.)
     crate::wait::withdraw(&thread);
     apply_state(&thread, &state)?;
     thread.set_run_state(RunState::Stopped);

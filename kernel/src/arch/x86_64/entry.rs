@@ -189,6 +189,10 @@ interrupt_common:
 exit_to_user:
     mov rsp, gs:[{frame_top}]
     sub rsp, {frame_size}
+    /* A return address outside the user half would fault in ring 0 on either exit. */
+    mov rcx, [rsp + 17 * 8]
+    shr rcx, 47
+    jnz 5f
     cmp qword ptr [rsp + 15 * 8], {syscall_vector}
     pop_general_registers
     jne 3f
@@ -201,6 +205,10 @@ exit_to_user:
     add rsp, 16
     swapgs
     iretq
+5:
+    mov rsp, gs:[{kernel_stack}]
+    call {bad_return}
+    ud2
 
     .global user_copy
 user_copy:
@@ -224,6 +232,7 @@ user_copy_fixup:
     user_code = const USER_CODE_SELECTOR,
     system_call = sym system_call_entry,
     user_trap = sym user_trap_entry,
+    bad_return = sym bad_return_entry,
     kernel_trap = sym kernel_trap_entry,
 );
 
@@ -264,6 +273,13 @@ extern "C" fn user_trap_entry(frame: *const RegisterFrame) {
     // SAFETY: the stub passes the address of the running thread's frame, fully written.
     let (vector, error_code) = unsafe { ((*frame).vector, (*frame).error_code) };
     super::interrupts::user_trap(vector, error_code);
+}
+
+/// The running thread's return address is outside the user half (a `syscall` in the last two
+/// bytes of it, say): the thread takes a general-protection fault there instead of the kernel.
+extern "C" fn bad_return_entry() -> ! {
+    crate::trap::user_exception(13, 0, 0);
+    return_to_user()
 }
 
 extern "C" fn kernel_trap_entry(frame: *mut RegisterFrame) {

@@ -3,6 +3,26 @@
 //! saved and restored with `fxsave64`/`fxrstor64` only when the CPU switches between threads
 //! (Intel SDM vol. 1 section 10.5).
 
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+static MXCSR_MASK: AtomicU32 = AtomicU32::new(0xffbf);
+
+/// Reads the MXCSR bits this CPU accepts (the `MXCSR_MASK` field of an `fxsave` image; 0 there
+/// means the architectural default 0xffbf, Intel SDM vol. 1 section 11.6.6).
+pub fn initialize() {
+    let mut probe = FpuState([0; 512]);
+    probe.save();
+    let mut field = [0u8; 4];
+    field.copy_from_slice(&probe.0[28..32]);
+    let mask = u32::from_le_bytes(field);
+    MXCSR_MASK.store(if mask == 0 { 0xffbf } else { mask }, Relaxed);
+}
+
+/// The MXCSR bits a thread state may set: any other makes `fxrstor64` fault.
+pub fn mxcsr_mask() -> u32 {
+    MXCSR_MASK.load(Relaxed)
+}
+
 /// A 512-byte `fxsave` area.
 #[derive(Clone, Copy)]
 #[repr(C, align(16))]

@@ -32,6 +32,7 @@ pub fn initialize_processor() {
     assert_eq!(selectors.user_data.0 as u64, entry::USER_DATA_SELECTOR);
     assert_eq!(selectors.user_code.0 as u64, entry::USER_CODE_SELECTOR);
     cpu::initialize();
+    fpu::initialize();
     interrupts::initialize();
     // SAFETY: STAR's selectors match the GDT built above (checked by the asserts and by
     // `Star::write` itself), LSTAR points at the entry stub, and SFMASK clears IF, TF, DF, AC

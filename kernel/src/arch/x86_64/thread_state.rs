@@ -55,7 +55,7 @@ pub fn from_state(state: &ThreadState) -> Result<(RegisterFrame, FpuState), Erro
         || !is_canonical(registers[register::RSP])
         || !user(state.fs_base)
         || !user(state.gs_base)
-        || state.mxcsr() & !0xffff != 0
+        || state.mxcsr() & !super::fpu::mxcsr_mask() != 0
     {
         return Err(Error::InvalidArgument);
     }

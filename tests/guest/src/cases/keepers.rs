@@ -42,6 +42,10 @@ pub const CASES: &[Case] = &[
         run: fault_waits_for_keeper,
     },
     Case {
+        name: "an_answer_to_an_old_fault_does_not_resume_a_new_one",
+        run: stale_answer,
+    },
+    Case {
         name: "without_a_keeper_thread_status_says_why",
         run: no_keeper,
     },
@@ -57,6 +61,8 @@ const REDIRECT_RDI: u64 = 1;
 const RESUME_AS_IS: u64 = 2;
 const LEAVE: u64 = 3;
 const DROP: u64 = 4;
+/// Resume the thread directly, let it fault again, then answer the first fault late.
+const ANSWER_LATE: u64 = 5;
 /// The first word of the request that ends the keeper.
 const STOP: u64 = u64::MAX;
 
@@ -68,6 +74,8 @@ static FAULTS: AtomicU64 = AtomicU64::new(0);
 static RESULT: AtomicU64 = AtomicU64::new(0);
 static DONE: AtomicU64 = AtomicU64::new(0);
 static GOOD_WORD: AtomicU64 = AtomicU64::new(0x600d_f00d);
+/// Set by the late-answering keeper: 1 if the thread stayed stopped after the stale answer.
+static STAYED_STOPPED: AtomicU64 = AtomicU64::new(0);
 
 const UNMAPPED: u64 = 0x1000_0000;
 
@@ -108,6 +116,10 @@ fn handle_fault(reply: Handle, message: FaultMessage) {
             let _ = thread_set_state(thread, &state);
         }
     }
+    if MODE.load(SeqCst) == ANSWER_LATE {
+        answer_late(reply, thread);
+        return;
+    }
     let _ = handle_close(thread);
     match MODE.load(SeqCst) {
         LEAVE => {
@@ -120,6 +132,38 @@ fn handle_fault(reply: Handle, message: FaultMessage) {
             let _ = ipc::reply(reply, [keeper::RESUME, 0, 0, 0]);
         }
     }
+}
+
+/// Moves the thread past its first fault and resumes it directly; once it has faulted again
+/// (that fault waits in the port's queue: this keeper is busy), answers the first fault with
+/// `RESUME`, which must not wake the thread from the second.
+fn answer_late(reply: Handle, thread: Handle) {
+    if let Ok(mut state) = thread_get_state(thread) {
+        state.registers[register::RIP] += 2;
+        let _ = thread_set_state(thread, &state);
+    }
+    let _ = runtime::syscall::thread_resume(thread);
+    let faulted_again = || {
+        matches!(
+            runtime::syscall::thread_status(thread),
+            Ok((Condition::Faulted, _, _))
+        )
+    };
+    let mut tries = 0;
+    while !faulted_again() && tries < 100_000 {
+        runtime::syscall::thread_yield();
+        tries += 1;
+    }
+    let _ = ipc::reply(reply, [keeper::RESUME, 0, 0, 0]);
+    for _ in 0..100 {
+        runtime::syscall::thread_yield();
+    }
+    if faulted_again() {
+        STAYED_STOPPED.store(1, SeqCst);
+    }
+    let _ = handle_close(thread);
+    // The second fault, still queued, is handled the ordinary way.
+    MODE.store(SKIP_TWO_BYTES, SeqCst);
 }
 
 /// Serves faults on the set until a `STOP` request.
@@ -270,6 +314,25 @@ fn fault_waits_for_keeper() -> Result<(), CaseFailure> {
     check_equal!(keeper.thread.resume(), Ok(()));
     check!(finishes(&thread), "the victim never finished");
     check_equal!((RESULT.load(SeqCst), FAULTS.load(SeqCst)), (42, 1));
+    keeper.finish()
+}
+
+fn run_two_invalid_opcodes(_: u64) {
+    let first = probe::invalid_opcode_then(1);
+    RESULT.store(first + probe::invalid_opcode_then(2), SeqCst);
+    DONE.store(1, SeqCst);
+}
+
+fn stale_answer() -> Result<(), CaseFailure> {
+    reset(ANSWER_LATE);
+    STAYED_STOPPED.store(0, SeqCst);
+    let keeper = Keeper::new()?;
+    check_equal!(keeper.thread.resume(), Ok(()));
+    let thread = victim(run_two_invalid_opcodes, &keeper)?;
+    check_equal!(thread.resume(), Ok(()));
+    check!(finishes(&thread), "the victim never finished");
+    check_equal!(STAYED_STOPPED.load(SeqCst), 1);
+    check_equal!((RESULT.load(SeqCst), FAULTS.load(SeqCst)), (3, 2));
     keeper.finish()
 }
 
