@@ -330,9 +330,13 @@ pub fn switch_in(next: &Arc<Thread>) {
         next.space.activate();
     }
     cpu::set_entry_points(next.registers.top(), model::kernel_stack_top(next));
-    // Only now, with the next space loaded, may the previous thread (and with it perhaps its
-    // space and page tables) go.
-    drop(previous);
+    // The thread the CPU leaves is kept until the next switch, so that neither it (whose kernel
+    // stack the CPU may still be on) nor its space (whose tables were loaded until just now)
+    // goes too early; whatever was kept before goes now, outside the lock.
+    if let Some(previous) = previous {
+        let released = SCHEDULER.lock().left_behind.replace(previous);
+        drop(released);
+    }
 }
 
 /// Makes sure a stopped thread's FPU state is in its `fpu` field, not only in the CPU.

@@ -37,9 +37,9 @@ pub fn start() -> ! {
 
 /// Gives the CPU to the next thread; the current kernel stack contents are abandoned.
 pub fn switch_away(current: Arc<Thread>) -> ! {
-    // `run_next` never returns, so nothing on this stack is ever dropped: hand the reference
-    // to the scheduler instead.
-    scheduler::leave_behind(current);
+    // `run_next` never returns, so nothing on this stack is ever dropped: let go of the
+    // reference now (the scheduler keeps the thread until the next switch).
+    drop(current);
     run_next()
 }
 

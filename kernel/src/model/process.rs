@@ -85,10 +85,10 @@ pub fn switch_away(from: Arc<Thread>) {
         }
         None => idle_stack().saved_stack_pointer(),
     };
-    // No reference to our own thread may live on this stack while it is switched away, and
-    // the thread may not be freed while the CPU is still on its stack: the scheduler keeps it
-    // until the next switch.
-    scheduler::leave_behind(from);
+    // No reference to our own thread may live on this stack while it is switched away; the
+    // scheduler keeps it (as its current thread, or left behind by `switch_in`) until the CPU
+    // is off its stack.
+    drop(from);
     switch(save, target);
 }
 
