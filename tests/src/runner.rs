@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long a boot may run before QEMU is killed, unless the caller says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The most serial output kept from one boot; a kernel printing in a loop is cut off here.
 pub const OUTPUT_LIMIT: usize = 32 << 20;

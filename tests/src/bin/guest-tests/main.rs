@@ -8,7 +8,8 @@
 //! - `GUEST_CONFIGS`: comma-separated configurations (default: every `kernel-*.elf` there);
 //! - `GUEST_BROKEN`: `case` or `hang`, to check that the harness catches a failing case or a
 //!   hung boot (passes `broken-case` or `hang` to the guest program);
-//! - `GUEST_TIMEOUT`: seconds one boot may take (default 60);
+//! - `GUEST_TIMEOUT`: seconds one boot may take (default 180: the main run, with a million
+//!   random calls, takes about 30 s here);
 //! - `GUEST_LOGS`: where boot logs go (default: `guest-logs` beside `GUEST_IMAGES`).
 //!
 //! Arguments are those of `cargo test` harnesses (a filter, `--exact`, `--list`, ...).
