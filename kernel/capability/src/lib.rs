@@ -1,7 +1,6 @@
 //! Capabilities, as pure data structures the kernel instantiates with its object type: the
 //! per-space [`HandleTable`] and the kernel-memory [`Quota`]. No hardware and no escape from the
-//! compiler's memory-safety checks: every
-//! rule is tested on the host.
+//! compiler's memory-safety checks: every rule is tested on the host.
 #![no_std]
 #![forbid(unsafe_code)]
 
