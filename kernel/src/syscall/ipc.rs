@@ -33,8 +33,7 @@ fn object<T>(
 
 /// The four words a client's registers carry.
 fn message_of(thread: &Thread) -> [u64; MESSAGE_WORDS] {
-    let frame = thread.registers.get();
-    [frame.rsi, frame.rdx, frame.r10, frame.r8]
+    thread.registers.message()
 }
 
 /// `PortCreate`.
@@ -183,7 +182,7 @@ pub fn deliver_reply(reply: &Arc<Reply>) {
     };
     *client.waiting_in.lock() = None;
     // The client waits in `IpcAwaitReply`, whose rdi names its side of the reply.
-    let handle = Handle::from_raw(client.registers.get().rdi);
+    let handle = Handle::from_raw(client.registers.first_argument());
     let _ = client.space.close_handle(handle);
     let state = *reply.state.lock();
     match state {

@@ -110,6 +110,21 @@ impl SavedRegisters {
         )
     }
 
+    /// The four words an IPC message carries: `rsi`, `rdx`, `r10`, `r8`.
+    #[inline(always)]
+    pub fn message(&self) -> [u64; 4] {
+        // SAFETY: see the type's documentation; only plain loads.
+        let frame = unsafe { &*self.0.get() };
+        [frame.rsi, frame.rdx, frame.r10, frame.r8]
+    }
+
+    /// The first argument register, `rdi`.
+    #[inline(always)]
+    pub fn first_argument(&self) -> u64 {
+        // SAFETY: see the type's documentation; a plain load.
+        unsafe { (*self.0.get()).rdi }
+    }
+
     /// Completes a system call: the status into `rax`, `results` into `rdi`, `rsi`, `rdx`,
     /// `r10`, `r8`, `r9` in that order (the rest of those keep their values).
     #[inline(always)]
