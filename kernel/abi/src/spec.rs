@@ -26,6 +26,15 @@ pub struct CallSpecification {
     pub summary: &'static str,
 }
 
+/// What a call that receives a reply returns.
+const REPLY_RESULTS: &[&str] = &[
+    "the reply handle, now closed",
+    "reply word 0",
+    "reply word 1",
+    "reply word 2",
+    "reply word 3",
+];
+
 /// The table, in call-number order.
 pub const TABLE: &[CallSpecification] = &[
     CallSpecification {
@@ -277,13 +286,7 @@ pub const TABLE: &[CallSpecification] = &[
         call: Call::IpcCall,
         category: Category::MultiStage,
         arguments: &["port (SEND)", "word 0", "word 1", "word 2", "word 3"],
-        results: &[
-            "the reply handle, now closed",
-            "reply word 0",
-            "reply word 1",
-            "reply word 2",
-            "reply word 3",
-        ],
+        results: REPLY_RESULTS,
         errors: &[
             Error::BadHandle,
             Error::WrongType,
@@ -301,13 +304,7 @@ pub const TABLE: &[CallSpecification] = &[
         call: Call::IpcAwaitReply,
         category: Category::Long,
         arguments: &["reply handle (RECEIVE)"],
-        results: &[
-            "the reply handle, now closed",
-            "reply word 0",
-            "reply word 1",
-            "reply word 2",
-            "reply word 3",
-        ],
+        results: REPLY_RESULTS,
         errors: &[
             Error::BadHandle,
             Error::WrongType,

@@ -18,6 +18,7 @@ switch_kernel_stack:
     push r15
     mov [rdi], rsp
     mov rsp, rsi
+restore_kernel_context:
     pop r15
     pop r14
     pop r13
@@ -29,13 +30,7 @@ switch_kernel_stack:
     .global abandon_kernel_stack
 abandon_kernel_stack:
     mov rsp, rdi
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbx
-    pop rbp
-    ret
+    jmp restore_kernel_context
 
     .global kernel_thread_start
 kernel_thread_start:

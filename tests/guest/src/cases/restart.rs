@@ -67,7 +67,8 @@ fn ticks(count: u64) -> u64 {
     clock_monotonic() + count * CLOCK_TICK_NANOSECONDS
 }
 
-fn spinning_stops_and_continues() -> Result<(), CaseFailure> {
+/// A thread spinning in user mode, counting, seen to have run.
+fn start_spinner() -> Result<Thread, CaseFailure> {
     reset();
     let thread = spawn(&STACK, spin_until_stopped, 0).map_err(fail)?;
     check_equal!(thread.resume(), Ok(()));
@@ -75,6 +76,11 @@ fn spinning_stops_and_continues() -> Result<(), CaseFailure> {
         wait_for(|| COUNTER.load(SeqCst) > 1000),
         "the thread never ran"
     );
+    Ok(thread)
+}
+
+fn spinning_stops_and_continues() -> Result<(), CaseFailure> {
+    let thread = start_spinner()?;
     check_equal!(thread.interrupt(), Ok(()));
     let stopped_at = COUNTER.load(SeqCst);
     let _ = sleep_until(ticks(3));
@@ -97,13 +103,7 @@ fn spinning_stops_and_continues() -> Result<(), CaseFailure> {
 }
 
 fn stopped_thread_moves() -> Result<(), CaseFailure> {
-    reset();
-    let thread = spawn(&STACK, spin_until_stopped, 0).map_err(fail)?;
-    check_equal!(thread.resume(), Ok(()));
-    check!(
-        wait_for(|| COUNTER.load(SeqCst) > 1000),
-        "the thread never ran"
-    );
+    let thread = start_spinner()?;
     check_equal!(thread.interrupt(), Ok(()));
     let state = thread.state().map_err(fail)?;
     let moved = Thread::from_handle(thread_create(own_space(), &state).map_err(fail)?);
