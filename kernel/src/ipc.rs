@@ -7,12 +7,15 @@
 //! server holds the other side of that reply object as a handle. Any of them can be stopped,
 //! moved into a new thread and resumed without losing or duplicating a message.
 
+use crate::object::KernelObject;
 use crate::space::Space;
 use crate::thread::{FaultReport, Thread};
+use abi::Rights;
 use abi::registers::MESSAGE_WORDS;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use spin::Mutex;
 
 /// What a port or port set costs its creator's quota.
@@ -51,27 +54,44 @@ pub struct PortSet {
     payer: Weak<Space>,
 }
 
-/// Where a reply stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a request and its reply stand.
+#[derive(Clone)]
 pub enum ReplyState {
-    /// The server has not answered yet.
+    /// The request's bytes are still moving from the client to the server.
+    Request,
+    /// The server has the whole request and has not answered yet.
     Pending,
-    /// The server answered with these words.
-    Answered([u64; MESSAGE_WORDS]),
+    /// The server answered with these words, and this handle if any; they wait for the
+    /// client to take them.
+    Answered([u64; MESSAGE_WORDS], Option<(KernelObject, Rights)>),
     /// The server dropped the request without answering.
     Abandoned,
 }
 
-/// The rendezvous of one request and its reply.
+/// The rendezvous of one request and its reply: the connection between a client and the
+/// server that took its request. Whatever moves between them moves between their registers
+/// (`abi::registers::transfer`); this object only says which phase they are in and which of
+/// them waits for the other.
 pub struct Reply {
-    /// Where the reply stands.
+    /// Where the request and reply stand.
     pub state: Mutex<ReplyState>,
-    /// The client blocked waiting for it, if it is.
+    /// The client blocked in `IpcAwaitReply` on this connection, if it is.
     pub waiter: Mutex<Option<Arc<Thread>>>,
+    /// The server blocked on this connection, if it is: in `IpcReceive` while the request's
+    /// bytes wait for the client, or in `IpcReply` / `IpcReplyWait` while the reply's bytes
+    /// wait for it.
+    pub server: Mutex<Option<Arc<Thread>>>,
+    /// Set when the client's side is gone: an answer would go nowhere.
+    pub client_gone: AtomicBool,
     /// For a fault sent to a keeper: the thread that faulted, and its fault sequence number
     /// then; a `RESUME` answer lets it run on if it is still stopped by that fault.
     pub faulted: Mutex<Option<(Arc<Thread>, u64)>>,
 }
+
+/// The client's side of a reply object. When it goes (its handle closed once the reply is
+/// delivered, or the client's space destroyed), a server waiting to move bytes to or from the
+/// client learns `PeerGone`.
+pub struct ReplyReceiver(pub Arc<Reply>);
 
 /// The server's side of a reply object. When the last handle to it goes without an answer
 /// (closed, or the server's space destroyed), the client learns `PeerGone`.
@@ -146,13 +166,25 @@ impl Drop for PortSet {
 }
 
 impl Reply {
-    /// A reply nobody has answered.
-    pub fn new() -> Arc<Reply> {
+    /// A connection in `state` (`Request` while request bytes remain, else `Pending`).
+    pub fn new(state: ReplyState) -> Arc<Reply> {
         Arc::new(Reply {
-            state: Mutex::new(ReplyState::Pending),
+            state: Mutex::new(state),
             waiter: Mutex::new(None),
+            server: Mutex::new(None),
+            client_gone: AtomicBool::new(false),
             faulted: Mutex::new(None),
         })
+    }
+}
+
+impl Drop for ReplyReceiver {
+    fn drop(&mut self) {
+        self.0.client_gone.store(true, Relaxed);
+        let server = self.0.server.lock().take();
+        if let Some(server) = server {
+            crate::syscall::ipc::release_server(&server, Err(abi::Error::PeerGone));
+        }
     }
 }
 
@@ -161,7 +193,7 @@ impl Drop for ReplySender {
         // A fault left unanswered leaves its thread stopped.
         self.0.faulted.lock().take();
         let mut state = self.0.state.lock();
-        if *state == ReplyState::Pending {
+        if matches!(*state, ReplyState::Request | ReplyState::Pending) {
             *state = ReplyState::Abandoned;
             drop(state);
             crate::syscall::ipc::deliver_reply(&self.0);

@@ -28,6 +28,7 @@ mod space;
 mod synchronization;
 mod syscall;
 mod thread;
+mod transfer;
 mod trap;
 mod user_pointer;
 mod wait;

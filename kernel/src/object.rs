@@ -1,7 +1,7 @@
 //! Kernel objects as handles name them: one enum over every object type, so a handle table
 //! holds any of them and each call checks the type it needs.
 
-use crate::ipc::{Port, PortSet, Reply, ReplySender};
+use crate::ipc::{Port, PortSet, ReplyReceiver, ReplySender};
 use crate::space::Space;
 use crate::synchronization::{Condition, KernelMutex};
 use crate::thread::Thread;
@@ -20,7 +20,7 @@ pub enum KernelObject {
     /// A port set.
     PortSet(Arc<PortSet>),
     /// The client's side of a request's reply.
-    ReplyReceiver(Arc<Reply>),
+    ReplyReceiver(Arc<ReplyReceiver>),
     /// The server's side of a request's reply.
     ReplySender(Arc<ReplySender>),
     /// A mutex.
@@ -55,7 +55,7 @@ impl KernelObject {
     }
 
     /// The client's side of a reply, or `WrongType`.
-    pub fn into_reply_receiver(self) -> Result<Arc<Reply>, Error> {
+    pub fn into_reply_receiver(self) -> Result<Arc<ReplyReceiver>, Error> {
         match self {
             KernelObject::ReplyReceiver(reply) => Ok(reply),
             _ => Err(Error::WrongType),

@@ -107,6 +107,16 @@ impl Space {
         Ok(())
     }
 
+    /// The object and rights of a handle a message is to carry; it must have `TRANSFER`.
+    pub fn transferable(&self, handle: Handle) -> Result<(KernelObject, Rights), Error> {
+        let handles = self.handles.lock();
+        let (object, rights) = handles.entry(handle)?;
+        if !rights.contains(Rights::TRANSFER) {
+            return Err(Error::MissingRights);
+        }
+        Ok((object.clone(), rights))
+    }
+
     /// Makes a second handle to the object of `handle` with `rights`.
     pub fn duplicate_handle(&self, handle: Handle, rights: Rights) -> Result<Handle, Error> {
         let object = self.handles.lock().duplicable(handle, rights)?;
@@ -127,6 +137,12 @@ impl Space {
         }
         self.frames.lock().push(frame);
         Ok(frame)
+    }
+
+    /// The physical address a user access at `address` reaches in this space, if its page is
+    /// mapped with the rights the access needs.
+    pub fn translate(&self, address: u64, write: bool) -> Option<u64> {
+        self.tables.lock().translate_user(address, write)
     }
 
     /// Makes this space the CPU's current one.

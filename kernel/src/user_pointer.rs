@@ -34,6 +34,14 @@ impl UserSlice {
         self.length as usize
     }
 
+    /// The address of every page the range touches, in order.
+    pub fn pages(&self) -> impl Iterator<Item = u64> {
+        let page = crate::arch::physical::FRAME_SIZE;
+        let first = self.address & !(page - 1);
+        let end = self.address + self.length;
+        (first..end).step_by(page as usize)
+    }
+
     /// Copies the whole range into `buffer` (whose length must equal the slice's); fails with
     /// `BadAddress` if any page of it is unmapped.
     pub fn read_into(&self, buffer: &mut [u8]) -> Result<(), Error> {

@@ -24,7 +24,7 @@ pub enum WaitQueue {
     Port(Weak<Port>),
     /// A server waiting for a request.
     PortSet(Weak<PortSet>),
-    /// A client waiting for its reply.
+    /// A client waiting for its reply, or a server waiting for its client to move bytes.
     Reply(Weak<Reply>),
     /// A thread waiting for a mutex.
     Mutex(Weak<KernelMutex>),
@@ -67,14 +67,13 @@ pub fn withdraw(thread: &Arc<Thread>) -> bool {
         }
         WaitQueue::Reply(reply) => {
             if let Some(reply) = reply.upgrade() {
-                let mut waiter = reply.waiter.lock();
-                if waiter
-                    .as_ref()
-                    .is_some_and(|waiter| Arc::ptr_eq(waiter, thread))
-                {
-                    let removed = waiter.take();
-                    drop(waiter);
-                    drop(removed);
+                for slot in [&reply.waiter, &reply.server] {
+                    let mut occupant = slot.lock();
+                    if occupant.as_ref().is_some_and(|other| Arc::ptr_eq(other, thread)) {
+                        let removed = occupant.take();
+                        drop(occupant);
+                        drop(removed);
+                    }
                 }
             }
         }

@@ -122,6 +122,8 @@ calls! {
     CondBroadcast = 32,
     /// Names the port a thread's CPU exceptions are sent to, or none.
     ThreadSetKeeper = 33,
+    /// Finishes receiving a request's bytes (the stage `IpcWait` moves to while they move).
+    IpcReceive = 34,
 }
 
 impl Call {

@@ -26,6 +26,30 @@ pub const RESULT_REGISTERS: usize = 6;
 /// The words of an IPC message, carried in `rsi`, `rdx`, `r10` and `r8` both ways.
 pub const MESSAGE_WORDS: usize = 4;
 
+/// The IPC calls move a message's bytes and handle through five more registers, which they
+/// read and rewrite (`rbx`, `r12` to `r15`; indices into `state::ThreadState::registers`):
+/// the sender's `r12`/`r13` are the address and remaining length of the bytes to send, the
+/// receiver's `r14`/`r15` the address and remaining room of the buffer they go to. Both pairs
+/// advance together as bytes move, so at every moment they describe the rest of the transfer;
+/// it ends when either count reaches zero (bytes beyond the receiver's room are not sent, and
+/// the sender's count says how many). `rbx` holds a handle to send (0 for none), which the
+/// kernel zeroes once it is sent; a receiving call sets `rbx` to the handle received, a new
+/// handle in the receiver's space with the sender's rights (0 for none).
+pub mod transfer {
+    use crate::state::register;
+
+    /// The address of the bytes still to send.
+    pub const SEND_ADDRESS: usize = register::R12;
+    /// How many bytes are still to send.
+    pub const SEND_LENGTH: usize = register::R13;
+    /// Where the next received byte goes.
+    pub const RECEIVE_ADDRESS: usize = register::R14;
+    /// How many more bytes the receive buffer takes.
+    pub const RECEIVE_LENGTH: usize = register::R15;
+    /// The handle to send, and then the handle received.
+    pub const HANDLE: usize = register::RBX;
+}
+
 /// The first address above the user half of every address space: user pointers must lie
 /// wholly below it. The kernel half starts at `0xffff_8000_0000_0000`; everything in between
 /// is not canonical with 4-level paging (Intel SDM vol. 1 section 3.3.7.1).

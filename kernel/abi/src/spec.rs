@@ -18,6 +18,9 @@ pub struct CallSpecification {
     pub arguments: &'static [&'static str],
     /// The result registers in order (`rdi`, `rsi`, `rdx`), described; `rax` is the status.
     pub results: &'static [&'static str],
+    /// What the call moves through the transfer registers (`rbx`, `r12` to `r15`; see
+    /// `registers::transfer`), or `""` for a call that leaves them alone.
+    pub message: &'static str,
     /// Every error the call can return.
     pub errors: &'static [Error],
     /// What happens when the call is interrupted, and how it is resumed.
@@ -42,6 +45,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &[],
         results: &[],
+        message: "",
         errors: &[],
         restart: "never interrupted",
         summary: "Returns success and does nothing else.",
@@ -51,6 +55,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Short,
         arguments: &["address of the bytes", "length in bytes, at most 4096"],
         results: &[],
+        message: "",
         errors: &[Error::BadAddress, Error::TooLong],
         restart: "all or nothing: the bytes are copied in before any is printed, so a \
                   re-issued call prints them once",
@@ -61,6 +66,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["exit status"],
         results: &[],
+        message: "",
         errors: &[],
         restart: "never returns",
         summary: "Ends the calling thread; the root program's status decides the verdict of \
@@ -71,6 +77,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &[],
         results: &["nanoseconds since boot, in steps of CLOCK_TICK_NANOSECONDS"],
+        message: "",
         errors: &[],
         restart: "never interrupted",
         summary: "Reads the monotonic clock.",
@@ -80,6 +87,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Long,
         arguments: &["absolute deadline in nanoseconds of the monotonic clock"],
         results: &[],
+        message: "",
         errors: &[],
         restart: "re-issued from scratch: the deadline is absolute, so restarting never \
                   lengthens the sleep",
@@ -91,6 +99,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["handle"],
         results: &[],
+        message: "",
         errors: &[Error::BadHandle],
         restart: "never interrupted",
         summary: "Removes the handle from the caller's table; the slot's generation changes, so \
@@ -106,6 +115,7 @@ pub const TABLE: &[CallSpecification] = &[
             "rights for the new handle (a subset of the original's)",
         ],
         results: &["the new handle"],
+        message: "",
         errors: &[Error::BadHandle, Error::MissingRights, Error::QuotaExceeded],
         restart: "never interrupted",
         summary: "Makes a second handle to the same object; needs the DUPLICATE right, and the \
@@ -116,6 +126,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["kernel-memory quota for the new space, in bytes"],
         results: &["a handle to the new space, with every right"],
+        message: "",
         errors: &[Error::QuotaExceeded, Error::OutOfMemory],
         restart: "never interrupted",
         summary: "Creates an address space with an empty user half and an empty handle table; \
@@ -126,6 +137,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Short,
         arguments: &["space handle (CREATE right)", "address of a ThreadState"],
         results: &["a handle to the new thread, with every right"],
+        message: "",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
@@ -143,6 +155,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["thread handle (CONTROL right)"],
         results: &[],
+        message: "",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
@@ -157,6 +170,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["thread handle (CONTROL right)"],
         results: &[],
+        message: "",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
@@ -177,6 +191,7 @@ pub const TABLE: &[CallSpecification] = &[
             "address of a ThreadState buffer",
         ],
         results: &[],
+        message: "",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
@@ -196,6 +211,7 @@ pub const TABLE: &[CallSpecification] = &[
             "address of a ThreadState",
         ],
         results: &[],
+        message: "",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
@@ -215,6 +231,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &[],
         results: &[],
+        message: "",
         errors: &[],
         restart: "never interrupted; completes before the processor is given away",
         summary: "Moves the caller behind the other ready threads of its priority.",
@@ -227,6 +244,7 @@ pub const TABLE: &[CallSpecification] = &[
             "priority, 0 to PRIORITY_MAX",
         ],
         results: &[],
+        message: "",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
@@ -246,6 +264,7 @@ pub const TABLE: &[CallSpecification] = &[
             "exit status, or vector (bits 0-7) and error code (bits 32-63) of a fault",
             "fault address of a page fault, else 0",
         ],
+        message: "",
         errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
         restart: "never interrupted",
         summary: "Tells what a thread is doing, how it ended, or why it faulted.",
@@ -255,6 +274,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["badge: a word receivers see with every message to this port"],
         results: &["a handle to the port (SEND, RECEIVE, DUPLICATE, TRANSFER)"],
+        message: "",
         errors: &[Error::QuotaExceeded],
         restart: "never interrupted",
         summary: "Creates a port, charged to the caller's space.",
@@ -264,6 +284,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &[],
         results: &["a handle to the port set (RECEIVE, DUPLICATE, TRANSFER)"],
+        message: "",
         errors: &[Error::QuotaExceeded],
         restart: "never interrupted",
         summary: "Creates an empty port set, charged to the caller's space.",
@@ -273,6 +294,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["port set (RECEIVE)", "port (RECEIVE)"],
         results: &[],
+        message: "",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
@@ -287,37 +309,50 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::MultiStage,
         arguments: &["port (SEND)", "word 0", "word 1", "word 2", "word 3"],
         results: REPLY_RESULTS,
+        message: "sends the bytes r12/r13 and the handle rbx (TRANSFER); receives the reply's \
+                  bytes into r14/r15 and its handle into rbx",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
             Error::MissingRights,
+            Error::BadAddress,
             Error::PeerGone,
             Error::QuotaExceeded,
+            Error::InvalidState,
         ],
         restart: "stage 1, waiting for a server: re-issued from scratch, nothing was sent. When a \
                   server takes the request the kernel rewrites the registers to stage 2, \
-                  IpcAwaitReply with a reply handle in rdi, so an interruption from then on \
-                  waits for the same reply and never sends twice",
-        summary: "Sends four words to the port and waits for the four-word reply.",
+                  IpcAwaitReply with a reply handle in rdi (the words and handle delivered, \
+                  r12/r13 advanced past the bytes sent), so an interruption from then on never \
+                  sends anything twice",
+        summary: "Sends a request (four words, bytes, a handle) to the port and waits for the \
+                  reply.",
     },
     CallSpecification {
         call: Call::IpcAwaitReply,
-        category: Category::Long,
+        category: Category::MultiStage,
         arguments: &["reply handle (RECEIVE)"],
         results: REPLY_RESULTS,
+        message: "as IpcCall: the request's bytes left in r12/r13, then the reply into r14/r15 \
+                  and rbx",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
             Error::MissingRights,
+            Error::BadAddress,
             Error::PeerGone,
+            Error::QuotaExceeded,
+            Error::InvalidState,
         ],
-        restart: "re-issued from scratch: the reply waits in the reply object until taken",
-        summary: "Waits for the reply to a request; the handle is closed once the reply (or \
-                  PeerGone) is delivered.",
+        restart: "re-issued from the registers: r12/r13 and r14/r15 always say how much of \
+                  the request is still to send and how much room the reply still has; the \
+                  reply waits in the reply object (or in the server's registers) until taken",
+        summary: "Finishes sending the request's bytes if any are left, then waits for the \
+                  reply; the handle is closed once the reply (or PeerGone) is delivered.",
     },
     CallSpecification {
         call: Call::IpcWait,
-        category: Category::Long,
+        category: Category::MultiStage,
         arguments: &["port set (RECEIVE)"],
         results: &[
             "a reply handle for a request, or 0 for a one-way message",
@@ -327,18 +362,23 @@ pub const TABLE: &[CallSpecification] = &[
             "word 3",
             "the badge of the port it came to",
         ],
+        message: "receives the request's bytes into r14/r15 and its handle into rbx",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
             Error::MissingRights,
+            Error::BadAddress,
+            Error::PeerGone,
             Error::QuotaExceeded,
         ],
-        restart: "re-issued from scratch: a request stays queued until a server takes it",
+        restart: "re-issued from scratch while no request is taken: it stays queued. Once one \
+                  is taken the registers hold the results and, while its bytes still move, \
+                  name the IpcReceive stage",
         summary: "Takes the oldest request waiting on a port of the set, or waits for one.",
     },
     CallSpecification {
         call: Call::IpcReply,
-        category: Category::Trivial,
+        category: Category::Long,
         arguments: &[
             "reply handle (RECEIVE)",
             "word 0",
@@ -347,16 +387,23 @@ pub const TABLE: &[CallSpecification] = &[
             "word 3",
         ],
         results: &[],
+        message: "sends the bytes r12/r13 and the handle rbx (TRANSFER)",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
             Error::MissingRights,
+            Error::BadAddress,
             Error::PeerGone,
+            Error::QuotaExceeded,
+            Error::InvalidState,
         ],
-        restart: "never interrupted",
+        restart: "re-issued from the registers, which say how much of the reply's bytes is \
+                  still to send; it waits only when the reply has bytes and the client is not \
+                  waiting for them (stopped, or being moved)",
         summary: "Answers a request and closes the reply handle; the client's call completes. \
                   PeerGone if the client's side of the reply is gone (the answer is dropped; \
-                  IpcReplyWait goes on to wait regardless).",
+                  IpcReplyWait goes on to wait regardless); InvalidState while the request's \
+                  bytes are still arriving.",
     },
     CallSpecification {
         call: Call::IpcReplyWait,
@@ -370,14 +417,17 @@ pub const TABLE: &[CallSpecification] = &[
             "port set (RECEIVE)",
         ],
         results: &["as IpcWait"],
+        message: "as IpcReply, then as IpcWait",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
             Error::MissingRights,
+            Error::BadAddress,
             Error::QuotaExceeded,
+            Error::InvalidState,
         ],
-        restart: "the reply is sent at once, then the registers are rewritten to IpcWait on the \
-                  set, so an interruption while waiting never answers twice",
+        restart: "as IpcReply until the answer is out; then the registers are rewritten to \
+                  IpcWait on the set, so an interruption while waiting never answers twice",
         summary: "IpcReply, then IpcWait, in one call.",
     },
     CallSpecification {
@@ -385,21 +435,25 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["port (SEND)", "word 0", "word 1", "word 2", "word 3"],
         results: &[],
+        message: "sends the handle rbx (TRANSFER); no bytes",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
             Error::MissingRights,
             Error::NoReceiver,
+            Error::QuotaExceeded,
         ],
         restart: "never interrupted",
-        summary: "Delivers four words to a server waiting on the port's set, at most once: with \
-                  no server waiting, the message is dropped and NoReceiver returned.",
+        summary: "Delivers four words (and a handle) to a server waiting on the port's set, at \
+                  most once: with no server waiting, the message is dropped and NoReceiver \
+                  returned.",
     },
     CallSpecification {
         call: Call::MutexCreate,
         category: Category::Trivial,
         arguments: &[],
         results: &["a handle to the mutex (SYNCHRONIZE, DUPLICATE, TRANSFER)"],
+        message: "",
         errors: &[Error::QuotaExceeded],
         restart: "never interrupted",
         summary: "Creates an unlocked mutex, charged to the caller's space. A mutex records that \
@@ -411,6 +465,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Long,
         arguments: &["mutex (SYNCHRONIZE)"],
         results: &[],
+        message: "",
         errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
         restart: "re-issued from scratch while waiting (the waiter left the queue: nothing \
                   was taken); once an unlock has handed it the mutex, the call is complete",
@@ -421,6 +476,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["mutex (SYNCHRONIZE)"],
         results: &[],
+        message: "",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
@@ -435,6 +491,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["mutex (SYNCHRONIZE)"],
         results: &[],
+        message: "",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
@@ -450,6 +507,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &[],
         results: &["a handle to the condition variable (SYNCHRONIZE, DUPLICATE, TRANSFER)"],
+        message: "",
         errors: &[Error::QuotaExceeded],
         restart: "never interrupted",
         summary: "Creates a condition variable, charged to the caller's space.",
@@ -462,6 +520,7 @@ pub const TABLE: &[CallSpecification] = &[
             "condition variable (SYNCHRONIZE)",
         ],
         results: &[],
+        message: "",
         errors: &[
             Error::BadHandle,
             Error::WrongType,
@@ -478,6 +537,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["condition variable (SYNCHRONIZE)"],
         results: &[],
+        message: "",
         errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
         restart: "never interrupted",
         summary: "Wakes the longest waiter, which then locks the mutex again; nothing if none.",
@@ -487,6 +547,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["condition variable (SYNCHRONIZE)"],
         results: &[],
+        message: "",
         errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
         restart: "never interrupted",
         summary: "Wakes every waiter.",
@@ -496,11 +557,39 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &["thread (CONTROL)", "keeper port (SEND), or 0 for none"],
         results: &[],
+        message: "",
         errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
         restart: "never interrupted",
         summary: "Names the port the thread's CPU exceptions are sent to as requests (see \
                   kernel/abi/src/keeper.rs for the message); with none, an exception stops \
                   the thread for good and ThreadStatus tells why.",
+    },
+    CallSpecification {
+        call: Call::IpcReceive,
+        category: Category::MultiStage,
+        arguments: &[
+            "reply handle (RECEIVE)",
+            "word 0 (kept)",
+            "word 1 (kept)",
+            "word 2 (kept)",
+            "word 3 (kept)",
+            "badge (kept)",
+        ],
+        results: &["as IpcWait"],
+        message: "receives the rest of the request's bytes into r14/r15",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::BadAddress,
+            Error::PeerGone,
+        ],
+        restart: "re-issued from the registers: r14/r15 say how much room is left, the client's \
+                  r12/r13 how much is still to come",
+        summary: "The stage IpcWait moves to when it has taken a request whose bytes are still \
+                  moving (a transfer preempted between two pages, or waiting for a client that \
+                  was stopped); completes when they are through. PeerGone, with the reply \
+                  handle closed, if the client's side went away first.",
     },
 ];
 
@@ -522,9 +611,9 @@ pub fn render_markdown(out: &mut impl Write) -> fmt::Result {
     writeln!(out)?;
     writeln!(
         out,
-        "| number | call | category | arguments | results | errors | restart |"
+        "| number | call | category | arguments | results | message registers | errors | restart |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
     for entry in TABLE {
         write!(
             out,
@@ -536,7 +625,12 @@ pub fn render_markdown(out: &mut impl Write) -> fmt::Result {
         write_list(out, entry.arguments.iter().copied())?;
         write!(out, " | ")?;
         write_list(out, entry.results.iter().copied())?;
-        write!(out, " | ")?;
+        let message = if entry.message.is_empty() {
+            "none"
+        } else {
+            entry.message
+        };
+        write!(out, " | {message} | ")?;
         write_list(out, entry.errors.iter().map(|error| error.name()))?;
         writeln!(out, " | {} |", entry.restart)?;
     }

@@ -2,11 +2,12 @@
 //! for the objects); calls that may block return a `wait::BlockingResult`.
 
 use crate::arch::frame::SavedRegisters;
-use crate::ipc::{Caller, Port, PortSet, Reply, ReplySender, ReplyState};
-use crate::model;
+use crate::ipc::{Caller, Port, PortSet, Reply, ReplyReceiver, ReplySender, ReplyState};
+use crate::model::{self, Restart};
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::thread::{FaultReport, RunState, Thread};
+use crate::transfer::{self, Interruption};
 use crate::wait::{BlockingResult, WaitQueue, block_in};
 use abi::keeper::{self, FaultMessage};
 use abi::registers::MESSAGE_WORDS;
@@ -72,13 +73,17 @@ pub fn port_set_add(set: u64, port: u64) -> Result<(), Error> {
 
 /// Opens a reply object between `client` and `server`: a receiving handle in the client's
 /// space, a sending one in the server's.
-fn open_reply(client: &Thread, server: &Thread) -> Result<(Handle, Handle), Error> {
-    let reply = Reply::new();
-    let client_side = KernelObject::ReplyReceiver(reply.clone());
+fn open_reply(
+    client: &Thread,
+    server: &Thread,
+    state: ReplyState,
+) -> Result<(Arc<Reply>, Handle, Handle), Error> {
+    let reply = Reply::new(state);
+    let client_side = KernelObject::ReplyReceiver(Arc::new(ReplyReceiver(reply.clone())));
     let client_handle = client.space.insert_handle(client_side, Rights::RECEIVE)?;
-    let server_side = KernelObject::ReplySender(Arc::new(ReplySender(reply)));
+    let server_side = KernelObject::ReplySender(Arc::new(ReplySender(reply.clone())));
     match server.space.insert_handle(server_side, Rights::RECEIVE) {
-        Ok(server_handle) => Ok((client_handle, server_handle)),
+        Ok(server_handle) => Ok((reply, client_handle, server_handle)),
         Err(error) => {
             let _ = client.space.close_handle(client_handle);
             Err(error)
@@ -98,6 +103,97 @@ fn server_results(reply: Handle, words: [u64; MESSAGE_WORDS], port: &Port) -> [u
     ]
 }
 
+/// Takes `client`'s request for `server`: opens their connection, moves the handle the
+/// request carries, writes the server's results (the reply handle, the words, the badge) with
+/// its call at the `IpcReceive` stage, and moves the client's call to its `IpcAwaitReply`
+/// stage. The request's bytes are still to move. On error nothing has changed.
+fn connect(client: &Thread, server: &Thread, port: &Port) -> Result<Arc<Reply>, Error> {
+    let bytes = client.registers.transfer().send_length != 0
+        && server.registers.transfer().receive_length != 0;
+    let state = if bytes {
+        ReplyState::Request
+    } else {
+        ReplyState::Pending
+    };
+    let (reply, client_handle, server_handle) = open_reply(client, server, state)?;
+    if let Err(error) = transfer::move_handle(client, server) {
+        let _ = client.space.close_handle(client_handle);
+        let _ = server.space.close_handle(server_handle);
+        return Err(error);
+    }
+    let results = server_results(server_handle, message_of(client), port);
+    server.registers.update(|frame| {
+        frame.rax = Call::IpcReceive.number();
+        [
+            frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+        ] = results;
+    });
+    client.registers.update(|frame| {
+        frame.rax = Call::IpcAwaitReply.number();
+        frame.rdi = client_handle.raw();
+    });
+    Ok(reply)
+}
+
+/// Puts `thread`, which is not running, back in one of a connection's waiting slots.
+fn wait_on(reply: &Arc<Reply>, slot: &spin::Mutex<Option<Arc<Thread>>>, thread: Arc<Thread>) {
+    *thread.waiting_in.lock() = Some(WaitQueue::Reply(Arc::downgrade(reply)));
+    *slot.lock() = Some(thread);
+}
+
+/// Moves the request's bytes from `client` to `server`, one of which is the running thread
+/// and the other blocked and taken out of every queue. When the bytes are through, the
+/// request phase ends and `Ok` is returned. A pause puts the blocked one back in its slot;
+/// a fault fails the call of the side whose memory it is. In both cases the caller returns
+/// `Err(Restart)` or the error, as `finish_request` says.
+fn move_request(
+    reply: &Arc<Reply>,
+    client: &Arc<Thread>,
+    server: &Arc<Thread>,
+    client_is_running: bool,
+) -> Result<(), Stop> {
+    match transfer::copy_bytes(client, server) {
+        Ok(()) => {
+            *reply.state.lock() = ReplyState::Pending;
+            Ok(())
+        }
+        Err(interruption) => {
+            let (blocked, slot) = if client_is_running {
+                (server, &reply.server)
+            } else {
+                (client, &reply.waiter)
+            };
+            let faulted_blocked = match interruption {
+                Interruption::Preempted => false,
+                Interruption::SenderFault => !client_is_running,
+                Interruption::ReceiverFault => client_is_running,
+            };
+            if faulted_blocked {
+                // Its memory changed under the transfer (possible only once memory can be
+                // taken away): its call fails, its registers showing how far it got, and the
+                // running side waits for it to come back.
+                model::complete_blocked(blocked, Error::BadAddress.code(), &[]);
+                return Err(Stop::Wait);
+            }
+            wait_on(reply, slot, blocked.clone());
+            Err(match interruption {
+                Interruption::Preempted => Stop::Restart,
+                _ => Stop::Fail(Error::BadAddress),
+            })
+        }
+    }
+}
+
+/// Why the running thread's part of a transfer stopped.
+enum Stop {
+    /// Preempted: re-issue the call from the registers.
+    Restart,
+    /// Its own memory failed: the call returns this error.
+    Fail(Error),
+    /// The peer went away from the transfer: wait for it.
+    Wait,
+}
+
 /// `IpcCall`, stage 1: hand the request to a waiting server, or wait for one.
 pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
     let port = match object(port, Rights::SEND, KernelObject::into_port) {
@@ -105,6 +201,9 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
         Err(error) => return Ok(Err(error)),
     };
     let client = scheduler::current();
+    if let Err(error) = transfer::check_send(&client).and(transfer::check_receive(&client)) {
+        return Ok(Err(error));
+    }
     let set = port.set.lock().clone();
     let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
     let Some(server) = server else {
@@ -119,8 +218,8 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
         return block_in(client, queue);
     };
     *server.waiting_in.lock() = None;
-    let (client_handle, server_handle) = match open_reply(&client, &server) {
-        Ok(handles) => handles,
+    let reply = match connect(&client, &server, &port) {
+        Ok(reply) => reply,
         Err(error) => {
             // The server goes back to waiting, first in line.
             if let Some(set) = set {
@@ -130,42 +229,82 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
             return Ok(Err(error));
         }
     };
-    let results = server_results(server_handle, message_of(&client), &port);
-    model::complete_blocked(&server, 0, &results);
-    // Stage 2, in place: from here on an interruption re-issues the wait for this reply.
-    registers.update(|frame| {
-        frame.rax = Call::IpcAwaitReply.number();
-        frame.rdi = client_handle.raw();
-    });
-    drop((client, server, port, set));
-    await_reply(registers, client_handle.raw())
+    // From here on an interruption re-issues stage 2, `IpcAwaitReply`, which never sends
+    // twice.
+    if matches!(*reply.state.lock(), ReplyState::Request) {
+        match move_request(&reply, &client, &server, true) {
+            Ok(()) => {}
+            Err(Stop::Restart) => return Err(Restart),
+            Err(Stop::Fail(error)) => return Ok(Err(error)),
+            Err(Stop::Wait) => {}
+        }
+    }
+    model::complete_blocked(&server, 0, &[]);
+    drop((client, server, port, set, reply));
+    await_reply(registers, registers.first_argument())
 }
 
-/// `IpcAwaitReply` (and `IpcCall`'s stage 2).
+/// `IpcAwaitReply` (and `IpcCall`'s stage 2): finish sending the request if bytes of it are
+/// left, then wait for the reply.
 pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
-    let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_receiver) {
-        Ok(reply) => reply,
+    let receiver = match object(handle, Rights::RECEIVE, KernelObject::into_reply_receiver) {
+        Ok(receiver) => receiver,
         Err(error) => return Ok(Err(error)),
     };
+    let reply = receiver.0.clone();
+    drop(receiver);
     let client = scheduler::current();
-    let state = *reply.state.lock();
+    if let Err(error) = transfer::check_receive(&client) {
+        return Ok(Err(error));
+    }
+    let state = reply.state.lock().clone();
     match state {
-        ReplyState::Pending => {
-            let mut waiter = reply.waiter.lock();
-            if waiter.is_some() {
-                // Another thread already waits for this reply (a copy of this one's state).
-                return Ok(Err(Error::InvalidState));
+        ReplyState::Request => {
+            if let Err(error) = transfer::check_send(&client) {
+                return Ok(Err(error));
             }
-            *waiter = Some(client.clone());
-            drop(waiter);
-            let queue = WaitQueue::Reply(Arc::downgrade(&reply));
-            drop(reply);
-            block_in(client, queue)
+            let server = reply.server.lock().take();
+            let Some(server) = server else {
+                return wait_for_peer(&reply, client);
+            };
+            *server.waiting_in.lock() = None;
+            match move_request(&reply, &client, &server, true) {
+                Ok(()) => model::complete_blocked(&server, 0, &[]),
+                Err(Stop::Restart) => return Err(Restart),
+                Err(Stop::Fail(error)) => return Ok(Err(error)),
+                Err(Stop::Wait) => {}
+            }
+            drop((server, client, reply));
+            // The request is through, or the server went away from it: look again.
+            await_reply(registers, handle)
         }
-        ReplyState::Answered(words) => {
-            let _ = client.space.close_handle(Handle::from_raw(handle));
-            registers.complete_system_call(0, &[0, words[0], words[1], words[2], words[3]]);
-            Ok(Ok(()))
+        ReplyState::Pending => {
+            let server = reply.server.lock().take();
+            let Some(server) = server else {
+                return wait_for_peer(&reply, client);
+            };
+            // The server waits with a reply whose bytes need this thread's buffer.
+            *server.waiting_in.lock() = None;
+            match move_reply(&reply, &server, &client, false) {
+                Ok(()) => Ok(Ok(())),
+                Err(Stop::Restart) => Err(Restart),
+                Err(Stop::Fail(error)) => Ok(Err(error)),
+                Err(Stop::Wait) => {
+                    drop((server, client, reply));
+                    await_reply(registers, handle)
+                }
+            }
+        }
+        ReplyState::Answered(words, handle) => {
+            let outcome = take_answer(&client, handle);
+            let _ = client.space.close_handle(Handle::from_raw(handle_of(&client)));
+            match outcome {
+                Ok(()) => {
+                    registers.complete_system_call(0, &reply_results(words));
+                    Ok(Ok(()))
+                }
+                Err(error) => Ok(Err(error)),
+            }
         }
         ReplyState::Abandoned => {
             let _ = client.space.close_handle(Handle::from_raw(handle));
@@ -174,65 +313,233 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     }
 }
 
-/// Hands a reply (answered or abandoned) to the client blocked waiting for it, if one is; a
-/// client not yet waiting finds it when it (re-)issues `IpcAwaitReply`.
+/// The client's results for a reply of `words`: its reply handle, now closed, and the words.
+fn reply_results(words: [u64; MESSAGE_WORDS]) -> [u64; 5] {
+    [0, words[0], words[1], words[2], words[3]]
+}
+
+/// The connection handle in a thread's `rdi` (its call is at a stage that names one).
+fn handle_of(thread: &Thread) -> u64 {
+    thread.registers.first_argument()
+}
+
+/// Puts the handle an answer left in the reply object (if any) into the client's space, and
+/// its value into the client's `rbx`.
+fn take_answer(client: &Thread, handle: Option<(KernelObject, Rights)>) -> Result<(), Error> {
+    let received = match handle {
+        Some((object, rights)) => client.space.insert_handle(object, rights)?.raw(),
+        None => 0,
+    };
+    client.registers.update(|frame| frame.rbx = received);
+    Ok(())
+}
+
+/// Blocks the running thread in `reply`'s slot for its side (the client's, or the server's
+/// if it holds the sending side).
+fn wait_for_peer(reply: &Arc<Reply>, thread: Arc<Thread>) -> BlockingResult {
+    let is_server = matches!(
+        Call::from_number(thread.registers.get().rax),
+        Some(Call::IpcReceive | Call::IpcReply | Call::IpcReplyWait)
+    );
+    let slot = if is_server {
+        &reply.server
+    } else {
+        &reply.waiter
+    };
+    let mut occupant = slot.lock();
+    if occupant.is_some() {
+        // Another thread already waits here (a copy of this one's state).
+        return Ok(Err(Error::InvalidState));
+    }
+    *occupant = Some(thread.clone());
+    drop(occupant);
+    let queue = WaitQueue::Reply(Arc::downgrade(reply));
+    block_in(thread, queue)
+}
+
+/// Moves the reply from `server` to `client` (one running, the other blocked and out of every
+/// queue): its handle, its bytes, then its words, which complete the client's call and the
+/// server's reply.
+fn move_reply(
+    reply: &Arc<Reply>,
+    server: &Arc<Thread>,
+    client: &Arc<Thread>,
+    server_is_running: bool,
+) -> Result<(), Stop> {
+    let (blocked, slot) = if server_is_running {
+        (client, &reply.waiter)
+    } else {
+        (server, &reply.server)
+    };
+    if let Err(error) = transfer::move_handle(server, client) {
+        if server_is_running {
+            wait_on(reply, slot, blocked.clone());
+            return Err(Stop::Fail(error));
+        }
+        release_server(server, Err(error));
+        return Err(Stop::Wait);
+    }
+    match transfer::copy_bytes(server, client) {
+        Ok(()) => {}
+        Err(Interruption::Preempted) => {
+            wait_on(reply, slot, blocked.clone());
+            return Err(Stop::Restart);
+        }
+        Err(fault) => {
+            let server_faulted = fault == Interruption::SenderFault;
+            if server_faulted == server_is_running {
+                wait_on(reply, slot, blocked.clone());
+                return Err(Stop::Fail(Error::BadAddress));
+            }
+            if server_is_running {
+                model::complete_blocked(client, Error::BadAddress.code(), &[]);
+                return Err(Stop::Wait);
+            }
+            release_server(server, Err(Error::BadAddress));
+            return Err(Stop::Wait);
+        }
+    }
+    let words = server.registers.message();
+    *reply.state.lock() = ReplyState::Answered(words, None);
+    let client_handle = Handle::from_raw(handle_of(client));
+    if server_is_running {
+        let _ = client.space.close_handle(client_handle);
+        let _ = server.space.close_handle(Handle::from_raw(handle_of(server)));
+        model::complete_blocked(client, 0, &reply_results(words));
+    } else {
+        let _ = client.space.close_handle(client_handle);
+        client.registers.complete_system_call(0, &reply_results(words));
+        release_server(server, Ok(()));
+    }
+    Ok(())
+}
+
+/// Ends the call of a server blocked on a connection (in `IpcReceive`, `IpcReply` or
+/// `IpcReplyWait`) with an outcome; `IpcReplyWait` that answered (or whose client vanished:
+/// that does not stop a server) moves on to its `IpcWait` stage instead. The reply handle is
+/// closed when the answer went out or the client is gone; after any other failure it stays,
+/// so that the server can try again.
+pub fn release_server(server: &Arc<Thread>, outcome: Result<(), Error>) {
+    *server.waiting_in.lock() = None;
+    let frame = server.registers.get();
+    let answering = frame.rax != Call::IpcReceive.number();
+    let over = matches!(outcome, Err(Error::PeerGone)) || (answering && outcome.is_ok());
+    if over {
+        let _ = server.space.close_handle(Handle::from_raw(frame.rdi));
+    }
+    if over && frame.rax == Call::IpcReplyWait.number() {
+        model::advance_blocked(server, |frame| {
+            frame.rax = Call::IpcWait.number();
+            frame.rdi = frame.r9;
+        });
+        return;
+    }
+    model::complete_blocked(server, outcome.err().map_or(0, Error::code), &[]);
+}
+
+/// Hands an abandoned reply (or an answer given while the client was away) to the client
+/// blocked waiting for it, if one is; a client not yet waiting finds it when it (re-)issues
+/// `IpcAwaitReply`.
 pub fn deliver_reply(reply: &Arc<Reply>) {
     let Some(client) = reply.waiter.lock().take() else {
         return;
     };
     *client.waiting_in.lock() = None;
-    // The client waits in `IpcAwaitReply`, whose rdi names its side of the reply.
-    let handle = Handle::from_raw(client.registers.first_argument());
-    let _ = client.space.close_handle(handle);
-    let state = *reply.state.lock();
-    match state {
-        ReplyState::Answered(words) => {
-            model::complete_blocked(&client, 0, &[0, words[0], words[1], words[2], words[3]]);
+    let state = core::mem::replace(&mut *reply.state.lock(), ReplyState::Abandoned);
+    let outcome = match state {
+        ReplyState::Answered(words, handle) => {
+            take_answer(&client, handle).map(|()| reply_results(words))
         }
-        ReplyState::Abandoned | ReplyState::Pending => {
-            model::complete_blocked(&client, Error::PeerGone.code(), &[]);
-        }
+        _ => Err(Error::PeerGone),
+    };
+    let _ = client
+        .space
+        .close_handle(Handle::from_raw(handle_of(&client)));
+    match outcome {
+        Ok(results) => model::complete_blocked(&client, 0, &results),
+        Err(error) => model::complete_blocked(&client, error.code(), &[]),
     }
 }
 
-/// `IpcReply`.
-pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
-    let space = scheduler::current().space.clone();
-    let sender = space.typed(
+/// `IpcReply`: answers a request; waits only if the reply has bytes and the client is not
+/// there to take them.
+pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
+    let server = scheduler::current();
+    let sender = match server.space.typed(
         Handle::from_raw(handle),
         Rights::RECEIVE,
         KernelObject::into_reply_sender,
-    )?;
-    space.close_handle(Handle::from_raw(handle))?;
-    // Nobody but this side holds the reply object: the client's side is gone (its handle was
-    // closed, or its space destroyed), and the answer would go nowhere.
-    let client_gone = sender.0.faulted.lock().is_none()
-        && Arc::strong_count(&sender.0) == 1
-        && sender.0.waiter.lock().is_none();
-    *sender.0.state.lock() = ReplyState::Answered(words);
-    if client_gone {
-        return Err(Error::PeerGone);
+    ) {
+        Ok(sender) => sender,
+        Err(error) => return Ok(Err(error)),
+    };
+    let reply = sender.0.clone();
+    drop(sender);
+    if let Err(error) = transfer::check_send(&server) {
+        return Ok(Err(error));
     }
-    deliver_reply(&sender.0);
-    let faulted = sender.0.faulted.lock().take();
-    if let Some((thread, sequence)) = faulted
-        && words[0] == keeper::RESUME
-        && thread
-            .fault_sequence
-            .load(core::sync::atomic::Ordering::Relaxed)
-            == sequence
-        && matches!(thread.run_state(), RunState::Faulted(_) | RunState::Stopped)
-    {
-        scheduler::make_ready(thread);
+    let faulted = reply.faulted.lock().take();
+    if let Some((thread, sequence)) = faulted {
+        *reply.state.lock() = ReplyState::Answered(words, None);
+        let _ = server.space.close_handle(Handle::from_raw(handle));
+        if words[0] == keeper::RESUME
+            && thread
+                .fault_sequence
+                .load(core::sync::atomic::Ordering::Relaxed)
+                == sequence
+            && matches!(thread.run_state(), RunState::Faulted(_) | RunState::Stopped)
+        {
+            scheduler::make_ready(thread);
+        }
+        return Ok(Ok(()));
     }
-    Ok(())
+    if !matches!(*reply.state.lock(), ReplyState::Pending) {
+        // The request's bytes are not all received yet.
+        return Ok(Err(Error::InvalidState));
+    }
+    if reply.client_gone.load(core::sync::atomic::Ordering::Relaxed) {
+        // Nobody would take the answer.
+        *reply.state.lock() = ReplyState::Abandoned;
+        let _ = server.space.close_handle(Handle::from_raw(handle));
+        return Ok(Err(Error::PeerGone));
+    }
+    let client = reply.waiter.lock().take();
+    if let Some(client) = client {
+        *client.waiting_in.lock() = None;
+        return match move_reply(&reply, &server, &client, true) {
+            Ok(()) => Ok(Ok(())),
+            Err(Stop::Restart) => Err(Restart),
+            Err(Stop::Fail(error)) => Ok(Err(error)),
+            Err(Stop::Wait) => wait_for_peer(&reply, server),
+        };
+    }
+    if server.registers.transfer().send_length != 0 {
+        return wait_for_peer(&reply, server);
+    }
+    // No bytes: the answer waits in the reply object for the client.
+    let transfer = server.registers.transfer();
+    let handle_sent = if transfer.handle != 0 {
+        match server
+            .space
+            .transferable(Handle::from_raw(transfer.handle))
+        {
+            Ok(sent) => Some(sent),
+            Err(error) => return Ok(Err(error)),
+        }
+    } else {
+        None
+    };
+    server.registers.update(|frame| frame.rbx = 0);
+    *reply.state.lock() = ReplyState::Answered(words, handle_sent);
+    let _ = server.space.close_handle(Handle::from_raw(handle));
+    Ok(Ok(()))
 }
 
-/// `IpcReplyWait`: the reply is sent at once; then the call becomes `IpcWait` on the set.
+/// `IpcReplyWait`: the reply, then the call becomes `IpcWait` on the set.
 pub fn reply_wait(registers: &SavedRegisters, arguments: [u64; 6]) -> BlockingResult {
     let words = [arguments[1], arguments[2], arguments[3], arguments[4]];
     // A client that has gone away does not stop the server from serving the next one.
-    match reply(arguments[0], words) {
+    match reply(arguments[0], words)? {
         Ok(()) | Err(Error::PeerGone) => {}
         Err(error) => return Ok(Err(error)),
     }
@@ -251,6 +558,9 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
         Err(error) => return Ok(Err(error)),
     };
     let server = scheduler::current();
+    if let Err(error) = transfer::check_receive(&server) {
+        return Ok(Err(error));
+    }
     while let Some((port, caller)) = set.take_caller() {
         // It waited in this port's queue, and leaves it now.
         *caller.thread.waiting_in.lock() = None;
@@ -263,19 +573,27 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
             continue;
         }
         let client = caller.thread;
-        match open_reply(&client, &server) {
-            Ok((client_handle, server_handle)) => {
-                let results = server_results(server_handle, message_of(&client), &port);
-                model::advance_blocked(&client, |frame| {
-                    frame.rax = Call::IpcAwaitReply.number();
-                    frame.rdi = client_handle.raw();
-                });
-                registers.complete_system_call(0, &results);
-                return Ok(Ok(()));
+        let reply = match connect(&client, &server, &port) {
+            Ok(reply) => reply,
+            Err(error) => {
+                // The request cannot be taken (a quota ran out): its call fails; try the next.
+                model::complete_blocked(&client, error.code(), &[]);
+                continue;
             }
-            // The request cannot be taken (a quota ran out): its call fails; try the next.
-            Err(error) => model::complete_blocked(&client, error.code(), &[]),
+        };
+        if matches!(*reply.state.lock(), ReplyState::Request) {
+            match move_request(&reply, &client, &server, false) {
+                Ok(()) => {}
+                // The client went back to its slot, and the server re-issues `IpcReceive`.
+                Err(Stop::Restart) => return Err(Restart),
+                Err(Stop::Fail(error)) => return Ok(Err(error)),
+                Err(Stop::Wait) => return wait_for_peer(&reply, server),
+            }
         }
+        // The client now waits for its reply, without having to run first.
+        wait_on(&reply, &reply.waiter, client);
+        registers.complete_system_call(0, &[]);
+        return Ok(Ok(()));
     }
     set.servers.lock().push_back(server.clone());
     let queue = WaitQueue::PortSet(Arc::downgrade(&set));
@@ -283,11 +601,61 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
     block_in(server, queue)
 }
 
-/// `IpcSend`: to a waiting server, at most once.
+/// `IpcReceive` (`IpcWait`'s stage while a request's bytes are moving): finish receiving
+/// them.
+pub fn receive(registers: &SavedRegisters, handle: u64) -> BlockingResult {
+    let server = scheduler::current();
+    let sender = match server.space.typed(
+        Handle::from_raw(handle),
+        Rights::RECEIVE,
+        KernelObject::into_reply_sender,
+    ) {
+        Ok(sender) => sender,
+        Err(error) => return Ok(Err(error)),
+    };
+    let reply = sender.0.clone();
+    drop(sender);
+    if let Err(error) = transfer::check_receive(&server) {
+        return Ok(Err(error));
+    }
+    if !matches!(*reply.state.lock(), ReplyState::Request) {
+        registers.complete_system_call(0, &[]);
+        return Ok(Ok(()));
+    }
+    if reply.client_gone.load(core::sync::atomic::Ordering::Relaxed) {
+        let _ = server.space.close_handle(Handle::from_raw(handle));
+        return Ok(Err(Error::PeerGone));
+    }
+    let client = reply.waiter.lock().take();
+    let Some(client) = client else {
+        return wait_for_peer(&reply, server);
+    };
+    *client.waiting_in.lock() = None;
+    match move_request(&reply, &client, &server, false) {
+        Ok(()) => {}
+        Err(Stop::Restart) => return Err(Restart),
+        Err(Stop::Fail(error)) => return Ok(Err(error)),
+        Err(Stop::Wait) => return wait_for_peer(&reply, server),
+    }
+    wait_on(&reply, &reply.waiter, client);
+    registers.complete_system_call(0, &[]);
+    Ok(Ok(()))
+}
+
+/// `IpcSend`: words and a handle to a waiting server, at most once.
 pub fn send(port: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
     let port = object(port, Rights::SEND, KernelObject::into_port)?;
+    let sender = scheduler::current();
+    let handle = sender.registers.transfer().handle;
+    if handle != 0 {
+        sender.space.transferable(Handle::from_raw(handle))?;
+    }
     let set = port.set.lock().clone().ok_or(Error::NoReceiver)?;
     let server = set.servers.lock().pop_front().ok_or(Error::NoReceiver)?;
+    if let Err(error) = transfer::move_handle(&sender, &server) {
+        set.servers.lock().push_front(server);
+        return Err(error);
+    }
     *server.waiting_in.lock() = None;
     model::complete_blocked(&server, 0, &server_results(Handle::NONE, words, &port));
     Ok(())
@@ -301,13 +669,15 @@ fn open_fault(
     server: &Thread,
     port: &Port,
 ) -> Result<[u64; 6], Error> {
-    let reply = Reply::new();
+    let reply = Reply::new(ReplyState::Pending);
     let sequence = thread
         .fault_sequence
         .load(core::sync::atomic::Ordering::Relaxed);
     *reply.faulted.lock() = Some((thread.clone(), sequence));
     let sender = KernelObject::ReplySender(Arc::new(ReplySender(reply)));
     let server_handle = server.space.insert_handle(sender, Rights::RECEIVE)?;
+    // A fault carries no handle beyond the one to the thread, which travels in the words.
+    server.registers.update(|frame| frame.rbx = 0);
     let thread_rights = Rights::READ_STATE | Rights::WRITE_STATE | Rights::CONTROL;
     let thread_handle = match server
         .space

@@ -55,14 +55,14 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
             [arguments[1], arguments[2], arguments[3], arguments[4]],
         )
         .map(|()| None),
-        Some(Call::IpcReply) => ipc::reply(
-            first,
-            [arguments[1], arguments[2], arguments[3], arguments[4]],
-        )
-        .map(|()| None),
         Some(Call::IpcCall) => return finish(registers, ipc::call(registers, first)?),
         Some(Call::IpcAwaitReply) => return finish(registers, ipc::await_reply(registers, first)?),
         Some(Call::IpcWait) => return finish(registers, ipc::wait(registers, first)?),
+        Some(Call::IpcReceive) => return finish(registers, ipc::receive(registers, first)?),
+        Some(Call::IpcReply) => {
+            let words = [arguments[1], arguments[2], arguments[3], arguments[4]];
+            return finish_empty(registers, ipc::reply(first, words)?);
+        }
         Some(Call::IpcReplyWait) => {
             return finish(registers, ipc::reply_wait(registers, arguments)?);
         }
@@ -92,6 +92,12 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Ok(Some(result)) => registers.complete_system_call(0, &[result]),
         Err(error) => registers.complete_system_call(error.code(), &[]),
     }
+    Ok(())
+}
+
+/// Ends a call without results: its status.
+fn finish_empty(registers: &SavedRegisters, outcome: Result<(), Error>) -> Result<(), Restart> {
+    registers.complete_system_call(outcome.err().map_or(0, Error::code), &[]);
     Ok(())
 }
 

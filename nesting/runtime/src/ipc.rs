@@ -2,15 +2,47 @@
 //!
 //! A client [`call`]s a port with four words and gets four back; a server [`wait`]s on a port
 //! set, gets a [`Request`] and answers it with [`reply`] (or [`reply_wait`], which also waits
-//! for the next one). Everything a conversation is in the middle of lives in registers and
-//! handles, so either side can be stopped and moved into a new thread at any moment.
+//! for the next one). A message may also carry bytes, copied by the kernel straight from the
+//! sender's memory into the receiver's buffer, and a handle ([`call_with`], [`wait_into`],
+//! [`reply_with`], [`reply_wait_with`]). Everything a conversation is in the middle of lives in
+//! registers and handles, so either side can be stopped and moved into a new thread at any
+//! moment, even halfway through a transfer.
 
-use crate::arch::syscall::call6;
+use crate::arch::syscall::{TransferRegisters, call_with_transfer};
 use abi::registers::MESSAGE_WORDS;
 use abi::{Call, Error, Handle};
 
 /// Four words, the payload of every message.
 pub type Words = [u64; MESSAGE_WORDS];
+
+/// What a message carries besides its words: bytes to send and a handle to pass on (with
+/// `TRANSFER`; the receiver gets a new handle with the same rights, the sender keeps its own).
+#[derive(Clone, Copy, Debug)]
+pub struct Outgoing<'a> {
+    /// Bytes to copy into the receiver's buffer.
+    pub bytes: &'a [u8],
+    /// A handle to pass on, or `Handle::NONE`.
+    pub handle: Handle,
+}
+
+impl Outgoing<'_> {
+    /// Neither bytes nor a handle.
+    pub const NOTHING: Outgoing<'static> = Outgoing {
+        bytes: &[],
+        handle: Handle::NONE,
+    };
+}
+
+/// What arrived besides the words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Incoming {
+    /// How many bytes were written at the start of the receive buffer.
+    pub bytes: usize,
+    /// The handle that came with the message (now the receiver's), or `Handle::NONE`.
+    pub handle: Handle,
+    /// How many of this side's own outgoing bytes did not fit the peer's buffer.
+    pub unsent: usize,
+}
 
 /// What a server's wait returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,65 +53,169 @@ pub struct Request {
     pub words: Words,
     /// The badge of the port it came to.
     pub badge: u64,
+    /// The bytes and handle that came with it.
+    pub incoming: Incoming,
 }
 
-fn request(status: u64, results: [u64; 6]) -> Result<Request, Error> {
+/// The transfer registers for sending `outgoing` and receiving into `receive`.
+fn registers_for(outgoing: Outgoing<'_>, receive: &mut [u8]) -> TransferRegisters {
+    TransferRegisters {
+        handle: outgoing.handle.raw(),
+        send_address: outgoing.bytes.as_ptr() as u64,
+        send_length: outgoing.bytes.len() as u64,
+        receive_address: receive.as_mut_ptr() as u64,
+        receive_length: receive.len() as u64,
+    }
+}
+
+/// What the transfer registers say arrived, against the room there was.
+fn incoming(transfer: TransferRegisters, room: usize) -> Incoming {
+    Incoming {
+        bytes: room - transfer.receive_length as usize,
+        handle: Handle::from_raw(transfer.handle),
+        unsent: transfer.send_length as usize,
+    }
+}
+
+/// Issues an IPC call with a transfer; the status, the results and what arrived.
+fn transfer_call(
+    call: Call,
+    arguments: [u64; 6],
+    outgoing: Outgoing<'_>,
+    receive: &mut [u8],
+) -> (u64, [u64; 6], Incoming) {
+    let room = receive.len();
+    let mut transfer = registers_for(outgoing, receive);
+    let (status, results) = call_with_transfer(call, arguments, &mut transfer);
+    (status, results, incoming(transfer, room))
+}
+
+fn request(status: u64, results: [u64; 6], incoming: Incoming) -> Result<Request, Error> {
     Error::check(status)?;
     Ok(Request {
         reply: Handle::from_raw(results[0]),
         words: [results[1], results[2], results[3], results[4]],
         badge: results[5],
+        incoming,
     })
 }
 
 /// `PortCreate`: a port whose messages carry `badge`.
 pub fn port_create(badge: u64) -> Result<Handle, Error> {
-    let (status, results) = call6(Call::PortCreate, [badge, 0, 0, 0, 0, 0]);
+    let (status, results) = crate::arch::syscall::call6(Call::PortCreate, [badge, 0, 0, 0, 0, 0]);
     Error::check(status).map(|()| Handle::from_raw(results[0]))
 }
 
 /// `PortSetCreate`.
 pub fn port_set_create() -> Result<Handle, Error> {
-    let (status, results) = call6(Call::PortSetCreate, [0; 6]);
+    let (status, results) = crate::arch::syscall::call6(Call::PortSetCreate, [0; 6]);
     Error::check(status).map(|()| Handle::from_raw(results[0]))
 }
 
 /// `PortSetAdd`.
 pub fn port_set_add(set: Handle, port: Handle) -> Result<(), Error> {
-    let (status, _) = call6(Call::PortSetAdd, [set.raw(), port.raw(), 0, 0, 0, 0]);
+    let (status, _) =
+        crate::arch::syscall::call6(Call::PortSetAdd, [set.raw(), port.raw(), 0, 0, 0, 0]);
     Error::check(status)
 }
 
 /// `IpcCall`: sends `words` to `port` and returns the reply's words.
 pub fn call(port: Handle, words: Words) -> Result<Words, Error> {
+    call_with(port, words, Outgoing::NOTHING, &mut []).map(|(words, _)| words)
+}
+
+/// `IpcCall` with bytes and a handle each way: the reply's bytes land in `receive`.
+pub fn call_with(
+    port: Handle,
+    words: Words,
+    outgoing: Outgoing<'_>,
+    receive: &mut [u8],
+) -> Result<(Words, Incoming), Error> {
     let [a, b, c, d] = words;
-    let (status, results) = call6(Call::IpcCall, [port.raw(), a, b, c, d, 0]);
-    Error::check(status).map(|()| [results[1], results[2], results[3], results[4]])
+    let (status, results, incoming) =
+        transfer_call(Call::IpcCall, [port.raw(), a, b, c, d, 0], outgoing, receive);
+    Error::check(status)?;
+    Ok(([results[1], results[2], results[3], results[4]], incoming))
 }
 
 /// `IpcWait`: the next request on any port of `set`.
 pub fn wait(set: Handle) -> Result<Request, Error> {
-    let (status, results) = call6(Call::IpcWait, [set.raw(), 0, 0, 0, 0, 0]);
-    request(status, results)
+    wait_into(set, &mut [])
+}
+
+/// `IpcWait` with a buffer for the request's bytes. A request whose client vanished while its
+/// bytes were still moving (`PeerGone`; the kernel closed its reply handle) is skipped.
+pub fn wait_into(set: Handle, receive: &mut [u8]) -> Result<Request, Error> {
+    loop {
+        let (status, results, incoming) = transfer_call(
+            Call::IpcWait,
+            [set.raw(), 0, 0, 0, 0, 0],
+            Outgoing::NOTHING,
+            receive,
+        );
+        match request(status, results, incoming) {
+            Err(Error::PeerGone) => continue,
+            outcome => return outcome,
+        }
+    }
 }
 
 /// `IpcReply`: answers a request.
 pub fn reply(reply: Handle, words: Words) -> Result<(), Error> {
+    reply_with(reply, words, Outgoing::NOTHING).map(|_| ())
+}
+
+/// `IpcReply` with bytes and a handle; how many bytes did not fit the client's buffer.
+pub fn reply_with(reply: Handle, words: Words, outgoing: Outgoing<'_>) -> Result<usize, Error> {
     let [a, b, c, d] = words;
-    let (status, _) = call6(Call::IpcReply, [reply.raw(), a, b, c, d, 0]);
-    Error::check(status)
+    let (status, _, incoming) = transfer_call(
+        Call::IpcReply,
+        [reply.raw(), a, b, c, d, 0],
+        outgoing,
+        &mut [],
+    );
+    Error::check(status).map(|()| incoming.unsent)
 }
 
 /// `IpcReplyWait`: answers a request, then waits for the next one on `set`.
 pub fn reply_wait(reply: Handle, words: Words, set: Handle) -> Result<Request, Error> {
+    reply_wait_with(reply, words, Outgoing::NOTHING, set, &mut [])
+}
+
+/// `IpcReplyWait` with bytes and a handle in the answer and a buffer for the next request.
+pub fn reply_wait_with(
+    reply: Handle,
+    words: Words,
+    outgoing: Outgoing<'_>,
+    set: Handle,
+    receive: &mut [u8],
+) -> Result<Request, Error> {
     let [a, b, c, d] = words;
-    let (status, results) = call6(Call::IpcReplyWait, [reply.raw(), a, b, c, d, set.raw()]);
-    request(status, results)
+    let (status, results, incoming) = transfer_call(
+        Call::IpcReplyWait,
+        [reply.raw(), a, b, c, d, set.raw()],
+        outgoing,
+        receive,
+    );
+    match request(status, results, incoming) {
+        Err(Error::PeerGone) => wait_into(set, receive),
+        outcome => outcome,
+    }
 }
 
 /// `IpcSend`: delivers `words` to a server waiting on the port's set, if one is.
 pub fn send(port: Handle, words: Words) -> Result<(), Error> {
+    send_handle(port, words, Handle::NONE)
+}
+
+/// `IpcSend` passing a handle on as well.
+pub fn send_handle(port: Handle, words: Words, handle: Handle) -> Result<(), Error> {
     let [a, b, c, d] = words;
-    let (status, _) = call6(Call::IpcSend, [port.raw(), a, b, c, d, 0]);
+    let outgoing = Outgoing {
+        bytes: &[],
+        handle,
+    };
+    let (status, _, _) =
+        transfer_call(Call::IpcSend, [port.raw(), a, b, c, d, 0], outgoing, &mut []);
     Error::check(status)
 }

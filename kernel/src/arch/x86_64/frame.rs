@@ -67,6 +67,21 @@ pub struct RegisterFrame {
 pub const FRAME_SIZE: usize = size_of::<RegisterFrame>();
 const _: () = assert!(FRAME_SIZE == 22 * 8 && FRAME_SIZE.is_multiple_of(16));
 
+/// The registers that describe an IPC transfer's bytes and handle (`abi::registers::transfer`).
+#[derive(Clone, Copy, Debug)]
+pub struct TransferRegisters {
+    /// `rbx`: the handle to send, or the handle received.
+    pub handle: u64,
+    /// `r12`: the address of the bytes still to send.
+    pub send_address: u64,
+    /// `r13`: how many bytes are still to send.
+    pub send_length: u64,
+    /// `r14`: where the next received byte goes.
+    pub receive_address: u64,
+    /// `r15`: how many more bytes the receive buffer takes.
+    pub receive_length: u64,
+}
+
 /// A frame the CPU writes behind Rust's back, owned by one thread.
 ///
 /// Only the CPU running the thread touches it: the entry stubs while the thread enters the
@@ -116,6 +131,20 @@ impl SavedRegisters {
         // SAFETY: see the type's documentation; only plain loads.
         let frame = unsafe { &*self.0.get() };
         [frame.rsi, frame.rdx, frame.r10, frame.r8]
+    }
+
+    /// The registers of an IPC transfer (`abi::registers::transfer`).
+    #[inline(always)]
+    pub fn transfer(&self) -> TransferRegisters {
+        // SAFETY: see the type's documentation; only plain loads.
+        let frame = unsafe { &*self.0.get() };
+        TransferRegisters {
+            handle: frame.rbx,
+            send_address: frame.r12,
+            send_length: frame.r13,
+            receive_address: frame.r14,
+            receive_length: frame.r15,
+        }
     }
 
     /// The first argument register, `rdi`.

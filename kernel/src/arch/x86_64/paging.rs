@@ -267,6 +267,40 @@ impl AddressSpaceTables {
         free(self.root);
     }
 
+    /// The physical address a user access to `virtual_address` reaches, walking the tables in
+    /// software (Intel SDM vol. 3A section 4.5): `None` unless every level is present and
+    /// user-accessible, and, for a write, writable (section 4.6). The kernel copies IPC bytes
+    /// through this and the direct map, so it reaches any space's memory with exactly the
+    /// rights that space's threads have.
+    pub fn translate_user(&self, virtual_address: u64, write: bool) -> Option<u64> {
+        if virtual_address >= abi::registers::USER_ADDRESS_LIMIT {
+            return None;
+        }
+        const PRESENT: u64 = 1;
+        const WRITABLE: u64 = 1 << 1;
+        const USER: u64 = 1 << 2;
+        const LARGE: u64 = 1 << 7;
+        const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+        let needed = PRESENT | USER | if write { WRITABLE } else { 0 };
+        let mut table = self.root;
+        // Level 4 (PML4) down to level 1 (page table); levels 3 and 2 may map 1 GiB and 2 MiB
+        // pages directly.
+        for level in (1..=4u32).rev() {
+            let shift = 12 + 9 * (level - 1);
+            let index = (virtual_address >> shift) & 0x1ff;
+            let entry = super::physical::read_frame_u64(table, index as usize * 8);
+            if entry & needed != needed {
+                return None;
+            }
+            if level == 1 || (level <= 3 && entry & LARGE != 0) {
+                let page_mask = (1u64 << shift) - 1;
+                return Some((entry & ADDRESS_MASK & !page_mask) | (virtual_address & page_mask));
+            }
+            table = entry & ADDRESS_MASK;
+        }
+        None
+    }
+
     /// Makes these tables the CPU's current ones.
     pub fn activate(&self) {
         let frame = PhysFrame::containing_address(PhysAddr::new(self.root));

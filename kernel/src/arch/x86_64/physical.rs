@@ -80,6 +80,26 @@ pub fn write_frame(frame: u64, offset: usize, bytes: &[u8]) {
     }
 }
 
+/// Copies `length` bytes between two physical ranges, each within one page frame (they may be
+/// the same frame, and may overlap).
+pub fn copy_physical(source: u64, destination: u64, length: usize) {
+    let within_frame =
+        |address: u64| address % FRAME_SIZE + length as u64 <= FRAME_SIZE;
+    assert!(
+        within_frame(source) && within_frame(destination),
+        "physical copy crosses a frame boundary"
+    );
+    // SAFETY: both ranges lie within single frames of RAM under the direct map (the callers
+    // pass translations of user pages, which map RAM frames only); `copy` allows overlap.
+    unsafe {
+        core::ptr::copy(
+            direct_map(source) as *const u8,
+            direct_map(destination) as *mut u8,
+            length,
+        )
+    }
+}
+
 /// Reads the 64-bit word at `offset` of a page frame.
 pub fn read_frame_u64(frame: u64, offset: usize) -> u64 {
     assert!(offset + 8 <= FRAME_SIZE as usize && offset.is_multiple_of(8));

@@ -86,3 +86,59 @@ pub fn call6(call: Call, arguments: [u64; 6]) -> (u64, [u64; 6]) {
     }
     (status, [rdi, rsi, rdx, r10, r8, r9])
 }
+
+/// The registers of an IPC transfer (`abi::registers::transfer`): what is left to send, the
+/// room left to receive into, and the handle to send or the one received.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransferRegisters {
+    /// `rbx`: the handle to send (0 for none); after a receive, the handle received.
+    pub handle: u64,
+    /// `r12`: the address of the bytes to send.
+    pub send_address: u64,
+    /// `r13`: how many bytes to send.
+    pub send_length: u64,
+    /// `r14`: where received bytes go.
+    pub receive_address: u64,
+    /// `r15`: how many bytes may be received.
+    pub receive_length: u64,
+}
+
+/// Issues an IPC call with six argument registers and the transfer registers, all of which
+/// may come back changed.
+#[inline(always)]
+pub fn call_with_transfer(
+    call: Call,
+    arguments: [u64; 6],
+    transfer: &mut TransferRegisters,
+) -> (u64, [u64; 6]) {
+    let status: u64;
+    let [mut rdi, mut rsi, mut rdx, mut r10, mut r8, mut r9] = arguments;
+    // SAFETY: as in `raw3`; every argument and transfer register is declared as changed. The
+    // compiler reserves `rbx`, so the handle travels in `rcx` (free until the instruction
+    // overwrites it) and `rbx` is saved on the stack around the call. The kernel touches no
+    // memory but the two buffers the transfer registers name, which the typed wrappers in
+    // `crate::ipc` take from live slices (the receive buffer mutably).
+    unsafe {
+        core::arch::asm!(
+            "push rbx",
+            "mov rbx, rcx",
+            "syscall",
+            "mov rcx, rbx",
+            "pop rbx",
+            inlateout("rax") call.number() => status,
+            inout("rcx") transfer.handle,
+            inout("rdi") rdi,
+            inout("rsi") rsi,
+            inout("rdx") rdx,
+            inout("r10") r10,
+            inout("r8") r8,
+            inout("r9") r9,
+            inout("r12") transfer.send_address,
+            inout("r13") transfer.send_length,
+            inout("r14") transfer.receive_address,
+            inout("r15") transfer.receive_length,
+            lateout("r11") _,
+        );
+    }
+    (status, [rdi, rsi, rdx, r10, r8, r9])
+}
