@@ -49,6 +49,7 @@ pub fn kernel_main(information: &'static BootInformation) -> ! {
     if let Some(unknown) = command_line.first_unknown {
         log::warn!("ignoring unknown command-line option {unknown:?}");
     }
+    scheduler::set_preemption(command_line.preemption);
     arch::initialize_processor();
     let boot_files = memory::initialize(information);
     clock::start();

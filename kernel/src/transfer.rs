@@ -8,8 +8,8 @@
 //! the current address space, so it copies between any two spaces with exactly the rights
 //! their own threads have.
 
-use crate::arch::apic;
 use crate::arch::physical::{self, FRAME_SIZE};
+use crate::scheduler;
 use crate::thread::Thread;
 use crate::user_pointer::UserSlice;
 use abi::{Error, Handle};
@@ -21,8 +21,8 @@ pub enum Interruption {
     SenderFault,
     /// A page of the receiver's buffer is not mapped writable in its space.
     ReceiverFault,
-    /// The timer wants the CPU: the copy pauses at a page boundary, its progress in both
-    /// threads' registers (a preemption point, DESIGN.md section 3).
+    /// A preemption point stopped the copy at a page boundary, its progress in both threads'
+    /// registers.
     Preempted,
 }
 
@@ -33,7 +33,10 @@ fn check_range(thread: &Thread, address: u64, length: u64, write: bool) -> Resul
         return Ok(());
     }
     let range = UserSlice::new(address, length, u64::MAX)?;
-    if range.pages().all(|page| thread.space.translate(page, write).is_some()) {
+    if range
+        .pages()
+        .all(|page| thread.space.translate(page, write).is_some())
+    {
         Ok(())
     } else {
         Err(Error::BadAddress)
@@ -46,7 +49,9 @@ pub fn check_send(thread: &Thread) -> Result<(), Error> {
     let transfer = thread.registers.transfer();
     check_range(thread, transfer.send_address, transfer.send_length, false)?;
     if transfer.handle != 0 {
-        thread.space.transferable(Handle::from_raw(transfer.handle))?;
+        thread
+            .space
+            .transferable(Handle::from_raw(transfer.handle))?;
     }
     Ok(())
 }
@@ -54,7 +59,12 @@ pub fn check_send(thread: &Thread) -> Result<(), Error> {
 /// Checks the calling thread's receive buffer.
 pub fn check_receive(thread: &Thread) -> Result<(), Error> {
     let transfer = thread.registers.transfer();
-    check_range(thread, transfer.receive_address, transfer.receive_length, true)
+    check_range(
+        thread,
+        transfer.receive_address,
+        transfer.receive_length,
+        true,
+    )
 }
 
 /// Moves the handle `sender`'s `rbx` names into `receiver`'s space, setting the receiver's
@@ -105,7 +115,7 @@ pub fn copy_bytes(sender: &Thread, receiver: &Thread) -> Result<(), Interruption
             frame.r15 -= piece;
         });
         let more = from.send_length != piece && to.receive_length != piece;
-        if more && apic::timer_interrupt_pending() {
+        if more && scheduler::preemption_point() {
             return Err(Interruption::Preempted);
         }
     }

@@ -69,7 +69,10 @@ pub fn withdraw(thread: &Arc<Thread>) -> bool {
             if let Some(reply) = reply.upgrade() {
                 for slot in [&reply.waiter, &reply.server] {
                     let mut occupant = slot.lock();
-                    if occupant.as_ref().is_some_and(|other| Arc::ptr_eq(other, thread)) {
+                    if occupant
+                        .as_ref()
+                        .is_some_and(|other| Arc::ptr_eq(other, thread))
+                    {
                         let removed = occupant.take();
                         drop(occupant);
                         drop(removed);

@@ -1,8 +1,8 @@
 //! The kernel command line: `key=value` options, then `--` and the root program's arguments.
 //!
 //! Options: `log=<error|warn|info|debug|trace>` (default `info`), `root=<program>` (default:
-//! the manifest's root) and `crash=<kind>` (crash the kernel on purpose after boot, to test its
-//! own failure path; see [`Crash`]). Unknown options are reported, not fatal, so an old kernel
+//! the manifest's root), `crash=<kind>` (crash the kernel on purpose after boot, to test its
+//! own failure path; see [`Crash`]) and `preemption=<timer|every-point>` (see [`Preemption`]). Unknown options are reported, not fatal, so an old kernel
 //! boots with a newer tool.
 
 /// The parsed command line, borrowing from the original text.
@@ -16,8 +16,34 @@ pub struct CommandLine<'a> {
     pub root_arguments: Option<&'a str>,
     /// A deliberate crash to stage after boot, if asked for.
     pub crash: Option<Crash>,
+    /// When long kernel operations stop at their preemption points.
+    pub preemption: Preemption,
     /// The first option the parser did not understand, if any.
     pub first_unknown: Option<&'a str>,
+}
+
+/// When a long kernel operation (an IPC transfer of many pages) stops at one of its preemption
+/// points, with its progress in the registers, to be re-issued.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Preemption {
+    /// When the timer wants the CPU (the default).
+    #[default]
+    Timer,
+    /// At every point, yielding the CPU to any ready thread of the same priority: for the
+    /// restart torture tests, which then catch threads between any two pages, and for
+    /// measuring what restarts cost.
+    EveryPoint,
+}
+
+impl Preemption {
+    /// The option's value on the command line.
+    pub fn parse(name: &str) -> Option<Preemption> {
+        match name {
+            "timer" => Some(Preemption::Timer),
+            "every-point" => Some(Preemption::EveryPoint),
+            _ => None,
+        }
+    }
 }
 
 /// A deliberate kernel crash, staged after boot so that tests can see the kernel's report of
@@ -106,6 +132,7 @@ impl<'a> CommandLine<'a> {
             root: None,
             root_arguments,
             crash: None,
+            preemption: Preemption::Timer,
             first_unknown: None,
         };
         for option in options.split_ascii_whitespace() {
@@ -119,6 +146,9 @@ impl<'a> CommandLine<'a> {
                 }
                 Some(("crash", kind)) => Crash::parse(kind).map(|crash| {
                     line.crash = Some(crash);
+                }),
+                Some(("preemption", mode)) => Preemption::parse(mode).map(|mode| {
+                    line.preemption = mode;
                 }),
                 _ => None,
             };
@@ -171,6 +201,21 @@ mod tests {
         assert_eq!(
             CommandLine::parse("crash=never").first_unknown,
             Some("crash=never")
+        );
+    }
+
+    #[test]
+    fn preemption_modes() {
+        assert_eq!(CommandLine::parse("").preemption, Preemption::Timer);
+        let line = CommandLine::parse("preemption=every-point");
+        assert_eq!(line.preemption, Preemption::EveryPoint);
+        assert_eq!(
+            CommandLine::parse("preemption=timer").preemption,
+            Preemption::Timer
+        );
+        assert_eq!(
+            CommandLine::parse("preemption=sometimes").first_unknown,
+            Some("preemption=sometimes")
         );
     }
 

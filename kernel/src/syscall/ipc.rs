@@ -297,7 +297,9 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
         }
         ReplyState::Answered(words, handle) => {
             let outcome = take_answer(&client, handle);
-            let _ = client.space.close_handle(Handle::from_raw(handle_of(&client)));
+            let _ = client
+                .space
+                .close_handle(Handle::from_raw(handle_of(&client)));
             match outcome {
                 Ok(()) => {
                     registers.complete_system_call(0, &reply_results(words));
@@ -404,11 +406,15 @@ fn move_reply(
     let client_handle = Handle::from_raw(handle_of(client));
     if server_is_running {
         let _ = client.space.close_handle(client_handle);
-        let _ = server.space.close_handle(Handle::from_raw(handle_of(server)));
+        let _ = server
+            .space
+            .close_handle(Handle::from_raw(handle_of(server)));
         model::complete_blocked(client, 0, &reply_results(words));
     } else {
         let _ = client.space.close_handle(client_handle);
-        client.registers.complete_system_call(0, &reply_results(words));
+        client
+            .registers
+            .complete_system_call(0, &reply_results(words));
         release_server(server, Ok(()));
     }
     Ok(())
@@ -497,7 +503,10 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
         // The request's bytes are not all received yet.
         return Ok(Err(Error::InvalidState));
     }
-    if reply.client_gone.load(core::sync::atomic::Ordering::Relaxed) {
+    if reply
+        .client_gone
+        .load(core::sync::atomic::Ordering::Relaxed)
+    {
         // Nobody would take the answer.
         *reply.state.lock() = ReplyState::Abandoned;
         let _ = server.space.close_handle(Handle::from_raw(handle));
@@ -519,10 +528,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
     // No bytes: the answer waits in the reply object for the client.
     let transfer = server.registers.transfer();
     let handle_sent = if transfer.handle != 0 {
-        match server
-            .space
-            .transferable(Handle::from_raw(transfer.handle))
-        {
+        match server.space.transferable(Handle::from_raw(transfer.handle)) {
             Ok(sent) => Some(sent),
             Err(error) => return Ok(Err(error)),
         }
@@ -622,7 +628,10 @@ pub fn receive(registers: &SavedRegisters, handle: u64) -> BlockingResult {
         registers.complete_system_call(0, &[]);
         return Ok(Ok(()));
     }
-    if reply.client_gone.load(core::sync::atomic::Ordering::Relaxed) {
+    if reply
+        .client_gone
+        .load(core::sync::atomic::Ordering::Relaxed)
+    {
         let _ = server.space.close_handle(Handle::from_raw(handle));
         return Ok(Err(Error::PeerGone));
     }

@@ -132,8 +132,12 @@ pub fn call_with(
     receive: &mut [u8],
 ) -> Result<(Words, Incoming), Error> {
     let [a, b, c, d] = words;
-    let (status, results, incoming) =
-        transfer_call(Call::IpcCall, [port.raw(), a, b, c, d, 0], outgoing, receive);
+    let (status, results, incoming) = transfer_call(
+        Call::IpcCall,
+        [port.raw(), a, b, c, d, 0],
+        outgoing,
+        receive,
+    );
     Error::check(status)?;
     Ok(([results[1], results[2], results[3], results[4]], incoming))
 }
@@ -211,11 +215,12 @@ pub fn send(port: Handle, words: Words) -> Result<(), Error> {
 /// `IpcSend` passing a handle on as well.
 pub fn send_handle(port: Handle, words: Words, handle: Handle) -> Result<(), Error> {
     let [a, b, c, d] = words;
-    let outgoing = Outgoing {
-        bytes: &[],
-        handle,
-    };
-    let (status, _, _) =
-        transfer_call(Call::IpcSend, [port.raw(), a, b, c, d, 0], outgoing, &mut []);
+    let outgoing = Outgoing { bytes: &[], handle };
+    let (status, _, _) = transfer_call(
+        Call::IpcSend,
+        [port.raw(), a, b, c, d, 0],
+        outgoing,
+        &mut [],
+    );
     Error::check(status)
 }

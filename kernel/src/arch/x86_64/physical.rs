@@ -83,8 +83,7 @@ pub fn write_frame(frame: u64, offset: usize, bytes: &[u8]) {
 /// Copies `length` bytes between two physical ranges, each within one page frame (they may be
 /// the same frame, and may overlap).
 pub fn copy_physical(source: u64, destination: u64, length: usize) {
-    let within_frame =
-        |address: u64| address % FRAME_SIZE + length as u64 <= FRAME_SIZE;
+    let within_frame = |address: u64| address % FRAME_SIZE + length as u64 <= FRAME_SIZE;
     assert!(
         within_frame(source) && within_frame(destination),
         "physical copy crosses a frame boundary"

@@ -303,7 +303,7 @@ fn call_in_rounds(_: u64) {
 }
 
 /// Moves a thread into a new one, at whatever point it is; `None` once it has exited.
-fn transplant(thread: &Thread) -> Result<Option<Thread>, CaseFailure> {
+pub(super) fn transplant(thread: &Thread) -> Result<Option<Thread>, CaseFailure> {
     match thread.interrupt() {
         Ok(()) => {}
         Err(Error::InvalidState) => return Ok(None),

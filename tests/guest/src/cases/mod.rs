@@ -5,6 +5,7 @@ mod fuzz;
 mod handles;
 mod ipc;
 mod keepers;
+mod messages;
 mod registers;
 mod restart;
 mod synchronization;
@@ -26,6 +27,7 @@ pub const ALL: &[&[Case]] = &[
     threads::CASES,
     restart::CASES,
     ipc::CASES,
+    messages::CASES,
     synchronization::CASES,
     keepers::CASES,
     fuzz::CASES,

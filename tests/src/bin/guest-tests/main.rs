@@ -122,15 +122,17 @@ impl Settings {
         self.images.join("bootfs.img")
     }
 
-    /// Boots `config` with `root=kernel-tests` and `arguments` for the guest program, and
-    /// saves the serial output as `<config>-<label>.log`.
+    /// Boots `config` with `root=kernel-tests`, `preemption=every-point` and `arguments` for
+    /// the guest program, and saves the serial output as `<config>-<label>.log`.
     pub fn boot(
         &self,
         config: &str,
         label: &str,
         arguments: &[String],
     ) -> Result<BootOutcome, Error> {
-        let mut command_line = String::from("log=info root=kernel-tests");
+        // Long kernel operations stop at every preemption point, so that the restart torture
+        // tests catch threads between any two pages of a transfer.
+        let mut command_line = String::from("log=info preemption=every-point root=kernel-tests");
         if !arguments.is_empty() {
             command_line.push_str(" -- ");
             command_line.push_str(&arguments.join(" "));
