@@ -88,14 +88,6 @@ pub struct Reply {
     pub faulted: Mutex<Option<(Arc<Thread>, u64)>>,
 }
 
-/// The client's side of a reply object. When it goes (its handle closed once the reply is
-/// delivered, or the client's space destroyed), a server waiting to move bytes to or from the
-/// client learns `PeerGone`.
-pub struct ReplyReceiver(pub Arc<Reply>);
-
-/// The server's side of a reply object. When the last handle to it goes without an answer
-/// (closed, or the server's space destroyed), the client learns `PeerGone`.
-pub struct ReplySender(pub Arc<Reply>);
 
 impl Port {
     /// A port charged to `payer`'s quota.
@@ -178,25 +170,46 @@ impl Reply {
     }
 }
 
-impl Drop for ReplyReceiver {
-    fn drop(&mut self) {
-        self.0.client_gone.store(true, Relaxed);
-        let server = self.0.server.lock().take();
+impl Reply {
+    /// A reply object for a new connection of `client`, in `state`: the one the client used
+    /// last, if nothing else can reach it any more (no handle, no waiter), else a new one,
+    /// which the client then keeps for next time. Reusing it keeps the heap out of the IPC
+    /// path.
+    pub fn for_client(client: &Thread, state: ReplyState) -> Arc<Reply> {
+        let mut cache = client.reply_cache.lock();
+        if let Some(reply) = cache.as_ref()
+            && Arc::strong_count(reply) == 1
+            && Arc::weak_count(reply) == 0
+        {
+            *reply.state.lock() = state;
+            reply.client_gone.store(false, Relaxed);
+            return reply.clone();
+        }
+        let reply = Reply::new(state);
+        *cache = Some(reply.clone());
+        reply
+    }
+
+    /// The client's handle to this reply object was closed (once the reply was delivered, or
+    /// by the client, or with its space): a server waiting to move bytes to or from the client
+    /// learns `PeerGone`.
+    pub fn client_side_closed(&self) {
+        self.client_gone.store(true, Relaxed);
+        let server = self.server.lock().take();
         if let Some(server) = server {
             crate::syscall::ipc::release_server(&server, Err(abi::Error::PeerGone));
         }
     }
-}
 
-impl Drop for ReplySender {
-    fn drop(&mut self) {
-        // A fault left unanswered leaves its thread stopped.
-        self.0.faulted.lock().take();
-        let mut state = self.0.state.lock();
+    /// The server's handle was closed: if it had not answered, the client learns `PeerGone`;
+    /// a fault left unanswered leaves its thread stopped.
+    pub fn server_side_closed(self: &Arc<Reply>) {
+        self.faulted.lock().take();
+        let mut state = self.state.lock();
         if matches!(*state, ReplyState::Request | ReplyState::Pending) {
             *state = ReplyState::Abandoned;
             drop(state);
-            crate::syscall::ipc::deliver_reply(&self.0);
+            crate::syscall::ipc::deliver_reply(self);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Kernel objects as handles name them: one enum over every object type, so a handle table
 //! holds any of them and each call checks the type it needs.
 
-use crate::ipc::{Port, PortSet, ReplyReceiver, ReplySender};
+use crate::ipc::{Port, PortSet, Reply};
 use crate::space::Space;
 use crate::synchronization::{Condition, KernelMutex};
 use crate::thread::Thread;
@@ -20,9 +20,9 @@ pub enum KernelObject {
     /// A port set.
     PortSet(Arc<PortSet>),
     /// The client's side of a request's reply.
-    ReplyReceiver(Arc<ReplyReceiver>),
+    ReplyReceiver(Arc<Reply>),
     /// The server's side of a request's reply.
-    ReplySender(Arc<ReplySender>),
+    ReplySender(Arc<Reply>),
     /// A mutex.
     Mutex(Arc<KernelMutex>),
     /// A condition variable.
@@ -55,7 +55,7 @@ impl KernelObject {
     }
 
     /// The client's side of a reply, or `WrongType`.
-    pub fn into_reply_receiver(self) -> Result<Arc<ReplyReceiver>, Error> {
+    pub fn into_reply_receiver(self) -> Result<Arc<Reply>, Error> {
         match self {
             KernelObject::ReplyReceiver(reply) => Ok(reply),
             _ => Err(Error::WrongType),
@@ -63,10 +63,20 @@ impl KernelObject {
     }
 
     /// The server's side of a reply, or `WrongType`.
-    pub fn into_reply_sender(self) -> Result<Arc<ReplySender>, Error> {
+    pub fn into_reply_sender(self) -> Result<Arc<Reply>, Error> {
         match self {
             KernelObject::ReplySender(sender) => Ok(sender),
             _ => Err(Error::WrongType),
+        }
+    }
+
+    /// What the object does when a handle to it is closed (or dropped with its space): the
+    /// two sides of a reply object have one handle each, whose closing ends that side.
+    pub fn handle_closed(&self) {
+        match self {
+            KernelObject::ReplyReceiver(reply) => reply.client_side_closed(),
+            KernelObject::ReplySender(reply) => reply.server_side_closed(),
+            _ => {}
         }
     }
 

@@ -102,8 +102,9 @@ impl Space {
     /// Closes a handle. The object goes when its last reference does (after the table's lock
     /// is released, as dropping a space or thread may take other locks).
     pub fn close_handle(&self, handle: Handle) -> Result<(), Error> {
-        let removed = self.handles.lock().remove(handle)?;
-        drop(removed);
+        let (object, _) = self.handles.lock().remove(handle)?;
+        object.handle_closed();
+        drop(object);
         Ok(())
     }
 
@@ -159,6 +160,9 @@ impl Drop for Space {
         self.tables.get_mut().release(&mut memory::free_frame);
         // Objects the table still names are released after the table itself is emptied.
         let objects = self.handles.get_mut().drain();
+        for object in &objects {
+            object.handle_closed();
+        }
         drop(objects);
         if let Some(payer) = &self.payer {
             payer.release(SPACE_COST + self.quota.get_mut().limit());

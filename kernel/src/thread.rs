@@ -12,10 +12,11 @@ use spin::Mutex;
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
-/// What a thread costs its space's quota: its bookkeeping and, in the process model, its
-/// kernel stack.
-pub const THREAD_COST: u64 =
-    crate::memory::heap_cost(size_of::<Thread>()) + model::KERNEL_STACK_BYTES;
+/// What a thread costs its space's quota: its bookkeeping, the reply object it keeps for its
+/// calls and, in the process model, its kernel stack.
+pub const THREAD_COST: u64 = crate::memory::heap_cost(size_of::<Thread>())
+    + crate::memory::heap_cost(size_of::<crate::ipc::Reply>())
+    + model::KERNEL_STACK_BYTES;
 
 /// What a thread is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +91,9 @@ pub struct Thread {
     pub keeper: Mutex<Option<alloc::sync::Weak<crate::ipc::Port>>>,
     /// The IPC wait queue the thread is blocked in, so that stopping it can take it out.
     pub waiting_in: Mutex<Option<crate::wait::WaitQueue>>,
+    /// The reply object of its last call, reused by the next one when nothing else refers to
+    /// it any more.
+    pub reply_cache: Mutex<Option<Arc<crate::ipc::Reply>>>,
     /// Whether it is the root program's first thread, whose end ends the boot.
     pub is_root: bool,
     /// The execution model's per-thread part (a kernel stack in the process model, nothing in
@@ -122,6 +126,7 @@ impl Thread {
             waiting_in: Mutex::new(None),
             keeper: Mutex::new(None),
             fault_sequence: AtomicU64::new(0),
+            reply_cache: Mutex::new(None),
             is_root,
             execution: ExecutionContext::new(),
         });

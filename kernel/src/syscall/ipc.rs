@@ -2,7 +2,7 @@
 //! for the objects); calls that may block return a `wait::BlockingResult`.
 
 use crate::arch::frame::SavedRegisters;
-use crate::ipc::{Caller, Port, PortSet, Reply, ReplyReceiver, ReplySender, ReplyState};
+use crate::ipc::{Caller, Port, PortSet, Reply, ReplyState};
 use crate::model::{self, Restart};
 use crate::object::KernelObject;
 use crate::scheduler;
@@ -78,10 +78,10 @@ fn open_reply(
     server: &Thread,
     state: ReplyState,
 ) -> Result<(Arc<Reply>, Handle, Handle), Error> {
-    let reply = Reply::new(state);
-    let client_side = KernelObject::ReplyReceiver(Arc::new(ReplyReceiver(reply.clone())));
+    let reply = Reply::for_client(client, state);
+    let client_side = KernelObject::ReplyReceiver(reply.clone());
     let client_handle = client.space.insert_handle(client_side, Rights::RECEIVE)?;
-    let server_side = KernelObject::ReplySender(Arc::new(ReplySender(reply.clone())));
+    let server_side = KernelObject::ReplySender(reply.clone());
     match server.space.insert_handle(server_side, Rights::RECEIVE) {
         Ok(server_handle) => Ok((reply, client_handle, server_handle)),
         Err(error) => {
@@ -247,12 +247,10 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
 /// `IpcAwaitReply` (and `IpcCall`'s stage 2): finish sending the request if bytes of it are
 /// left, then wait for the reply.
 pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
-    let receiver = match object(handle, Rights::RECEIVE, KernelObject::into_reply_receiver) {
-        Ok(receiver) => receiver,
+    let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_receiver) {
+        Ok(reply) => reply,
         Err(error) => return Ok(Err(error)),
     };
-    let reply = receiver.0.clone();
-    drop(receiver);
     let client = scheduler::current();
     if let Err(error) = transfer::check_receive(&client) {
         return Ok(Err(error));
@@ -471,16 +469,14 @@ pub fn deliver_reply(reply: &Arc<Reply>) {
 /// there to take them.
 pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
     let server = scheduler::current();
-    let sender = match server.space.typed(
+    let reply = match server.space.typed(
         Handle::from_raw(handle),
         Rights::RECEIVE,
         KernelObject::into_reply_sender,
     ) {
-        Ok(sender) => sender,
+        Ok(reply) => reply,
         Err(error) => return Ok(Err(error)),
     };
-    let reply = sender.0.clone();
-    drop(sender);
     if let Err(error) = transfer::check_send(&server) {
         return Ok(Err(error));
     }
@@ -611,16 +607,14 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
 /// them.
 pub fn receive(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     let server = scheduler::current();
-    let sender = match server.space.typed(
+    let reply = match server.space.typed(
         Handle::from_raw(handle),
         Rights::RECEIVE,
         KernelObject::into_reply_sender,
     ) {
-        Ok(sender) => sender,
+        Ok(reply) => reply,
         Err(error) => return Ok(Err(error)),
     };
-    let reply = sender.0.clone();
-    drop(sender);
     if let Err(error) = transfer::check_receive(&server) {
         return Ok(Err(error));
     }
@@ -683,7 +677,7 @@ fn open_fault(
         .fault_sequence
         .load(core::sync::atomic::Ordering::Relaxed);
     *reply.faulted.lock() = Some((thread.clone(), sequence));
-    let sender = KernelObject::ReplySender(Arc::new(ReplySender(reply)));
+    let sender = KernelObject::ReplySender(reply);
     let server_handle = server.space.insert_handle(sender, Rights::RECEIVE)?;
     // A fault carries no handle beyond the one to the thread, which travels in the words.
     server.registers.update(|frame| frame.rbx = 0);

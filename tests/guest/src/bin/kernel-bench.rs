@@ -90,6 +90,61 @@ fn ipc_round_trip(samples: &mut [u64; ITERATIONS]) -> Result<(), runtime::abi::E
     Ok(())
 }
 
+static BYTE_SERVER_STACK: Stack<4096> = Stack::new();
+
+/// Answers every request with its own words and bytes, forever.
+fn byte_echo_server(set: u64) {
+    let set = runtime::abi::Handle::from_raw(set);
+    let mut incoming = [0u8; 4096];
+    let mut outgoing = [0u8; 4096];
+    let Ok(mut request) = ipc::wait_into(set, &mut incoming) else {
+        return;
+    };
+    loop {
+        let length = request.incoming.bytes;
+        outgoing[..length].copy_from_slice(&incoming[..length]);
+        let answer = ipc::Outgoing {
+            bytes: &outgoing[..length],
+            handle: runtime::abi::Handle::NONE,
+        };
+        match ipc::reply_wait_with(request.reply, request.words, answer, set, &mut incoming) {
+            Ok(next) => request = next,
+            Err(_) => return,
+        }
+    }
+}
+
+/// IPC round trips between two threads of one space carrying bytes each way besides the four
+/// words, one benchmark per size.
+fn ipc_round_trips_with_bytes(
+    samples: &mut [u64; ITERATIONS],
+    overhead: u64,
+) -> Result<(), runtime::abi::Error> {
+    let port = ipc::port_create(0)?;
+    let set = ipc::port_set_create()?;
+    ipc::port_set_add(set, port)?;
+    let server = spawn(&BYTE_SERVER_STACK, byte_echo_server, set.raw())?;
+    server.resume()?;
+    let send = [0x5au8; 4096];
+    let mut receive = [0u8; 4096];
+    for (name, size) in [
+        ("ipc_round_trip_64_bytes_same_space", 64),
+        ("ipc_round_trip_4_kib_same_space", 4096),
+    ] {
+        let mut exchange = || {
+            let outgoing = ipc::Outgoing {
+                bytes: &send[..size],
+                handle: runtime::abi::Handle::NONE,
+            };
+            let _ = ipc::call_with(port, [1, 2, 3, 4], outgoing, &mut receive[..size]);
+        };
+        exchange();
+        sample(samples, exchange);
+        report(name, samples, overhead);
+    }
+    Ok(())
+}
+
 static MUTEX_PARTNER_STACK: Stack<1024> = Stack::new();
 static MUTEX_HANDLE: AtomicU64 = AtomicU64::new(0);
 
@@ -140,6 +195,10 @@ fn main(_: &str) -> i32 {
         return 1;
     }
     report("ipc_round_trip_same_space", &samples, overhead);
+    if let Err(error) = ipc_round_trips_with_bytes(&mut samples, overhead) {
+        println!("bench-note ipc_round_trips_with_bytes could not run: {error}");
+        return 1;
+    }
     if let Err(error) = mutex_hand_off(&mut samples) {
         println!("bench-note mutex_hand_off could not run: {error}");
         return 1;
