@@ -47,6 +47,9 @@ fn check_range(thread: &Thread, address: u64, length: u64, write: bool) -> Resul
 /// must carry `TRANSFER`).
 pub fn check_send(thread: &Thread) -> Result<(), Error> {
     let transfer = thread.registers.transfer();
+    if transfer.send_length == 0 && transfer.handle == 0 {
+        return Ok(());
+    }
     check_range(thread, transfer.send_address, transfer.send_length, false)?;
     if transfer.handle != 0 {
         thread

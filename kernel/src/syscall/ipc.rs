@@ -263,7 +263,7 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
             }
             let server = reply.server.lock().take();
             let Some(server) = server else {
-                return wait_for_peer(&reply, client);
+                return wait_for_peer(&reply, client, &reply.waiter);
             };
             *server.waiting_in.lock() = None;
             match move_request(&reply, &client, &server, true) {
@@ -279,7 +279,7 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
         ReplyState::Pending => {
             let server = reply.server.lock().take();
             let Some(server) = server else {
-                return wait_for_peer(&reply, client);
+                return wait_for_peer(&reply, client, &reply.waiter);
             };
             // The server waits with a reply whose bytes need this thread's buffer.
             *server.waiting_in.lock() = None;
@@ -334,18 +334,12 @@ fn take_answer(client: &Thread, handle: Option<(KernelObject, Rights)>) -> Resul
     Ok(())
 }
 
-/// Blocks the running thread in `reply`'s slot for its side (the client's, or the server's
-/// if it holds the sending side).
-fn wait_for_peer(reply: &Arc<Reply>, thread: Arc<Thread>) -> BlockingResult {
-    let is_server = matches!(
-        Call::from_number(thread.registers.get().rax),
-        Some(Call::IpcReceive | Call::IpcReply | Call::IpcReplyWait)
-    );
-    let slot = if is_server {
-        &reply.server
-    } else {
-        &reply.waiter
-    };
+/// Blocks the running thread in `slot`, one of `reply`'s: the client's, or the server's.
+fn wait_for_peer(
+    reply: &Arc<Reply>,
+    thread: Arc<Thread>,
+    slot: &spin::Mutex<Option<Arc<Thread>>>,
+) -> BlockingResult {
     let mut occupant = slot.lock();
     if occupant.is_some() {
         // Another thread already waits here (a copy of this one's state).
@@ -515,11 +509,11 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
             Ok(()) => Ok(Ok(())),
             Err(Stop::Restart) => Err(Restart),
             Err(Stop::Fail(error)) => Ok(Err(error)),
-            Err(Stop::Wait) => wait_for_peer(&reply, server),
+            Err(Stop::Wait) => wait_for_peer(&reply, server, &reply.server),
         };
     }
     if server.registers.transfer().send_length != 0 {
-        return wait_for_peer(&reply, server);
+        return wait_for_peer(&reply, server, &reply.server);
     }
     // No bytes: the answer waits in the reply object for the client.
     let transfer = server.registers.transfer();
@@ -589,7 +583,7 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
                 // The client went back to its slot, and the server re-issues `IpcReceive`.
                 Err(Stop::Restart) => return Err(Restart),
                 Err(Stop::Fail(error)) => return Ok(Err(error)),
-                Err(Stop::Wait) => return wait_for_peer(&reply, server),
+                Err(Stop::Wait) => return wait_for_peer(&reply, server, &reply.server),
             }
         }
         // The client now waits for its reply, without having to run first.
@@ -631,14 +625,14 @@ pub fn receive(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     }
     let client = reply.waiter.lock().take();
     let Some(client) = client else {
-        return wait_for_peer(&reply, server);
+        return wait_for_peer(&reply, server, &reply.server);
     };
     *client.waiting_in.lock() = None;
     match move_request(&reply, &client, &server, false) {
         Ok(()) => {}
         Err(Stop::Restart) => return Err(Restart),
         Err(Stop::Fail(error)) => return Ok(Err(error)),
-        Err(Stop::Wait) => return wait_for_peer(&reply, server),
+        Err(Stop::Wait) => return wait_for_peer(&reply, server, &reply.server),
     }
     wait_on(&reply, &reply.waiter, client);
     registers.complete_system_call(0, &[]);
