@@ -88,7 +88,6 @@ pub struct Reply {
     pub faulted: Mutex<Option<(Arc<Thread>, u64)>>,
 }
 
-
 impl Port {
     /// A port charged to `payer`'s quota.
     pub fn new(payer: &Arc<Space>, badge: u64) -> Result<Arc<Port>, abi::Error> {

@@ -31,6 +31,7 @@ mod thread;
 mod transfer;
 mod trap;
 mod user_pointer;
+mod virtual_memory;
 mod wait;
 
 use arch::boot::BootInformation;

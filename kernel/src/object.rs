@@ -5,6 +5,7 @@ use crate::ipc::{Port, PortSet, Reply};
 use crate::space::Space;
 use crate::synchronization::{Condition, KernelMutex};
 use crate::thread::Thread;
+use crate::virtual_memory::{Mapping, Region};
 use abi::Error;
 use alloc::sync::Arc;
 
@@ -27,6 +28,10 @@ pub enum KernelObject {
     Mutex(Arc<KernelMutex>),
     /// A condition variable.
     Condition(Arc<Condition>),
+    /// A region of a space's memory.
+    Region(Arc<Region>),
+    /// A mapping of a region into a space.
+    Mapping(Arc<Mapping>),
 }
 
 impl KernelObject {
@@ -92,6 +97,22 @@ impl KernelObject {
     pub fn into_condition(self) -> Result<Arc<Condition>, Error> {
         match self {
             KernelObject::Condition(condition) => Ok(condition),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// The region, or `WrongType`.
+    pub fn into_region(self) -> Result<Arc<Region>, Error> {
+        match self {
+            KernelObject::Region(region) => Ok(region),
+            _ => Err(Error::WrongType),
+        }
+    }
+
+    /// The mapping, or `WrongType`.
+    pub fn into_mapping(self) -> Result<Arc<Mapping>, Error> {
+        match self {
+            KernelObject::Mapping(mapping) => Ok(mapping),
             _ => Err(Error::WrongType),
         }
     }

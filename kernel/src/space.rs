@@ -5,11 +5,14 @@ use crate::arch::paging::{AddressSpaceTables, MapError, UserRights};
 use crate::arch::physical::{self, FRAME_SIZE};
 use crate::memory;
 use crate::object::KernelObject;
+use crate::virtual_memory::{self, Mapping, Region};
+use abi::memory::MemoryRights;
 use abi::{Error, Handle, Rights};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use capability::{HandleTable, Quota, SLOT_COST};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use region::PageRange;
 use spin::Mutex;
 
 static NEXT_SPACE_ID: AtomicU64 = AtomicU64::new(1);
@@ -26,6 +29,10 @@ pub struct Space {
     /// Frames backing this space's pages, freed with it.
     frames: Mutex<Vec<u64>>,
     handles: Mutex<HandleTable<KernelObject>>,
+    /// The regions exporting this space's memory.
+    regions: Mutex<Vec<Arc<Region>>>,
+    /// The mappings showing other memory in this space.
+    mappings: Mutex<Vec<Arc<Mapping>>>,
     quota: Mutex<Quota>,
     /// The space that paid for this one (`SPACE_COST` plus the quota), repaid on drop.
     payer: Option<Arc<Space>>,
@@ -53,6 +60,8 @@ impl Space {
             tables: Mutex::new(tables),
             frames: Mutex::new(Vec::new()),
             handles: Mutex::new(HandleTable::new()),
+            regions: Mutex::new(Vec::new()),
+            mappings: Mutex::new(Vec::new()),
             quota: Mutex::new(Quota::new(quota)),
             payer,
         }))
@@ -140,10 +149,103 @@ impl Space {
         Ok(frame)
     }
 
-    /// The physical address a user access at `address` reaches in this space, if its page is
-    /// mapped with the rights the access needs.
-    pub fn translate(&self, address: u64, write: bool) -> Option<u64> {
-        self.tables.lock().translate_user(address, write)
+    /// The frame and rights of the page at `address` if the page tables have it.
+    pub fn lookup(&self, address: u64) -> Option<(u64, UserRights)> {
+        self.tables.lock().lookup_user(address)
+    }
+
+    /// Enters a page derived through a mapping into the page tables.
+    pub fn install(&self, page: u64, frame: u64, rights: UserRights) -> Result<(), MapError> {
+        self.tables
+            .lock()
+            .map_user_page(page, frame, rights, &mut memory::table_frames())
+    }
+
+    /// Removes the derived entries of `range` from the page tables.
+    pub fn unmap(&self, range: PageRange) {
+        self.tables
+            .lock()
+            .unmap_user_range(range.start(), range.end());
+    }
+
+    /// The mapping covering `address`, if one does.
+    pub fn mapping_at(&self, address: u64) -> Option<Arc<Mapping>> {
+        self.mappings
+            .lock()
+            .iter()
+            .find(|mapping| mapping.window.range.contains(address))
+            .cloned()
+    }
+
+    /// The regions exporting part of `range`.
+    pub fn regions_overlapping(&self, range: &PageRange) -> Vec<Arc<Region>> {
+        self.regions
+            .lock()
+            .iter()
+            .filter(|region| region.range.overlaps(range))
+            .cloned()
+            .collect()
+    }
+
+    /// Adds an exported region; regions of one space never overlap.
+    pub fn add_region(&self, region: Arc<Region>) -> Result<(), Error> {
+        let mut regions = self.regions.lock();
+        if regions
+            .iter()
+            .any(|other| other.range.overlaps(&region.range))
+        {
+            return Err(Error::Overlaps);
+        }
+        regions.push(region);
+        Ok(())
+    }
+
+    /// Forgets a destroyed region.
+    pub fn remove_region(&self, region: &Region) {
+        self.regions
+            .lock()
+            .retain(|other| !core::ptr::eq(Arc::as_ptr(other), region));
+    }
+
+    /// Adds a mapping; it may overlap neither another mapping nor a page the space holds
+    /// itself.
+    pub fn add_mapping(&self, mapping: Arc<Mapping>) -> Result<(), Error> {
+        let range = mapping.window.range;
+        let mut mappings = self.mappings.lock();
+        if mappings
+            .iter()
+            .any(|other| other.window.range.overlaps(&range))
+        {
+            return Err(Error::Overlaps);
+        }
+        let tables = self.tables.lock();
+        if range.pages().any(|page| tables.lookup_user(page).is_some()) {
+            return Err(Error::Overlaps);
+        }
+        drop(tables);
+        mappings.push(mapping);
+        Ok(())
+    }
+
+    /// Forgets a destroyed mapping.
+    pub fn remove_mapping(&self, mapping: &Mapping) {
+        self.mappings
+            .lock()
+            .retain(|other| !core::ptr::eq(Arc::as_ptr(other), mapping));
+    }
+
+    /// The physical address a user access at `address` reaches in this space, if the page
+    /// is mapped with the rights the access needs, resolving a mapping's chain if its entry is
+    /// not in the page tables yet.
+    pub fn translate(self: &Arc<Space>, address: u64, write: bool) -> Option<u64> {
+        let needed = if write {
+            MemoryRights::READ | MemoryRights::WRITE
+        } else {
+            MemoryRights::READ
+        };
+        virtual_memory::resolve(self, address, needed)
+            .ok()
+            .map(|frame| frame | (address & 0xfff))
     }
 
     /// Makes this space the CPU's current one.
@@ -154,6 +256,17 @@ impl Space {
 
 impl Drop for Space {
     fn drop(&mut self) {
+        // What other spaces derived from this one's memory goes before the memory does.
+        let regions = core::mem::take(self.regions.get_mut());
+        for region in &regions {
+            region.destroy();
+        }
+        drop(regions);
+        let mappings = core::mem::take(self.mappings.get_mut());
+        for mapping in &mappings {
+            mapping.destroy();
+        }
+        drop(mappings);
         for &frame in self.frames.get_mut().iter() {
             memory::free_frame(frame);
         }

@@ -5,9 +5,19 @@
 use crate::arch::frame::{RegisterFrame, SavedRegisters};
 use crate::model::Restart;
 use crate::thread::{FaultReport, RunState};
+use crate::virtual_memory;
 use crate::{clock, scheduler, syscall};
 use abi::exception::Exception;
+use abi::memory::MemoryRights;
 use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
+
+/// The page-fault vector and the bits of its error code (Intel SDM vol. 3A section 4.7):
+/// the page was present (a protection violation), the access was a write, an instruction
+/// fetch.
+const PAGE_FAULT: u64 = 14;
+const PAGE_FAULT_PRESENT: u64 = 1 << 0;
+const PAGE_FAULT_WRITE: u64 = 1 << 1;
+const PAGE_FAULT_FETCH: u64 = 1 << 4;
 
 /// A `syscall` instruction; `registers` are the running thread's.
 #[inline(always)]
@@ -24,6 +34,20 @@ pub fn system_call(registers: &SavedRegisters) {
 /// as a request; with no keeper the stop is for good and the fault is reported.
 pub fn user_exception(vector: u64, error_code: u64, address: u64) {
     let thread = scheduler::current();
+    if vector == PAGE_FAULT && error_code & PAGE_FAULT_PRESENT == 0 {
+        // Page tables are a cache of the mappings: a page a mapping shows may simply not be
+        // entered yet. Found below, it is entered, and the instruction runs again.
+        let mut needed = MemoryRights::READ;
+        if error_code & PAGE_FAULT_WRITE != 0 {
+            needed |= MemoryRights::WRITE;
+        }
+        if error_code & PAGE_FAULT_FETCH != 0 {
+            needed |= MemoryRights::EXECUTE;
+        }
+        if virtual_memory::resolve(&thread.space, address, needed).is_ok() {
+            return;
+        }
+    }
     let frame: RegisterFrame = thread.registers.get();
     let report = FaultReport {
         vector,

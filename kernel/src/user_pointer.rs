@@ -34,6 +34,18 @@ impl UserSlice {
         self.length as usize
     }
 
+    /// Makes sure the page tables hold the range's pages that a mapping shows, so that the
+    /// copy through the current address space finds them (a page with no memory behind it
+    /// stays out, and the copy then fails).
+    fn enter_pages(&self, write: bool) {
+        let space = crate::scheduler::current().space.clone();
+        for page in self.pages() {
+            if space.translate(page, write).is_none() {
+                return;
+            }
+        }
+    }
+
     /// The address of every page the range touches, in order.
     pub fn pages(&self) -> impl Iterator<Item = u64> {
         let page = crate::arch::physical::FRAME_SIZE;
@@ -50,6 +62,7 @@ impl UserSlice {
             self.len(),
             "buffer and user slice differ in length"
         );
+        self.enter_pages(false);
         if user_memory::copy_from_user(buffer, self.address) {
             Ok(())
         } else {
@@ -65,6 +78,7 @@ impl UserSlice {
             self.len(),
             "buffer and user slice differ in length"
         );
+        self.enter_pages(true);
         if user_memory::copy_to_user(self.address, bytes) {
             Ok(())
         } else {

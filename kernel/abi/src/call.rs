@@ -124,6 +124,16 @@ calls! {
     ThreadSetKeeper = 33,
     /// Finishes receiving a request's bytes (the stage `IpcWait` moves to while they move).
     IpcReceive = 34,
+    /// Copies a handle into another space's table (a manager seeding its child).
+    HandleGrant = 35,
+    /// Exports a range of the caller's memory as a region that mappings may show elsewhere.
+    RegionCreate = 36,
+    /// Destroys a region: every mapping of it goes, and what was derived through them.
+    RegionDestroy = 37,
+    /// Shows a window of a region in a space.
+    MappingCreate = 38,
+    /// Destroys a mapping, and what was derived through it.
+    MappingDestroy = 39,
 }
 
 impl Call {

@@ -62,6 +62,8 @@ errors! {
     NoReceiver = 12,
     /// The call would have to wait, and was asked not to (`MutexTryLock`).
     WouldBlock = 13,
+    /// The range overlaps a region or mapping that exists, or memory the space holds itself.
+    Overlaps = 14,
 }
 
 impl Error {

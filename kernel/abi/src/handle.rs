@@ -61,6 +61,8 @@ bitflags! {
         const RECEIVE = 1 << 7;
         /// Lock and unlock a mutex; wait on and signal a condition variable.
         const SYNCHRONIZE = 1 << 8;
+        /// Show a region's memory in a space (`MappingCreate`).
+        const MAP = 1 << 9;
     }
 }
 

@@ -591,6 +591,99 @@ pub const TABLE: &[CallSpecification] = &[
                   was stopped); completes when they are through. PeerGone, with the reply \
                   handle closed, if the client's side went away first.",
     },
+    CallSpecification {
+        call: Call::HandleGrant,
+        category: Category::Trivial,
+        arguments: &[
+            "space (CREATE)",
+            "handle to copy (TRANSFER)",
+            "rights for the copy (a subset of the original's)",
+        ],
+        results: &["the new handle, valid in that space's table"],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+            Error::QuotaExceeded,
+        ],
+        restart: "never interrupted",
+        summary: "Puts a handle to the same object into another space's table, paid from that \
+                  space's quota: how a manager gives a child its first handles.",
+    },
+    CallSpecification {
+        call: Call::RegionCreate,
+        category: Category::Trivial,
+        arguments: &[
+            "address (page-aligned)",
+            "size in bytes (page-aligned, not 0)",
+            "rights (MemoryRights: READ 1, WRITE 2, EXECUTE 4), the most a mapping may grant",
+        ],
+        results: &["a handle to the region (MAP, CONTROL, DUPLICATE, TRANSFER)"],
+        message: "",
+        errors: &[
+            Error::InvalidArgument,
+            Error::BadAddress,
+            Error::Overlaps,
+            Error::QuotaExceeded,
+        ],
+        restart: "never interrupted",
+        summary: "Exports a range of the caller's own space, present or not, as a region; the \
+                  regions of one space never overlap.",
+    },
+    CallSpecification {
+        call: Call::RegionDestroy,
+        category: Category::Trivial,
+        arguments: &["region (CONTROL)"],
+        results: &[],
+        message: "",
+        errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
+        restart: "never interrupted",
+        summary: "Destroys the region and every mapping of it; every page table entry derived \
+                  through them, at every level above, goes, and those pages fault again.",
+    },
+    CallSpecification {
+        call: Call::MappingCreate,
+        category: Category::Trivial,
+        arguments: &[
+            "space to map into (CREATE)",
+            "address there (page-aligned)",
+            "region (MAP)",
+            "offset into the region (page-aligned)",
+            "size in bytes (page-aligned, not 0, within the region)",
+            "rights (MemoryRights), no wider than the region's",
+        ],
+        results: &["a handle to the mapping (CONTROL, DUPLICATE, TRANSFER)"],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+            Error::BadAddress,
+            Error::Overlaps,
+            Error::InvalidState,
+            Error::QuotaExceeded,
+        ],
+        restart: "never interrupted",
+        summary: "Shows a window of a region in a space. Nothing is entered in the page tables \
+                  yet: a first access faults and is resolved down the chain of mappings to a \
+                  present page, whose entry is then installed with the rights every link \
+                  grants. Overlaps if the range meets another mapping or a page the space holds \
+                  itself; InvalidState if the region is destroyed.",
+    },
+    CallSpecification {
+        call: Call::MappingDestroy,
+        category: Category::Trivial,
+        arguments: &["mapping (CONTROL)"],
+        results: &[],
+        message: "",
+        errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
+        restart: "never interrupted",
+        summary: "Destroys the mapping: its entries and every entry derived through them at \
+                  levels above go.",
+    },
 ];
 
 /// The entry for a call.

@@ -31,3 +31,22 @@ pub fn create_space(quota: u64) -> Result<u64, Error> {
         .insert_handle(KernelObject::Space(child), Rights::all())
         .map(Handle::raw)
 }
+
+/// `HandleGrant`.
+pub fn grant(space: u64, handle: u64, rights: u64) -> Result<u64, Error> {
+    let rights = u32::try_from(rights)
+        .ok()
+        .and_then(Rights::from_bits)
+        .ok_or(Error::InvalidArgument)?;
+    let own = scheduler::current().space.clone();
+    let target = own.typed(
+        Handle::from_raw(space),
+        Rights::CREATE,
+        KernelObject::into_space,
+    )?;
+    let (object, held) = own.transferable(Handle::from_raw(handle))?;
+    if !held.contains(rights) {
+        return Err(Error::MissingRights);
+    }
+    target.insert_handle(object, rights).map(Handle::raw)
+}

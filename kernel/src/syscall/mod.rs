@@ -5,6 +5,7 @@
 mod console_and_clock;
 mod handles;
 pub mod ipc;
+mod memory;
 mod synchronization;
 mod threads;
 
@@ -78,6 +79,11 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::CondWait) => {
             return finish(registers, synchronization::wait(registers, first, second)?);
         }
+        Some(Call::HandleGrant) => handles::grant(first, second, arguments[2]).map(Some),
+        Some(Call::RegionCreate) => memory::region_create(first, second, arguments[2]).map(Some),
+        Some(Call::RegionDestroy) => memory::region_destroy(first).map(|()| None),
+        Some(Call::MappingCreate) => memory::mapping_create(arguments).map(Some),
+        Some(Call::MappingDestroy) => memory::mapping_destroy(first).map(|()| None),
         Some(Call::ThreadSetKeeper) => threads::set_keeper(first, second).map(|()| None),
         Some(Call::ThreadStatus) => match threads::status(first) {
             Ok(results) => {

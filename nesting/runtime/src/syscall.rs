@@ -72,6 +72,18 @@ pub fn handle_duplicate_raw(handle: Handle, rights: u64) -> Result<Handle, Error
     status(call3(Call::HandleDuplicate, handle.raw(), rights, 0)).map(Handle::from_raw)
 }
 
+/// `HandleGrant`: a handle with `rights` (a subset of the original's, which needs `TRANSFER`)
+/// to the same object in `space`'s table; returns its value there.
+pub fn handle_grant(space: Handle, handle: Handle, rights: Rights) -> Result<Handle, Error> {
+    status(call3(
+        Call::HandleGrant,
+        space.raw(),
+        handle.raw(),
+        rights.bits() as u64,
+    ))
+    .map(Handle::from_raw)
+}
+
 /// `SpaceCreate`: an empty space with `quota` bytes of kernel memory.
 pub fn space_create(quota: u64) -> Result<Handle, Error> {
     status(call3(Call::SpaceCreate, quota, 0, 0)).map(Handle::from_raw)

@@ -105,6 +105,17 @@ pub fn spawn<const WORDS: usize>(
     function: fn(u64),
     argument: u64,
 ) -> Result<Thread, Error> {
+    spawn_in(crate::process::own_space(), stack, function, argument)
+}
+
+/// Creates a stopped thread in `space`, which must show this program's image and `stack` at
+/// the same addresses (a mapping of them), that runs `function(argument)` there.
+pub fn spawn_in<const WORDS: usize>(
+    space: Handle,
+    stack: &'static Stack<WORDS>,
+    function: fn(u64),
+    argument: u64,
+) -> Result<Thread, Error> {
     let state = initial_state(stack.top(), function, argument);
-    syscall::thread_create(crate::process::own_space(), &state).map(Thread)
+    syscall::thread_create(space, &state).map(Thread)
 }

@@ -267,12 +267,12 @@ impl AddressSpaceTables {
         free(self.root);
     }
 
-    /// The physical address a user access to `virtual_address` reaches, walking the tables in
+    /// The frame and rights of the user page at `virtual_address`, walking the tables in
     /// software (Intel SDM vol. 3A section 4.5): `None` unless every level is present and
-    /// user-accessible, and, for a write, writable (section 4.6). The kernel copies IPC bytes
-    /// through this and the direct map, so it reaches any space's memory with exactly the
-    /// rights that space's threads have.
-    pub fn translate_user(&self, virtual_address: u64, write: bool) -> Option<u64> {
+    /// user-accessible. A page is writable only if every level allows writes and executable
+    /// only if no level forbids it (section 4.6). The kernel reaches user memory of any space
+    /// through this and the direct map, with exactly the rights that space's threads have.
+    pub fn lookup_user(&self, virtual_address: u64) -> Option<(u64, UserRights)> {
         if virtual_address >= abi::registers::USER_ADDRESS_LIMIT {
             return None;
         }
@@ -280,8 +280,12 @@ impl AddressSpaceTables {
         const WRITABLE: u64 = 1 << 1;
         const USER: u64 = 1 << 2;
         const LARGE: u64 = 1 << 7;
+        const NO_EXECUTE: u64 = 1 << 63;
         const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
-        let needed = PRESENT | USER | if write { WRITABLE } else { 0 };
+        let mut rights = UserRights {
+            write: true,
+            execute: true,
+        };
         let mut table = self.root;
         // Level 4 (PML4) down to level 1 (page table); levels 3 and 2 may map 1 GiB and 2 MiB
         // pages directly.
@@ -289,16 +293,41 @@ impl AddressSpaceTables {
             let shift = 12 + 9 * (level - 1);
             let index = (virtual_address >> shift) & 0x1ff;
             let entry = super::physical::read_frame_u64(table, index as usize * 8);
-            if entry & needed != needed {
+            if entry & (PRESENT | USER) != PRESENT | USER {
                 return None;
             }
+            rights.write &= entry & WRITABLE != 0;
+            rights.execute &= entry & NO_EXECUTE == 0;
             if level == 1 || (level <= 3 && entry & LARGE != 0) {
                 let page_mask = (1u64 << shift) - 1;
-                return Some((entry & ADDRESS_MASK & !page_mask) | (virtual_address & page_mask));
+                let frame = (entry & ADDRESS_MASK & !page_mask) | (virtual_address & page_mask);
+                return Some((frame & !0xfff, rights));
             }
             table = entry & ADDRESS_MASK;
         }
         None
+    }
+
+    /// Removes the user pages of `[start, end)` (page-aligned) from the tables, leaving the
+    /// frames they mapped alone (their owner frees them), and flushes them from the TLB if
+    /// these tables are loaded (Intel SDM vol. 3A section 4.10.4.1). Empty tables stay.
+    pub fn unmap_user_range(&mut self, start: u64, end: u64) {
+        assert!(start.is_multiple_of(4096) && end.is_multiple_of(4096));
+        assert!(end <= abi::registers::USER_ADDRESS_LIMIT);
+        let loaded = Cr3::read().0.start_address().as_u64() == self.root;
+        let mut tables = mapper(self.root, DIRECT_MAP_BASE);
+        let mut page = start;
+        while page < end {
+            let virtual_page = Page::<Size4KiB>::containing_address(VirtAddr::new(page));
+            if let Ok((_, flush)) = tables.unmap(virtual_page) {
+                if loaded {
+                    flush.flush();
+                } else {
+                    flush.ignore();
+                }
+            }
+            page += 4096;
+        }
     }
 
     /// Makes these tables the CPU's current ones.

@@ -62,6 +62,16 @@ pub fn image_end() -> u64 {
     &raw const _end as u64
 }
 
+/// The first address of the program's loaded image (the linker's `__ehdr_start`: the ELF
+/// header, which the first loaded segment holds). With [`image_end`], the range a manager maps
+/// into a child to run the same program there.
+pub fn image_start() -> u64 {
+    unsafe extern "C" {
+        static __ehdr_start: u8;
+    }
+    &raw const __ehdr_start as u64
+}
+
 /// Where a spawned thread starts: align the stack and enter Rust with the function and its
 /// argument (put in `rdi` and `rsi` by [`crate::thread::spawn`]).
 #[unsafe(naked)]

@@ -358,6 +358,17 @@ pub fn load_through_rdi(address: u64) -> u64 {
     value
 }
 
+/// Stores `value` at `address` with `mov [rdi], rsi`, the address in `rdi`, as a test of a
+/// memory mapping does. The caller names memory no Rust object is borrowed from: a window a
+/// mapping shows of atomics, or an address that is meant to fault.
+pub fn store_through_rdi(address: u64, value: u64) {
+    // SAFETY: one store to an address the caller chose for the purpose (see above); a bad
+    // address faults before anything is written.
+    unsafe {
+        core::arch::asm!("mov qword ptr [rdi], rsi", in("rdi") address, in("rsi") value, options(nostack));
+    }
+}
+
 /// Executes `int3`, then returns `value` (a trap: resuming the thread as it stands continues
 /// after the breakpoint).
 pub fn breakpoint_then(value: u64) -> u64 {

@@ -5,6 +5,7 @@ mod fuzz;
 mod handles;
 mod ipc;
 mod keepers;
+mod memory;
 mod messages;
 mod registers;
 mod restart;
@@ -28,6 +29,7 @@ pub const ALL: &[&[Case]] = &[
     restart::CASES,
     ipc::CASES,
     messages::CASES,
+    memory::CASES,
     synchronization::CASES,
     keepers::CASES,
     fuzz::CASES,

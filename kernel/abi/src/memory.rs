@@ -1,0 +1,24 @@
+//! Memory rights: what a region lets its mappings do with its memory, and what a mapping lets
+//! the threads of its space do. Rights only narrow along a chain of mappings.
+
+use bitflags::bitflags;
+
+bitflags! {
+    /// Access rights to memory.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct MemoryRights: u64 {
+        /// Loads.
+        const READ = 1 << 0;
+        /// Stores.
+        const WRITE = 1 << 1;
+        /// Instruction fetches.
+        const EXECUTE = 1 << 2;
+    }
+}
+
+impl MemoryRights {
+    /// The rights of a register value, or `None` if it has bits that are no right.
+    pub fn from_register(value: u64) -> Option<MemoryRights> {
+        MemoryRights::from_bits(value)
+    }
+}

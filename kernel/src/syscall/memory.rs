@@ -1,0 +1,88 @@
+//! Regions and mappings: `RegionCreate`, `RegionDestroy`, `MappingCreate`, `MappingDestroy`
+//! (the objects and the fault path live in `crate::virtual_memory`).
+
+use crate::object::KernelObject;
+use crate::scheduler;
+use crate::virtual_memory::{Mapping, Region};
+use abi::memory::MemoryRights;
+use abi::{Error, Handle, Rights};
+use region::{PageRange, Window};
+
+/// Rights of a new region handle.
+const REGION_RIGHTS: Rights = Rights::MAP
+    .union(Rights::CONTROL)
+    .union(Rights::DUPLICATE)
+    .union(Rights::TRANSFER);
+/// Rights of a new mapping handle.
+const MAPPING_RIGHTS: Rights = Rights::CONTROL
+    .union(Rights::DUPLICATE)
+    .union(Rights::TRANSFER);
+
+fn memory_rights(value: u64) -> Result<MemoryRights, Error> {
+    MemoryRights::from_register(value).ok_or(Error::InvalidArgument)
+}
+
+/// `RegionCreate`.
+pub fn region_create(address: u64, size: u64, rights: u64) -> Result<u64, Error> {
+    let range = PageRange::new(address, size)?;
+    let rights = memory_rights(rights)?;
+    let space = scheduler::current().space.clone();
+    let region = Region::create(&space, range, rights)?;
+    match space.insert_handle(KernelObject::Region(region.clone()), REGION_RIGHTS) {
+        Ok(handle) => Ok(handle.raw()),
+        Err(error) => {
+            region.destroy();
+            Err(error)
+        }
+    }
+}
+
+/// `RegionDestroy`.
+pub fn region_destroy(region: u64) -> Result<(), Error> {
+    let space = scheduler::current().space.clone();
+    let region = space.typed(
+        Handle::from_raw(region),
+        Rights::CONTROL,
+        KernelObject::into_region,
+    )?;
+    region.destroy();
+    Ok(())
+}
+
+/// `MappingCreate`.
+pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
+    let [space, address, region, offset, size, rights] = arguments;
+    let own = scheduler::current().space.clone();
+    let target = own.typed(
+        Handle::from_raw(space),
+        Rights::CREATE,
+        KernelObject::into_space,
+    )?;
+    let region = own.typed(
+        Handle::from_raw(region),
+        Rights::MAP,
+        KernelObject::into_region,
+    )?;
+    let rights = memory_rights(rights)?;
+    let window = Window::new(address, size, region.range, region.rights, offset, rights)?;
+    let mapping = Mapping::create(&own, &target, region, window)?;
+    match own.insert_handle(KernelObject::Mapping(mapping.clone()), MAPPING_RIGHTS) {
+        Ok(handle) => Ok(handle.raw()),
+        Err(error) => {
+            mapping.destroy();
+            Err(error)
+        }
+    }
+}
+
+/// `MappingDestroy`.
+pub fn mapping_destroy(mapping: u64) -> Result<(), Error> {
+    let space = scheduler::current().space.clone();
+    let mapping = space.typed(
+        Handle::from_raw(mapping),
+        Rights::CONTROL,
+        KernelObject::into_mapping,
+    )?;
+    mapping.destroy();
+    Ok(())
+}

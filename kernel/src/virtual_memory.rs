@@ -1,0 +1,267 @@
+//! Regions and mappings (DESIGN.md section 4): a region exports a range of one space's memory,
+//! a mapping shows a window of a region in another space. The hardware page tables are only a
+//! cache of this tree: a page fault in a mapping is resolved by walking down the chain to a
+//! space where the page is present and installing an entry; destroying a region or a mapping
+//! removes every entry derived from it, in every space above, which then fault and walk again.
+//!
+//! The arithmetic (ranges, windows, rights) lives in the host-tested `region` crate.
+
+use crate::arch::paging::UserRights;
+use crate::space::Space;
+use abi::Error;
+use abi::memory::MemoryRights;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use region::{PageRange, Window, chain_allows};
+use spin::Mutex;
+
+/// How many links a chain may have before a fault gives up on it (a chain that loops back on
+/// itself is a hole, not a hang).
+const CHAIN_LIMIT: usize = 32;
+
+/// What a region or a mapping costs its creator's quota.
+pub const OBJECT_COST: u64 =
+    crate::memory::heap_cost(if size_of::<Region>() > size_of::<Mapping>() {
+        size_of::<Region>()
+    } else {
+        size_of::<Mapping>()
+    });
+
+/// A range of one space's memory, exported to mappings.
+pub struct Region {
+    /// The space whose memory it exports (weak: a space is not kept alive by what it exports;
+    /// it destroys its regions when it goes).
+    pub space: Weak<Space>,
+    /// The exported addresses.
+    pub range: PageRange,
+    /// The widest rights a mapping of it may grant.
+    pub rights: MemoryRights,
+    /// The mappings of it, so that its destruction reaches them.
+    pub mappings: Mutex<Vec<Weak<Mapping>>>,
+    /// Set once destroyed: its mappings are gone and no new one may be made.
+    pub destroyed: AtomicBool,
+    payer: Weak<Space>,
+}
+
+/// A window of a region shown in a space.
+pub struct Mapping {
+    /// The space it shows the memory in.
+    pub space: Weak<Space>,
+    /// Where, from which region, with which rights.
+    pub window: Window,
+    /// The region it shows.
+    pub region: Arc<Region>,
+    /// Set once destroyed.
+    pub destroyed: AtomicBool,
+    payer: Weak<Space>,
+}
+
+/// Why a page could not be found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hole {
+    /// No mapping covers the address, or a chain ended in a destroyed region or a space that
+    /// is gone, or loops.
+    Unmapped,
+    /// A link of the chain does not grant the access.
+    Protection,
+}
+
+fn memory_rights(rights: UserRights) -> MemoryRights {
+    let mut memory = MemoryRights::READ;
+    if rights.write {
+        memory |= MemoryRights::WRITE;
+    }
+    if rights.execute {
+        memory |= MemoryRights::EXECUTE;
+    }
+    memory
+}
+
+fn user_rights(rights: MemoryRights) -> UserRights {
+    UserRights {
+        write: rights.contains(MemoryRights::WRITE),
+        execute: rights.contains(MemoryRights::EXECUTE),
+    }
+}
+
+/// The frame holding `address` in `space` and the rights it may be used with, for an access
+/// needing `needed`: from the page tables if the page is present, else by resolving the chain
+/// of mappings below it, which installs the entry (so the next access needs no walk).
+pub fn resolve(space: &Arc<Space>, address: u64, needed: MemoryRights) -> Result<u64, Hole> {
+    resolve_link(space, address & !0xfff, needed, 0).map(|(frame, _)| frame)
+}
+
+fn resolve_link(
+    space: &Arc<Space>,
+    page: u64,
+    needed: MemoryRights,
+    depth: usize,
+) -> Result<(u64, MemoryRights), Hole> {
+    if let Some((frame, rights)) = space.lookup(page) {
+        let rights = memory_rights(rights);
+        return if rights.contains(needed) {
+            Ok((frame, rights))
+        } else {
+            Err(Hole::Protection)
+        };
+    }
+    if depth >= CHAIN_LIMIT {
+        return Err(Hole::Unmapped);
+    }
+    let mapping = space.mapping_at(page).ok_or(Hole::Unmapped)?;
+    let region = &mapping.region;
+    if !chain_allows([mapping.window.rights, region.rights], needed) {
+        return Err(Hole::Protection);
+    }
+    if mapping.destroyed.load(Relaxed) || region.destroyed.load(Relaxed) {
+        return Err(Hole::Unmapped);
+    }
+    let source_space = region.space.upgrade().ok_or(Hole::Unmapped)?;
+    let (frame, below) = resolve_link(
+        &source_space,
+        mapping.window.source_of(page),
+        needed,
+        depth + 1,
+    )?;
+    // The entry gets what every link grants; a later, wider access walks again and fails or
+    // widens it.
+    let granted = below & mapping.window.rights & region.rights;
+    if space.install(page, frame, user_rights(granted)).is_err() {
+        return Err(Hole::Unmapped);
+    }
+    Ok((frame, granted))
+}
+
+/// Removes every entry derived from `changed`, a range of `space` whose memory went away or
+/// changed: the entries in `space` itself, then, through the regions of `space` that export
+/// part of it, those of every mapping above, recursively.
+pub fn invalidate(space: &Arc<Space>, changed: PageRange) {
+    invalidate_link(space, changed, 0);
+}
+
+fn invalidate_link(space: &Arc<Space>, changed: PageRange, depth: usize) {
+    space.unmap(changed);
+    if depth >= CHAIN_LIMIT {
+        return;
+    }
+    for region in space.regions_overlapping(&changed) {
+        invalidate_above(&region, changed, depth);
+    }
+}
+
+/// Invalidates, in every live mapping of `region`, the part that shows `changed`.
+fn invalidate_above(region: &Region, changed: PageRange, depth: usize) {
+    let mappings: Vec<Arc<Mapping>> = region
+        .mappings
+        .lock()
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for mapping in mappings {
+        if let (Some(affected), Some(target)) = (
+            mapping.window.affected_by(&changed),
+            mapping.space.upgrade(),
+        ) {
+            invalidate_link(&target, affected, depth + 1);
+        }
+    }
+}
+
+impl Region {
+    /// Exports `range` of `space` with at most `rights`, charged to `space`.
+    pub fn create(
+        space: &Arc<Space>,
+        range: PageRange,
+        rights: MemoryRights,
+    ) -> Result<Arc<Region>, Error> {
+        space.charge(OBJECT_COST)?;
+        let region = Arc::new(Region {
+            space: Arc::downgrade(space),
+            range,
+            rights,
+            mappings: Mutex::new(Vec::new()),
+            destroyed: AtomicBool::new(false),
+            payer: Arc::downgrade(space),
+        });
+        if let Err(error) = space.add_region(region.clone()) {
+            drop(region);
+            return Err(error);
+        }
+        Ok(region)
+    }
+
+    /// Destroys the region: every mapping of it goes, with every entry derived through them.
+    pub fn destroy(&self) {
+        if self.destroyed.swap(true, Relaxed) {
+            return;
+        }
+        let mappings: Vec<Arc<Mapping>> = core::mem::take(&mut *self.mappings.lock())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for mapping in mappings {
+            mapping.destroy();
+        }
+        if let Some(space) = self.space.upgrade() {
+            space.remove_region(self);
+        }
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        if let Some(payer) = self.payer.upgrade() {
+            payer.release(OBJECT_COST);
+        }
+    }
+}
+
+impl Mapping {
+    /// Shows `window` of `region` in `target`, charged to `payer`. The window's range must not
+    /// overlap another mapping of `target` nor pages `target` holds itself.
+    pub fn create(
+        payer: &Arc<Space>,
+        target: &Arc<Space>,
+        region: Arc<Region>,
+        window: Window,
+    ) -> Result<Arc<Mapping>, Error> {
+        if region.destroyed.load(Relaxed) {
+            return Err(Error::InvalidState);
+        }
+        payer.charge(OBJECT_COST)?;
+        let mapping = Arc::new(Mapping {
+            space: Arc::downgrade(target),
+            window,
+            region: region.clone(),
+            destroyed: AtomicBool::new(false),
+            payer: Arc::downgrade(payer),
+        });
+        target.add_mapping(mapping.clone())?;
+        region.mappings.lock().push(Arc::downgrade(&mapping));
+        Ok(mapping)
+    }
+
+    /// Destroys the mapping: its entries go, with everything derived from them above.
+    pub fn destroy(&self) {
+        if self.destroyed.swap(true, Relaxed) {
+            return;
+        }
+        if let Some(space) = self.space.upgrade() {
+            space.remove_mapping(self);
+            invalidate(&space, self.window.range);
+        }
+        self.region
+            .mappings
+            .lock()
+            .retain(|other| other.strong_count() > 0 && !core::ptr::eq(other.as_ptr(), self));
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if let Some(payer) = self.payer.upgrade() {
+            payer.release(OBJECT_COST);
+        }
+    }
+}

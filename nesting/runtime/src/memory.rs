@@ -1,0 +1,53 @@
+//! Regions and mappings (see `kernel/abi/SPEC.md`): a [`region_create`] exports part of this
+//! program's memory, a [`mapping_create`] shows a window of a region in a space (this one, or a
+//! child's), and destroying either takes away what was shown through it, at every level above.
+
+use crate::arch::syscall::call6;
+use abi::memory::MemoryRights;
+use abi::{Call, Error, Handle};
+
+fn handle_of(status: u64, results: [u64; 6]) -> Result<Handle, Error> {
+    Error::check(status).map(|()| Handle::from_raw(results[0]))
+}
+
+/// `RegionCreate`: exports `size` bytes at `address` (page-aligned) with at most `rights`.
+pub fn region_create(address: u64, size: u64, rights: MemoryRights) -> Result<Handle, Error> {
+    let (status, results) = call6(Call::RegionCreate, [address, size, rights.bits(), 0, 0, 0]);
+    handle_of(status, results)
+}
+
+/// `RegionDestroy`.
+pub fn region_destroy(region: Handle) -> Result<(), Error> {
+    let (status, _) = call6(Call::RegionDestroy, [region.raw(), 0, 0, 0, 0, 0]);
+    Error::check(status)
+}
+
+/// `MappingCreate`: shows `size` bytes of `region`, from `offset` into it, at `address` of
+/// `space`, with `rights`.
+pub fn mapping_create(
+    space: Handle,
+    address: u64,
+    region: Handle,
+    offset: u64,
+    size: u64,
+    rights: MemoryRights,
+) -> Result<Handle, Error> {
+    let (status, results) = call6(
+        Call::MappingCreate,
+        [
+            space.raw(),
+            address,
+            region.raw(),
+            offset,
+            size,
+            rights.bits(),
+        ],
+    );
+    handle_of(status, results)
+}
+
+/// `MappingDestroy`.
+pub fn mapping_destroy(mapping: Handle) -> Result<(), Error> {
+    let (status, _) = call6(Call::MappingDestroy, [mapping.raw(), 0, 0, 0, 0, 0]);
+    Error::check(status)
+}

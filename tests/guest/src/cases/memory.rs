@@ -1,0 +1,421 @@
+//! Regions and mappings: a window shows its region's memory both ways, chains of depth 1, 2
+//! and 5 reach the bottom and narrow rights on the way, destroying a link makes every level
+//! above fault again, bad requests are refused with nothing changed, and a child space runs
+//! this very program through a mapping of its image and talks to it over IPC, with handles and
+//! memory of its own only.
+
+use super::handles::fail;
+use super::{wait_for, wait_until_ended};
+use crate::{Case, CaseFailure, check, check_equal};
+use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use runtime::abi::memory::MemoryRights;
+use runtime::abi::state::Condition;
+use runtime::abi::{Error, Handle, Rights};
+use runtime::arch::entry::{image_end, image_start};
+use runtime::arch::probe::{load_through_rdi, store_through_rdi};
+use runtime::ipc::{self, Outgoing};
+use runtime::memory::{mapping_create, mapping_destroy, region_create, region_destroy};
+use runtime::process::own_space;
+use runtime::syscall::{handle_close, handle_duplicate, handle_grant, space_create};
+use runtime::thread::{Stack, Thread, spawn, spawn_in};
+
+/// The cases.
+pub const CASES: &[Case] = &[
+    Case {
+        name: "memory_a_window_shows_its_regions_memory_both_ways",
+        run: window_shows_memory,
+    },
+    Case {
+        name: "memory_chains_of_depth_1_2_and_5_reach_the_bottom_and_narrow_rights",
+        run: chains,
+    },
+    Case {
+        name: "memory_bad_requests_are_refused_and_change_nothing",
+        run: bad_requests,
+    },
+    Case {
+        name: "memory_a_child_space_runs_through_a_mapping_and_calls_across_spaces",
+        run: child_space,
+    },
+];
+
+const PAGE: u64 = 4096;
+const SOURCE_PAGES: u64 = 4;
+const READ_WRITE: MemoryRights = MemoryRights::READ.union(MemoryRights::WRITE);
+
+/// Page-aligned memory of this program's own, shown through windows.
+#[repr(C, align(4096))]
+struct Pages([AtomicU64; 512 * SOURCE_PAGES as usize]);
+static SOURCE: Pages = Pages([const { AtomicU64::new(0) }; 512 * SOURCE_PAGES as usize]);
+
+fn source() -> u64 {
+    SOURCE.0.as_ptr() as u64
+}
+
+/// Where windows are shown: far from anything the program holds, one slot per level.
+fn window(level: u64) -> u64 {
+    0x4000_0000_0000 + level * 0x1_0000_0000
+}
+
+static PROBE_STACK: Stack<1024> = Stack::new();
+static LOADED: AtomicU64 = AtomicU64::new(0);
+
+fn load_in_thread(address: u64) {
+    LOADED.store(load_through_rdi(address), SeqCst);
+}
+
+fn store_in_thread(address: u64) {
+    store_through_rdi(address, 0x5eed);
+}
+
+/// Runs `probe(address)` in a thread of this space; `Ok(None)` if it finished, the fault's
+/// vector and address if it faulted.
+fn probe(probe: fn(u64), address: u64) -> Result<Option<(u64, u64)>, CaseFailure> {
+    let thread = spawn(&PROBE_STACK, probe, address).map_err(fail)?;
+    check_equal!(thread.resume(), Ok(()));
+    let ended = || {
+        matches!(
+            thread.status(),
+            Ok((Condition::Exited | Condition::Faulted, _, _))
+        )
+    };
+    check!(wait_for(ended), "the probe thread never ended");
+    match thread.status().map_err(fail)? {
+        (Condition::Faulted, detail, fault_address) => Ok(Some((detail & 0xff, fault_address))),
+        _ => Ok(None),
+    }
+}
+
+/// Whether a load at `address` faults with a page fault there.
+fn load_faults(address: u64) -> Result<bool, CaseFailure> {
+    Ok(probe(load_in_thread, address)? == Some((14, address)))
+}
+
+fn window_shows_memory() -> Result<(), CaseFailure> {
+    let region = region_create(source(), SOURCE_PAGES * PAGE, READ_WRITE).map_err(fail)?;
+    let whole = mapping_create(
+        own_space(),
+        window(1),
+        region,
+        0,
+        SOURCE_PAGES * PAGE,
+        READ_WRITE,
+    )
+    .map_err(fail)?;
+    SOURCE.0[1].store(0x1234, SeqCst);
+    check_equal!(load_through_rdi(window(1) + 8), 0x1234);
+    store_through_rdi(window(1) + PAGE + 16, 77);
+    check_equal!(SOURCE.0[512 + 2].load(SeqCst), 77);
+    // A window of one page, two pages into the region.
+    let part = mapping_create(
+        own_space(),
+        window(2),
+        region,
+        2 * PAGE,
+        PAGE,
+        MemoryRights::READ,
+    )
+    .map_err(fail)?;
+    SOURCE.0[1024 + 5].store(0xabcd, SeqCst);
+    check_equal!(load_through_rdi(window(2) + 40), 0xabcd);
+    check!(
+        load_faults(window(2) + PAGE)?,
+        "the page past the window did not fault"
+    );
+    check_equal!(mapping_destroy(whole), Ok(()));
+    check!(
+        load_faults(window(1) + 8)?,
+        "a destroyed mapping still shows memory"
+    );
+    check_equal!(load_through_rdi(window(2) + 40), 0xabcd);
+    check_equal!(region_destroy(region), Ok(()));
+    check!(
+        load_faults(window(2) + 40)?,
+        "a mapping of a destroyed region still shows memory"
+    );
+    check_equal!(SOURCE.0[1024 + 5].load(SeqCst), 0xabcd);
+    for handle in [whole, part, region] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
+}
+
+/// Region `level - 1`'s window shown one level up, for `level` in 1..=5: level 0 is `SOURCE`.
+fn build_chain(depth: u64) -> Result<[(Handle, Handle); 6], CaseFailure> {
+    let mut links = [(Handle::NONE, Handle::NONE); 6];
+    for level in 1..=depth {
+        let below = if level == 1 {
+            source()
+        } else {
+            window(level - 1)
+        };
+        let region = region_create(below, SOURCE_PAGES * PAGE, READ_WRITE).map_err(fail)?;
+        let mapping = mapping_create(
+            own_space(),
+            window(level),
+            region,
+            0,
+            SOURCE_PAGES * PAGE,
+            READ_WRITE,
+        )
+        .map_err(fail)?;
+        links[level as usize] = (region, mapping);
+    }
+    Ok(links)
+}
+
+fn tear_down(links: &[(Handle, Handle); 6]) -> Result<(), CaseFailure> {
+    for &(region, mapping) in links.iter().skip(1).rev() {
+        if region != Handle::NONE {
+            let _ = mapping_destroy(mapping);
+            let _ = region_destroy(region);
+            check_equal!(handle_close(mapping), Ok(()));
+            check_equal!(handle_close(region), Ok(()));
+        }
+    }
+    Ok(())
+}
+
+fn chains() -> Result<(), CaseFailure> {
+    for depth in [1u64, 2, 5] {
+        let links = build_chain(depth)?;
+        SOURCE.0[3].store(depth * 1000, SeqCst);
+        check_equal!(load_through_rdi(window(depth) + 24), depth * 1000);
+        store_through_rdi(window(depth) + 3 * PAGE, depth + 7);
+        check_equal!(SOURCE.0[3 * 512].load(SeqCst), depth + 7);
+        tear_down(&links)?;
+        check!(
+            load_faults(window(depth) + 24)?,
+            "the top of a torn-down chain still shows memory"
+        );
+    }
+    // Rights narrow along a chain and never widen.
+    let links = build_chain(2)?;
+    let read_only =
+        region_create(window(2), SOURCE_PAGES * PAGE, MemoryRights::READ).map_err(fail)?;
+    check_equal!(
+        mapping_create(own_space(), window(9), read_only, 0, PAGE, READ_WRITE),
+        Err(Error::MissingRights)
+    );
+    let narrow = mapping_create(
+        own_space(),
+        window(9),
+        read_only,
+        0,
+        PAGE,
+        MemoryRights::READ,
+    )
+    .map_err(fail)?;
+    SOURCE.0[0].store(99, SeqCst);
+    check_equal!(load_through_rdi(window(9)), 99);
+    check_equal!(probe(store_in_thread, window(9))?, Some((14, window(9))));
+    check_equal!(SOURCE.0[0].load(SeqCst), 99);
+    check_equal!(mapping_destroy(narrow), Ok(()));
+    check_equal!(region_destroy(read_only), Ok(()));
+    check_equal!(handle_close(narrow), Ok(()));
+    check_equal!(handle_close(read_only), Ok(()));
+    tear_down(&links)?;
+    // Revoking a middle link makes every level above it fault again, and only those.
+    let links = build_chain(5)?;
+    SOURCE.0[7].store(4242, SeqCst);
+    for level in 1..=5 {
+        check_equal!(load_through_rdi(window(level) + 56), 4242);
+    }
+    check_equal!(region_destroy(links[3].0), Ok(()));
+    for level in 1..=5 {
+        let faults = load_faults(window(level) + 56)?;
+        check!(
+            faults == (level >= 3),
+            "level {level} after revoking level 3: faults={faults}"
+        );
+    }
+    tear_down(&links)
+}
+
+fn bad_requests() -> Result<(), CaseFailure> {
+    let size = SOURCE_PAGES * PAGE;
+    check_equal!(
+        region_create(source() + 8, size, READ_WRITE),
+        Err(Error::InvalidArgument)
+    );
+    check_equal!(
+        region_create(source(), 100, READ_WRITE),
+        Err(Error::InvalidArgument)
+    );
+    check_equal!(
+        region_create(source(), 0, READ_WRITE),
+        Err(Error::InvalidArgument)
+    );
+    check_equal!(
+        region_create(0xffff_8000_0000_0000, PAGE, READ_WRITE),
+        Err(Error::BadAddress)
+    );
+    check_equal!(
+        region_create(0x0000_8000_0000_0000, PAGE, READ_WRITE),
+        Err(Error::BadAddress)
+    );
+    check_equal!(region_create(0, PAGE, READ_WRITE), Err(Error::BadAddress));
+    let region = region_create(source(), size, READ_WRITE).map_err(fail)?;
+    check_equal!(
+        region_create(source() + PAGE, PAGE, READ_WRITE),
+        Err(Error::Overlaps)
+    );
+    let map = |space, address, region, offset, size, rights| {
+        mapping_create(space, address, region, offset, size, rights)
+    };
+    let own = own_space();
+    check_equal!(
+        map(own, window(1), region, PAGE, size, READ_WRITE),
+        Err(Error::InvalidArgument)
+    );
+    check_equal!(
+        map(own, window(1), region, 100, PAGE, READ_WRITE),
+        Err(Error::InvalidArgument)
+    );
+    check_equal!(
+        map(own, window(1), region, 0, PAGE, MemoryRights::all()),
+        Err(Error::MissingRights)
+    );
+    check_equal!(
+        map(own, source(), region, 0, PAGE, READ_WRITE),
+        Err(Error::Overlaps)
+    );
+    check_equal!(
+        map(own, 0xffff_8000_0000_0000, region, 0, PAGE, READ_WRITE),
+        Err(Error::BadAddress)
+    );
+    let no_create = handle_duplicate(own, Rights::READ_STATE).map_err(fail)?;
+    check_equal!(
+        map(no_create, window(1), region, 0, PAGE, READ_WRITE),
+        Err(Error::MissingRights)
+    );
+    let no_map = handle_duplicate(region, Rights::CONTROL).map_err(fail)?;
+    check_equal!(
+        map(own, window(1), no_map, 0, PAGE, READ_WRITE),
+        Err(Error::MissingRights)
+    );
+    check_equal!(
+        map(own, window(1), own, 0, PAGE, READ_WRITE),
+        Err(Error::WrongType)
+    );
+    let mapping = map(own, window(1), region, 0, 2 * PAGE, READ_WRITE).map_err(fail)?;
+    check_equal!(
+        map(own, window(1) + PAGE, region, 0, PAGE, READ_WRITE),
+        Err(Error::Overlaps)
+    );
+    check_equal!(region_destroy(region), Ok(()));
+    check_equal!(
+        map(own, window(3), region, 0, PAGE, READ_WRITE),
+        Err(Error::InvalidState)
+    );
+    // Nothing those did shows anywhere.
+    for address in [window(1), window(3), window(1) + 2 * PAGE] {
+        check!(
+            load_faults(address)?,
+            "{address:#x} shows memory after refused requests"
+        );
+    }
+    for handle in [mapping, region, no_create, no_map] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
+}
+
+static CHILD_STACK: Stack<4096> = Stack::new();
+static SERVER_STACK: Stack<2048> = Stack::new();
+static CHILD_RESULTS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+static PARENT_PORT: AtomicU64 = AtomicU64::new(0);
+
+/// Answers calls with their words plus one and the sum of their bytes in the last word.
+fn summing_server(set: u64) {
+    let set = Handle::from_raw(set);
+    let mut buffer = [0u8; 256];
+    let Ok(mut request) = ipc::wait_into(set, &mut buffer) else {
+        return;
+    };
+    loop {
+        let sum = buffer[..request.incoming.bytes]
+            .iter()
+            .map(|&byte| byte as u64)
+            .sum();
+        let words = [request.words[0] + 1, request.words[1] + 1, 0, sum];
+        match ipc::reply_wait_with(request.reply, words, Outgoing::NOTHING, set, &mut buffer) {
+            Ok(next) => request = next,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Runs in the child space: calls the parent through the granted handle with bytes from its
+/// own stack, tries the parent's raw handle value, then touches memory only the parent maps.
+fn child_main(granted: u64) {
+    let bytes: [u8; 100] = core::array::from_fn(|index| index as u8);
+    let outgoing = Outgoing {
+        bytes: &bytes,
+        handle: Handle::NONE,
+    };
+    let answer = ipc::call_with(Handle::from_raw(granted), [10, 20, 0, 0], outgoing, &mut []);
+    CHILD_RESULTS[0].store(
+        answer.map_or(u64::MAX, |(words, _)| words[0] + words[1] + words[3]),
+        SeqCst,
+    );
+    let foreign = ipc::call(Handle::from_raw(PARENT_PORT.load(SeqCst)), [0; 4]);
+    CHILD_RESULTS[1].store(foreign.err().map_or(0, Error::code), SeqCst);
+    CHILD_RESULTS[2].store(1, SeqCst);
+    // The parent shows memory at window(7); this space does not: the child faults here.
+    CHILD_RESULTS[3].store(load_through_rdi(window(7)), SeqCst);
+}
+
+fn child_space() -> Result<(), CaseFailure> {
+    let child = space_create(512 * 1024).map_err(fail)?;
+    let start = image_start();
+    let end = image_end().next_multiple_of(PAGE);
+    let image = region_create(start, end - start, MemoryRights::all()).map_err(fail)?;
+    let shown =
+        mapping_create(child, start, image, 0, end - start, MemoryRights::all()).map_err(fail)?;
+    let port = ipc::port_create(5).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let server = spawn(&SERVER_STACK, summing_server, set.raw()).map_err(fail)?;
+    check_equal!(server.resume(), Ok(()));
+    let granted = handle_grant(child, port, Rights::SEND).map_err(fail)?;
+    check!(
+        granted != port,
+        "the child's handle value equals the parent's: no test"
+    );
+    PARENT_PORT.store(port.raw(), SeqCst);
+    // Memory the parent shows and the child does not.
+    let parent_only = mapping_create(
+        own_space(),
+        window(7),
+        image,
+        source() - start,
+        PAGE,
+        READ_WRITE,
+    )
+    .map_err(fail)?;
+    for result in &CHILD_RESULTS {
+        result.store(0, SeqCst);
+    }
+    let child_thread: Thread =
+        spawn_in(child, &CHILD_STACK, child_main, granted.raw()).map_err(fail)?;
+    check_equal!(child_thread.resume(), Ok(()));
+    let faulted = || matches!(child_thread.status(), Ok((Condition::Faulted, _, _)));
+    check!(wait_for(faulted), "the child never reached its last step");
+    check_equal!(CHILD_RESULTS[2].load(SeqCst), 1);
+    // 11 + 21 + (0 + 1 + ... + 99)
+    check_equal!(CHILD_RESULTS[0].load(SeqCst), 11 + 21 + 4950);
+    check_equal!(CHILD_RESULTS[1].load(SeqCst), Error::BadHandle.code());
+    check_equal!(
+        child_thread.status(),
+        Ok((Condition::Faulted, 14 | 4 << 32, window(7)))
+    );
+    drop(child_thread);
+    check_equal!(ipc::call(port, [0, 0, 0, 0]).map(|words| words[0]), Ok(1));
+    for handle in [parent_only, shown, image, port, set, child] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    // The server's set went with its last handle: its wait fails and it ends.
+    check!(wait_until_ended(&server), "the server never ended");
+    Ok(())
+}
