@@ -7,12 +7,17 @@
 #![forbid(unsafe_code)]
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use runtime::abi::memory::MemoryRights;
+use runtime::abi::{Handle, Rights};
 use runtime::arch::counter::time_stamp;
+use runtime::arch::entry::{image_end, image_start};
 use runtime::ipc;
+use runtime::memory::{mapping_create, region_create};
 use runtime::println;
 use runtime::synchronization::Mutex;
 use runtime::syscall::thread_yield;
-use runtime::thread::{Stack, spawn};
+use runtime::syscall::{handle_grant, space_create};
+use runtime::thread::{Stack, spawn, spawn_in};
 
 const ITERATIONS: usize = 10_000;
 
@@ -66,7 +71,7 @@ static SERVER_STACK: Stack<1024> = Stack::new();
 
 /// Answers every request with its own words, forever.
 fn echo_server(set: u64) {
-    let set = runtime::abi::Handle::from_raw(set);
+    let set = Handle::from_raw(set);
     let Ok(mut request) = ipc::wait(set) else {
         return;
     };
@@ -75,14 +80,37 @@ fn echo_server(set: u64) {
     }
 }
 
-/// An IPC round trip between two threads of one space: a call carrying four words in
-/// registers, answered by a server in `IpcReplyWait`.
-fn ipc_round_trip(samples: &mut [u64; ITERATIONS]) -> Result<(), runtime::abi::Error> {
+/// A port, and a server thread running `server` on its set in `space` (this one, or a child
+/// that shows this program's image): returns the port.
+fn start_server<const WORDS: usize>(
+    space: Option<Handle>,
+    stack: &'static Stack<WORDS>,
+    server: fn(u64),
+) -> Result<Handle, runtime::abi::Error> {
     let port = ipc::port_create(0)?;
     let set = ipc::port_set_create()?;
     ipc::port_set_add(set, port)?;
-    let server = spawn(&SERVER_STACK, echo_server, set.raw())?;
-    server.resume()?;
+    let thread = match space {
+        None => spawn(stack, server, set.raw())?,
+        Some(child) => {
+            let granted = handle_grant(child, set, Rights::RECEIVE)?;
+            spawn_in(child, stack, server, granted.raw())?
+        }
+    };
+    thread.resume()?;
+    // The server runs until the program ends.
+    core::mem::forget(thread);
+    Ok(port)
+}
+
+/// An IPC round trip: a call carrying four words in registers, answered by a server in
+/// `IpcReplyWait` in `space` (this one when `None`).
+fn ipc_round_trip(
+    samples: &mut [u64; ITERATIONS],
+    space: Option<Handle>,
+    stack: &'static Stack<1024>,
+) -> Result<(), runtime::abi::Error> {
+    let port = start_server(space, stack, echo_server)?;
     ipc::call(port, [1, 2, 3, 4])?;
     sample(samples, || {
         let _ = ipc::call(port, [1, 2, 3, 4]);
@@ -90,11 +118,24 @@ fn ipc_round_trip(samples: &mut [u64; ITERATIONS]) -> Result<(), runtime::abi::E
     Ok(())
 }
 
+/// A child space that shows this program's image at the same addresses, so that a thread in it
+/// runs this program's code on a stack of this program's memory, with handles of its own.
+fn child_space() -> Result<Handle, runtime::abi::Error> {
+    let child = space_create(1 << 20)?;
+    let start = image_start();
+    let end = image_end().next_multiple_of(4096);
+    let image = region_create(start, end - start, MemoryRights::all())?;
+    mapping_create(child, start, image, 0, end - start, MemoryRights::all())?;
+    Ok(child)
+}
+
 static BYTE_SERVER_STACK: Stack<4096> = Stack::new();
+static CHILD_SERVER_STACK: Stack<1024> = Stack::new();
+static CHILD_BYTE_SERVER_STACK: Stack<4096> = Stack::new();
 
 /// Answers every request with its own words and bytes, forever.
 fn byte_echo_server(set: u64) {
-    let set = runtime::abi::Handle::from_raw(set);
+    let set = Handle::from_raw(set);
     let mut incoming = [0u8; 4096];
     let mut outgoing = [0u8; 4096];
     let Ok(mut request) = ipc::wait_into(set, &mut incoming) else {
@@ -105,7 +146,7 @@ fn byte_echo_server(set: u64) {
         outgoing[..length].copy_from_slice(&incoming[..length]);
         let answer = ipc::Outgoing {
             bytes: &outgoing[..length],
-            handle: runtime::abi::Handle::NONE,
+            handle: Handle::NONE,
         };
         match ipc::reply_wait_with(request.reply, request.words, answer, set, &mut incoming) {
             Ok(next) => request = next,
@@ -114,27 +155,23 @@ fn byte_echo_server(set: u64) {
     }
 }
 
-/// IPC round trips between two threads of one space carrying bytes each way besides the four
-/// words, one benchmark per size.
+/// IPC round trips carrying bytes each way besides the four words, one benchmark per size,
+/// with the server in `space` (this one when `None`).
 fn ipc_round_trips_with_bytes(
     samples: &mut [u64; ITERATIONS],
     overhead: u64,
+    space: Option<Handle>,
+    stack: &'static Stack<4096>,
+    names: [&str; 2],
 ) -> Result<(), runtime::abi::Error> {
-    let port = ipc::port_create(0)?;
-    let set = ipc::port_set_create()?;
-    ipc::port_set_add(set, port)?;
-    let server = spawn(&BYTE_SERVER_STACK, byte_echo_server, set.raw())?;
-    server.resume()?;
+    let port = start_server(space, stack, byte_echo_server)?;
     let send = [0x5au8; 4096];
     let mut receive = [0u8; 4096];
-    for (name, size) in [
-        ("ipc_round_trip_64_bytes_same_space", 64),
-        ("ipc_round_trip_4_kib_same_space", 4096),
-    ] {
+    for (name, size) in [(names[0], 64), (names[1], 4096)] {
         let mut exchange = || {
             let outgoing = ipc::Outgoing {
                 bytes: &send[..size],
-                handle: runtime::abi::Handle::NONE,
+                handle: Handle::NONE,
             };
             let _ = ipc::call_with(port, [1, 2, 3, 4], outgoing, &mut receive[..size]);
         };
@@ -150,7 +187,7 @@ static MUTEX_HANDLE: AtomicU64 = AtomicU64::new(0);
 
 /// The other half of the mutex benchmark: takes the mutex and hands it back, forever.
 fn lock_and_hand_back(_: u64) {
-    let mutex = core::mem::ManuallyDrop::new(Mutex::from_handle(runtime::abi::Handle::from_raw(
+    let mutex = core::mem::ManuallyDrop::new(Mutex::from_handle(Handle::from_raw(
         MUTEX_HANDLE.load(Relaxed),
     )));
     while mutex.lock().is_ok() && mutex.unlock().is_ok() {}
@@ -190,13 +227,45 @@ fn main(_: &str) -> i32 {
         return 1;
     }
     report("yield_switch", &samples, overhead / 2);
-    if let Err(error) = ipc_round_trip(&mut samples) {
+    if let Err(error) = ipc_round_trip(&mut samples, None, &SERVER_STACK) {
         println!("bench-note ipc_round_trip could not run: {error}");
         return 1;
     }
     report("ipc_round_trip_same_space", &samples, overhead);
-    if let Err(error) = ipc_round_trips_with_bytes(&mut samples, overhead) {
+    let names = [
+        "ipc_round_trip_64_bytes_same_space",
+        "ipc_round_trip_4_kib_same_space",
+    ];
+    if let Err(error) =
+        ipc_round_trips_with_bytes(&mut samples, overhead, None, &BYTE_SERVER_STACK, names)
+    {
         println!("bench-note ipc_round_trips_with_bytes could not run: {error}");
+        return 1;
+    }
+    let child = match child_space() {
+        Ok(child) => child,
+        Err(error) => {
+            println!("bench-note child_space could not be made: {error}");
+            return 1;
+        }
+    };
+    if let Err(error) = ipc_round_trip(&mut samples, Some(child), &CHILD_SERVER_STACK) {
+        println!("bench-note ipc_round_trip (cross space) could not run: {error}");
+        return 1;
+    }
+    report("ipc_round_trip_cross_space", &samples, overhead);
+    let names = [
+        "ipc_round_trip_64_bytes_cross_space",
+        "ipc_round_trip_4_kib_cross_space",
+    ];
+    if let Err(error) = ipc_round_trips_with_bytes(
+        &mut samples,
+        overhead,
+        Some(child),
+        &CHILD_BYTE_SERVER_STACK,
+        names,
+    ) {
+        println!("bench-note ipc_round_trips_with_bytes (cross space) could not run: {error}");
         return 1;
     }
     if let Err(error) = mutex_hand_off(&mut samples) {
