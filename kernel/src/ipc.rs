@@ -111,6 +111,12 @@ impl Drop for Port {
             .partition(|caller| caller.fault.is_some());
         for fault in faults {
             *fault.thread.waiting_in.lock() = None;
+            // A keeper that is gone leaves its faults to the faulting threads' own keepers
+            // (the thread stays stopped if it has none).
+            let keeper = fault.thread.keeper.lock().as_ref().and_then(Weak::upgrade);
+            if let (Some(keeper), Some(report)) = (keeper, fault.fault) {
+                crate::syscall::ipc::deliver_fault(&fault.thread, report, keeper);
+            }
         }
         crate::wait::fail_waiters(calls.into_iter().map(|caller| caller.thread));
         if let Some(payer) = self.payer.upgrade() {

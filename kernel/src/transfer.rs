@@ -9,7 +9,11 @@
 //! their own threads have.
 
 use crate::arch::physical::{self, FRAME_SIZE};
+use crate::ipc::Port;
 use crate::scheduler;
+use crate::virtual_memory;
+use abi::memory::MemoryRights;
+use alloc::sync::Arc;
 use crate::thread::Thread;
 use crate::user_pointer::UserSlice;
 use abi::{Error, Handle};
@@ -17,26 +21,30 @@ use abi::{Error, Handle};
 /// Why a copy stopped before either count reached zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interruption {
-    /// A page of the sender's bytes is not mapped readable in its space.
-    SenderFault,
-    /// A page of the receiver's buffer is not mapped writable in its space.
-    ReceiverFault,
+    /// The page at this address of the sender's bytes is not readable in its space.
+    SenderFault(u64),
+    /// The page at this address of the receiver's buffer is not writable in its space.
+    ReceiverFault(u64),
     /// A preemption point stopped the copy at a page boundary, its progress in both threads'
     /// registers.
     Preempted,
 }
 
 /// Checks a range of a thread's own memory that a transfer will use: wholly in the user half,
-/// and every page mapped with the access the transfer needs (written, for a receive buffer).
+/// and every page mapped with the access the transfer needs (written, for a receive buffer),
+/// or in a hole a region keeper will fill.
 fn check_range(thread: &Thread, address: u64, length: u64, write: bool) -> Result<(), Error> {
     if length == 0 {
         return Ok(());
     }
     let range = UserSlice::new(address, length, u64::MAX)?;
-    if range
-        .pages()
-        .all(|page| thread.space.translate(page, write).is_some())
-    {
+    // A page is good if it is there, or a region keeper can supply it when the copy gets to
+    // it.
+    let good = |page| match virtual_memory::resolve(&thread.space, page, needed(write)) {
+        Ok(_) => true,
+        Err(hole) => hole.keeper().is_some(),
+    };
+    if range.pages().all(good) {
         Ok(())
     } else {
         Err(Error::BadAddress)
@@ -70,20 +78,37 @@ pub fn check_receive(thread: &Thread) -> Result<(), Error> {
     )
 }
 
-/// Moves the handle `sender`'s `rbx` names into `receiver`'s space, setting the receiver's
-/// `rbx` to the new handle (0 if none was sent) and clearing the sender's. Fails with nothing
-/// changed if the handle cannot be sent or the receiver's space cannot pay for the slot.
+/// Moves the handle `sender`'s `rbx` names, if any, into `receiver`'s space, setting the
+/// receiver's `rbx` to the new handle and clearing the sender's (so that a re-issued call
+/// never sends it twice; the receiver's `rbx` is left alone when nothing is sent). Fails with
+/// nothing changed if the handle cannot be sent or the receiver's space cannot pay for the
+/// slot.
 pub fn move_handle(sender: &Thread, receiver: &Thread) -> Result<(), Error> {
     let raw = sender.registers.transfer().handle;
-    let received = if raw == 0 {
-        0
-    } else {
-        let (object, rights) = sender.space.transferable(Handle::from_raw(raw))?;
-        receiver.space.insert_handle(object, rights)?.raw()
-    };
+    if raw == 0 {
+        return Ok(());
+    }
+    let (object, rights) = sender.space.transferable(Handle::from_raw(raw))?;
+    let received = receiver.space.insert_handle(object, rights)?.raw();
     sender.registers.update(|frame| frame.rbx = 0);
     receiver.registers.update(|frame| frame.rbx = received);
     Ok(())
+}
+
+/// The region keeper that can fill the hole a copy stopped at, at `address` of `owner`'s
+/// space, and the hole's address in the region's space; `None` if no keeper can.
+pub fn hole_keeper(owner: &Thread, address: u64, write: bool) -> Option<(Arc<Port>, u64)> {
+    virtual_memory::resolve(&owner.space, address, needed(write))
+        .err()?
+        .keeper()
+}
+
+fn needed(write: bool) -> MemoryRights {
+    if write {
+        MemoryRights::READ | MemoryRights::WRITE
+    } else {
+        MemoryRights::READ
+    }
 }
 
 /// Copies bytes from `sender` to `receiver` until either count is zero (`Ok`), advancing both
@@ -103,11 +128,11 @@ pub fn copy_bytes(sender: &Thread, receiver: &Thread) -> Result<(), Interruption
         let source = sender
             .space
             .translate(from.send_address, false)
-            .ok_or(Interruption::SenderFault)?;
+            .ok_or(Interruption::SenderFault(from.send_address))?;
         let destination = receiver
             .space
             .translate(to.receive_address, true)
-            .ok_or(Interruption::ReceiverFault)?;
+            .ok_or(Interruption::ReceiverFault(to.receive_address))?;
         physical::copy_physical(source, destination, piece as usize);
         sender.registers.update(|frame| {
             frame.r12 += piece;

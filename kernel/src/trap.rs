@@ -4,7 +4,9 @@
 
 use crate::arch::frame::{RegisterFrame, SavedRegisters};
 use crate::model::Restart;
-use crate::thread::{FaultReport, RunState};
+use crate::ipc::Port;
+use crate::thread::{FaultReport, RunState, Thread};
+use alloc::sync::Arc;
 use crate::virtual_memory;
 use crate::{clock, scheduler, syscall};
 use abi::exception::Exception;
@@ -34,6 +36,7 @@ pub fn system_call(registers: &SavedRegisters) {
 /// as a request; with no keeper the stop is for good and the fault is reported.
 pub fn user_exception(vector: u64, error_code: u64, address: u64) {
     let thread = scheduler::current();
+    let mut region_keeper = None;
     if vector == PAGE_FAULT && error_code & PAGE_FAULT_PRESENT == 0 {
         // Page tables are a cache of the mappings: a page a mapping shows may simply not be
         // entered yet. Found below, it is entered, and the instruction runs again.
@@ -44,30 +47,33 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
         if error_code & PAGE_FAULT_FETCH != 0 {
             needed |= MemoryRights::EXECUTE;
         }
-        if virtual_memory::resolve(&thread.space, address, needed).is_ok() {
-            return;
+        match virtual_memory::resolve(&thread.space, address, needed) {
+            Ok(_) => return,
+            // A hole of a region with a keeper: the keeper hears of it, with the address in
+            // the region's space.
+            Err(hole) => region_keeper = hole.keeper(),
         }
     }
     let frame: RegisterFrame = thread.registers.get();
-    let report = FaultReport {
+    let mut report = FaultReport {
         vector,
         error_code,
         rip: frame.rip,
         address,
     };
-    let keeper = thread
-        .keeper
-        .lock()
-        .as_ref()
-        .and_then(alloc::sync::Weak::upgrade);
+    let keeper = match region_keeper {
+        Some((keeper, address_in_region)) => {
+            report.address = address_in_region;
+            Some(keeper)
+        }
+        None => thread
+            .keeper
+            .lock()
+            .as_ref()
+            .and_then(alloc::sync::Weak::upgrade),
+    };
     if let Some(keeper) = keeper {
-        // The thread stops here; its keeper decides what happens next.
-        thread
-            .fault_sequence
-            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        thread.set_run_state(RunState::Faulted(report));
-        scheduler::request_switch();
-        syscall::ipc::deliver_fault(&thread, report, keeper);
+        stop_for_keeper(&thread, report, keeper);
         drop(thread);
         scheduler::reschedule();
         return;
@@ -88,6 +94,17 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
     drop(thread);
     scheduler::end_current(RunState::Faulted(report));
     scheduler::reschedule();
+}
+
+/// Stops `thread` (the running one) as faulted and sends the fault to `keeper`, which decides
+/// what happens next; the switch away happens at the end of this kernel entry.
+pub fn stop_for_keeper(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port>) {
+    thread
+        .fault_sequence
+        .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    thread.set_run_state(RunState::Faulted(report));
+    scheduler::request_switch();
+    syscall::ipc::deliver_fault(thread, report, keeper);
 }
 
 /// The clock's periodic interrupt; `from_user` when it interrupted a user thread, which may then

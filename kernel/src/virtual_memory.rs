@@ -7,6 +7,7 @@
 //! The arithmetic (ranges, windows, rights) lives in the host-tested `region` crate.
 
 use crate::arch::paging::UserRights;
+use crate::ipc::Port;
 use crate::space::Space;
 use abi::Error;
 use abi::memory::MemoryRights;
@@ -37,6 +38,9 @@ pub struct Region {
     pub range: PageRange,
     /// The widest rights a mapping of it may grant.
     pub rights: MemoryRights,
+    /// Where faults on its holes go, if anywhere (weak: a region does not keep its keeper
+    /// alive; a keeper that is gone leaves the faults to the faulting thread's keeper).
+    pub keeper: Option<Weak<Port>>,
     /// The mappings of it, so that its destruction reaches them.
     pub mappings: Mutex<Vec<Weak<Mapping>>>,
     /// Set once destroyed: its mappings are gone and no new one may be made.
@@ -58,13 +62,34 @@ pub struct Mapping {
 }
 
 /// Why a page could not be found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Hole {
     /// No mapping covers the address, or a chain ended in a destroyed region or a space that
     /// is gone, or loops.
     Unmapped,
     /// A link of the chain does not grant the access.
     Protection,
+    /// The chain reached a region whose space has no page at `address` (an address of that
+    /// space): the region's keeper, if it has one, is to supply it.
+    Missing {
+        /// The region's keeper port.
+        keeper: Option<Arc<Port>>,
+        /// The missing page, in the space the region exports.
+        address: u64,
+    },
+}
+
+impl Hole {
+    /// The keeper that can fill this hole, and the address to give it.
+    pub fn keeper(&self) -> Option<(Arc<Port>, u64)> {
+        match self {
+            Hole::Missing {
+                keeper: Some(keeper),
+                address,
+            } => Some((keeper.clone(), *address)),
+            _ => None,
+        }
+    }
 }
 
 fn memory_rights(rights: UserRights) -> MemoryRights {
@@ -118,12 +143,18 @@ fn resolve_link(
         return Err(Hole::Unmapped);
     }
     let source_space = region.space.upgrade().ok_or(Hole::Unmapped)?;
-    let (frame, below) = resolve_link(
-        &source_space,
-        mapping.window.source_of(page),
-        needed,
-        depth + 1,
-    )?;
+    let source = mapping.window.source_of(page);
+    let (frame, below) = match resolve_link(&source_space, source, needed, depth + 1) {
+        Ok(found) => found,
+        // Nothing at all at the source: a hole of this region, for its keeper.
+        Err(Hole::Unmapped) if source_space.mapping_at(source).is_none() => {
+            return Err(Hole::Missing {
+                keeper: region.keeper.as_ref().and_then(Weak::upgrade),
+                address: source,
+            });
+        }
+        Err(hole) => return Err(hole),
+    };
     // The entry gets what every link grants; a later, wider access walks again and fails or
     // widens it.
     let granted = below & mapping.window.rights & region.rights;
@@ -174,12 +205,14 @@ impl Region {
         space: &Arc<Space>,
         range: PageRange,
         rights: MemoryRights,
+        keeper: Option<&Arc<Port>>,
     ) -> Result<Arc<Region>, Error> {
         space.charge(OBJECT_COST)?;
         let region = Arc::new(Region {
             space: Arc::downgrade(space),
             range,
             rights,
+            keeper: keeper.map(Arc::downgrade),
             mappings: Mutex::new(Vec::new()),
             destroyed: AtomicBool::new(false),
             payer: Arc::downgrade(space),

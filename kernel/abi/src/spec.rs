@@ -619,6 +619,7 @@ pub const TABLE: &[CallSpecification] = &[
             "address (page-aligned)",
             "size in bytes (page-aligned, not 0)",
             "rights (MemoryRights: READ 1, WRITE 2, EXECUTE 4), the most a mapping may grant",
+            "keeper port (SEND) for faults on its holes, or 0",
         ],
         results: &["a handle to the region (MAP, CONTROL, DUPLICATE, TRANSFER)"],
         message: "",
@@ -626,11 +627,19 @@ pub const TABLE: &[CallSpecification] = &[
             Error::InvalidArgument,
             Error::BadAddress,
             Error::Overlaps,
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
             Error::QuotaExceeded,
         ],
         restart: "never interrupted",
         summary: "Exports a range of the caller's own space, present or not, as a region; the \
-                  regions of one space never overlap.",
+                  regions of one space never overlap. An access through a mapping that reaches \
+                  a page the space lacks (a hole) stops the thread and sends a fault request to \
+                  the region's keeper, whose word 1 is the hole's address in the region's space \
+                  (abi::keeper); the keeper supplies memory there (a mapping of its own) and \
+                  answers RESUME. With no keeper, or a keeper that is gone, the fault goes to \
+                  the thread's keeper.",
     },
     CallSpecification {
         call: Call::RegionDestroy,

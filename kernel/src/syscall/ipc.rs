@@ -116,6 +116,7 @@ fn connect(client: &Thread, server: &Thread, port: &Port) -> Result<Arc<Reply>, 
         ReplyState::Pending
     };
     let (reply, client_handle, server_handle) = open_reply(client, server, state)?;
+    server.registers.update(|frame| frame.rbx = 0);
     if let Err(error) = transfer::move_handle(client, server) {
         let _ = client.space.close_handle(client_handle);
         let _ = server.space.close_handle(server_handle);
@@ -163,10 +164,15 @@ fn move_request(
             } else {
                 (client, &reply.waiter)
             };
+            if let Some((keeper, address, write)) = keeper_for(interruption, client, server) {
+                wait_on(reply, slot, blocked.clone());
+                stop_running_for_keeper(keeper, address, write);
+                return Err(Stop::Restart);
+            }
             let faulted_blocked = match interruption {
                 Interruption::Preempted => false,
-                Interruption::SenderFault => !client_is_running,
-                Interruption::ReceiverFault => client_is_running,
+                Interruption::SenderFault(_) => !client_is_running,
+                Interruption::ReceiverFault(_) => client_is_running,
             };
             if faulted_blocked {
                 // Its memory changed under the transfer (possible only once memory can be
@@ -182,6 +188,38 @@ fn move_request(
             })
         }
     }
+}
+
+/// For a copy from `sender` to `receiver` stopped at a hole: the region keeper that can fill
+/// it, the hole's address in the region's space, and whether the copy was writing there.
+fn keeper_for(
+    interruption: Interruption,
+    sender: &Thread,
+    receiver: &Thread,
+) -> Option<(Arc<Port>, u64, bool)> {
+    let (owner, address, write) = match interruption {
+        Interruption::SenderFault(address) => (sender, address, false),
+        Interruption::ReceiverFault(address) => (receiver, address, true),
+        Interruption::Preempted => return None,
+    };
+    let (keeper, hole) = transfer::hole_keeper(owner, address, write)?;
+    Some((keeper, hole, write))
+}
+
+/// Stops the running thread, in the middle of a transfer, for a region keeper to fill the
+/// hole at `address` (of the region's space): a page fault at its `syscall` instruction, whose
+/// registers name the stage to re-issue once the keeper answers.
+fn stop_running_for_keeper(keeper: Arc<Port>, address: u64, write: bool) {
+    // Page-fault error code bits (Intel SDM vol. 3A section 4.7): a user-mode access, a write.
+    let error_code = 1 << 2 | if write { 1 << 1 } else { 0 };
+    let thread = scheduler::current();
+    let report = FaultReport {
+        vector: 14,
+        error_code,
+        rip: thread.registers.get().rip - abi::registers::SYSCALL_INSTRUCTION_LENGTH,
+        address,
+    };
+    crate::trap::stop_for_keeper(&thread, report, keeper);
 }
 
 /// Why the running thread's part of a transfer stopped.
@@ -380,7 +418,12 @@ fn move_reply(
             return Err(Stop::Restart);
         }
         Err(fault) => {
-            let server_faulted = fault == Interruption::SenderFault;
+            if let Some((keeper, address, write)) = keeper_for(fault, server, client) {
+                wait_on(reply, slot, blocked.clone());
+                stop_running_for_keeper(keeper, address, write);
+                return Err(Stop::Restart);
+            }
+            let server_faulted = matches!(fault, Interruption::SenderFault(_));
             if server_faulted == server_is_running {
                 wait_on(reply, slot, blocked.clone());
                 return Err(Stop::Fail(Error::BadAddress));
@@ -649,6 +692,7 @@ pub fn send(port: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
     }
     let set = port.set.lock().clone().ok_or(Error::NoReceiver)?;
     let server = set.servers.lock().pop_front().ok_or(Error::NoReceiver)?;
+    server.registers.update(|frame| frame.rbx = 0);
     if let Err(error) = transfer::move_handle(&sender, &server) {
         set.servers.lock().push_front(server);
         return Err(error);

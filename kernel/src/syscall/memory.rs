@@ -23,11 +23,19 @@ fn memory_rights(value: u64) -> Result<MemoryRights, Error> {
 }
 
 /// `RegionCreate`.
-pub fn region_create(address: u64, size: u64, rights: u64) -> Result<u64, Error> {
+pub fn region_create(address: u64, size: u64, rights: u64, keeper: u64) -> Result<u64, Error> {
     let range = PageRange::new(address, size)?;
     let rights = memory_rights(rights)?;
     let space = scheduler::current().space.clone();
-    let region = Region::create(&space, range, rights)?;
+    let keeper = match keeper {
+        0 => None,
+        handle => Some(space.typed(
+            Handle::from_raw(handle),
+            Rights::SEND,
+            KernelObject::into_port,
+        )?),
+    };
+    let region = Region::create(&space, range, rights, keeper.as_ref())?;
     match space.insert_handle(KernelObject::Region(region.clone()), REGION_RIGHTS) {
         Ok(handle) => Ok(handle.raw()),
         Err(error) => {

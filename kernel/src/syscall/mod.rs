@@ -80,7 +80,9 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
             return finish(registers, synchronization::wait(registers, first, second)?);
         }
         Some(Call::HandleGrant) => handles::grant(first, second, arguments[2]).map(Some),
-        Some(Call::RegionCreate) => memory::region_create(first, second, arguments[2]).map(Some),
+        Some(Call::RegionCreate) => {
+            memory::region_create(first, second, arguments[2], arguments[3]).map(Some)
+        }
         Some(Call::RegionDestroy) => memory::region_destroy(first).map(|()| None),
         Some(Call::MappingCreate) => memory::mapping_create(arguments).map(Some),
         Some(Call::MappingDestroy) => memory::mapping_destroy(first).map(|()| None),

@@ -12,7 +12,20 @@ fn handle_of(status: u64, results: [u64; 6]) -> Result<Handle, Error> {
 
 /// `RegionCreate`: exports `size` bytes at `address` (page-aligned) with at most `rights`.
 pub fn region_create(address: u64, size: u64, rights: MemoryRights) -> Result<Handle, Error> {
-    let (status, results) = call6(Call::RegionCreate, [address, size, rights.bits(), 0, 0, 0]);
+    region_create_kept(address, size, rights, Handle::NONE)
+}
+
+/// `RegionCreate` with a keeper port (SEND), to which the faults on the region's holes go.
+pub fn region_create_kept(
+    address: u64,
+    size: u64,
+    rights: MemoryRights,
+    keeper: Handle,
+) -> Result<Handle, Error> {
+    let (status, results) = call6(
+        Call::RegionCreate,
+        [address, size, rights.bits(), keeper.raw(), 0, 0],
+    );
     handle_of(status, results)
 }
 
