@@ -83,6 +83,7 @@ impl Space {
         if handles.needs_new_slot() {
             self.charge(SLOT_COST)?;
         }
+        object.handle_opened();
         Ok(handles.insert(object, rights))
     }
 

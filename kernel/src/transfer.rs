@@ -11,12 +11,12 @@
 use crate::arch::physical::{self, FRAME_SIZE};
 use crate::ipc::Port;
 use crate::scheduler;
-use crate::virtual_memory;
-use abi::memory::MemoryRights;
-use alloc::sync::Arc;
 use crate::thread::Thread;
 use crate::user_pointer::UserSlice;
+use crate::virtual_memory;
+use abi::memory::MemoryRights;
 use abi::{Error, Handle};
+use alloc::sync::Arc;
 
 /// Why a copy stopped before either count reached zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

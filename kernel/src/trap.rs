@@ -3,15 +3,15 @@
 //! the running thread or handing the CPU to the next one.
 
 use crate::arch::frame::{RegisterFrame, SavedRegisters};
-use crate::model::Restart;
 use crate::ipc::Port;
+use crate::model::Restart;
 use crate::thread::{FaultReport, RunState, Thread};
-use alloc::sync::Arc;
 use crate::virtual_memory;
 use crate::{clock, scheduler, syscall};
 use abi::exception::Exception;
 use abi::memory::MemoryRights;
 use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
+use alloc::sync::Arc;
 
 /// The page-fault vector and the bits of its error code (Intel SDM vol. 3A section 4.7):
 /// the page was present (a protection violation), the access was a write, an instruction

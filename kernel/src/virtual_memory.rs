@@ -13,7 +13,7 @@ use abi::Error;
 use abi::memory::MemoryRights;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use region::{PageRange, Window, chain_allows};
 use spin::Mutex;
 
@@ -45,6 +45,8 @@ pub struct Region {
     pub mappings: Mutex<Vec<Weak<Mapping>>>,
     /// Set once destroyed: its mappings are gone and no new one may be made.
     pub destroyed: AtomicBool,
+    /// How many handles name it; the last one closed destroys it.
+    pub handles: AtomicUsize,
     payer: Weak<Space>,
 }
 
@@ -215,6 +217,7 @@ impl Region {
             keeper: keeper.map(Arc::downgrade),
             mappings: Mutex::new(Vec::new()),
             destroyed: AtomicBool::new(false),
+            handles: AtomicUsize::new(0),
             payer: Arc::downgrade(space),
         });
         if let Err(error) = space.add_region(region.clone()) {
@@ -222,6 +225,13 @@ impl Region {
             return Err(error);
         }
         Ok(region)
+    }
+
+    /// One of its handles was closed: the last one destroys it.
+    pub fn handle_closed(&self) {
+        if self.handles.fetch_sub(1, Relaxed) == 1 {
+            self.destroy();
+        }
     }
 
     /// Destroys the region: every mapping of it goes, with every entry derived through them.

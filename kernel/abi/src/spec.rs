@@ -639,7 +639,7 @@ pub const TABLE: &[CallSpecification] = &[
                   the region's keeper, whose word 1 is the hole's address in the region's space \
                   (abi::keeper); the keeper supplies memory there (a mapping of its own) and \
                   answers RESUME. With no keeper, or a keeper that is gone, the fault goes to \
-                  the thread's keeper.",
+                  the thread's keeper. Closing the region's last handle destroys it.",
     },
     CallSpecification {
         call: Call::RegionDestroy,

@@ -4,7 +4,8 @@
 //!   deliberate CPU exceptions and register probes for tests and debuggers;
 //! - [`syscall`]: safe, typed wrappers for every system call;
 //! - [`process`] and [`thread`]: the program's own handles, and threads on static stacks;
-//! - [`ipc`] and [`memory`]: messages, and regions and mappings;
+//! - [`ipc`] and [`memory`]: messages, and regions and mappings; [`pager`]: a zero-fill
+//!   keeper of regions;
 //! - [`console`]: `print!`/`println!` over the debug console;
 //! - [`main!`]: names a program's main function (defined in [`arch::entry`]).
 #![no_std]
@@ -14,6 +15,7 @@ pub mod arch;
 pub mod console;
 pub mod ipc;
 pub mod memory;
+pub mod pager;
 pub mod process;
 pub mod synchronization;
 pub mod syscall;

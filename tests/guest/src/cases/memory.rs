@@ -366,13 +366,21 @@ fn child_main(granted: u64) {
     CHILD_RESULTS[3].store(load_through_rdi(window(7)), SeqCst);
 }
 
-fn child_space() -> Result<(), CaseFailure> {
+/// A child space that shows this program's image at the same addresses, so that threads made
+/// there with `spawn_in` run this program: the space, the image's region and its mapping.
+pub(super) fn child_running_this_program() -> Result<(Handle, Handle, Handle), CaseFailure> {
     let child = space_create(512 * 1024).map_err(fail)?;
     let start = image_start();
     let end = image_end().next_multiple_of(PAGE);
     let image = region_create(start, end - start, MemoryRights::all()).map_err(fail)?;
     let shown =
         mapping_create(child, start, image, 0, end - start, MemoryRights::all()).map_err(fail)?;
+    Ok((child, image, shown))
+}
+
+fn child_space() -> Result<(), CaseFailure> {
+    let (child, image, shown) = child_running_this_program()?;
+    let start = image_start();
     let port = ipc::port_create(5).map_err(fail)?;
     let set = ipc::port_set_create().map_err(fail)?;
     ipc::port_set_add(set, port).map_err(fail)?;

@@ -7,6 +7,7 @@ mod ipc;
 mod keepers;
 mod memory;
 mod messages;
+mod pager;
 mod registers;
 mod restart;
 mod synchronization;
@@ -30,6 +31,7 @@ pub const ALL: &[&[Case]] = &[
     ipc::CASES,
     messages::CASES,
     memory::CASES,
+    pager::CASES,
     synchronization::CASES,
     keepers::CASES,
     fuzz::CASES,

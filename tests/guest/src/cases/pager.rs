@@ -1,0 +1,267 @@
+//! Demand paging by a user-level keeper: a zero-fill pager serves a child that touches 1,000
+//! pages in random order, then takes back half of them, and the child faults again on exactly
+//! those; and IPC bytes copied into holes fault to the keeper in the middle of the transfer,
+//! which then finishes.
+
+use super::handles::fail;
+use super::memory::child_running_this_program;
+use super::{wait_for, wait_until_ended};
+use crate::{Case, CaseFailure, check, check_equal};
+use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use runtime::abi::keeper::FaultMessage;
+use runtime::abi::memory::MemoryRights;
+use runtime::abi::{Call, Handle, Rights};
+use runtime::arch::entry::image_start;
+use runtime::arch::probe::{load_through_rdi, store_through_rdi};
+use runtime::arch::syscall::{TransferRegisters, call_with_transfer};
+use runtime::ipc::{self, Outgoing};
+use runtime::memory::{mapping_create, mapping_destroy, region_create_kept, region_destroy};
+use runtime::pager::{PAGE_SIZE, PagePool, Supplied, ZeroFillPager};
+use runtime::process::own_space;
+use runtime::syscall::{handle_close, handle_grant};
+use runtime::thread::{Stack, spawn, spawn_in};
+
+/// The cases.
+pub const CASES: &[Case] = &[
+    Case {
+        name: "pager_zero_fill_serves_a_child_1000_pages_and_refaults_exactly_the_revoked_half",
+        run: zero_fill_child,
+    },
+    Case {
+        name: "pager_ipc_bytes_copied_into_holes_fault_to_the_keeper_and_arrive",
+        run: ipc_into_holes,
+    },
+];
+
+const PAGES: u64 = 1000;
+/// The empty range of this space the pager's region covers.
+const HOLES: u64 = 0x6000_0000_0000;
+/// Where the child sees that region.
+const SHOWN: u64 = 0x6100_0000_0000;
+/// The first word of the call that tells the pager loop a round is over.
+const DONE: u64 = u64::MAX;
+
+static POOL: PagePool<1600> = PagePool::new();
+static CHILD_STACK: Stack<2048> = Stack::new();
+static ROUND: AtomicU64 = AtomicU64::new(0);
+static WRONG: AtomicU64 = AtomicU64::new(0);
+/// The mapping filling each page, by page index.
+static FILLED: [AtomicU64; PAGES as usize] = [const { AtomicU64::new(0) }; PAGES as usize];
+
+/// In the child: touches every page in an order that differs by round, checking what it finds
+/// (a fresh page reads 0, a page kept from round 1 reads what round 1 wrote), then tells the
+/// pager the round is over through the port handle `port`.
+fn touch_pages(port: u64) {
+    let round = ROUND.load(SeqCst);
+    for step in 0..PAGES {
+        let index = (step * 7919 + round * 13) % PAGES;
+        let address = SHOWN + index * PAGE_SIZE + 8;
+        let expected = if round == 2 && index % 2 == 1 {
+            index + 1
+        } else {
+            0
+        };
+        if load_through_rdi(address) != expected {
+            WRONG.fetch_add(1, SeqCst);
+        }
+        store_through_rdi(address, index + 1);
+    }
+    let _ = ipc::call(Handle::from_raw(port), [DONE, 0, 0, 0]);
+}
+
+/// Serves faults until the round's `DONE` call; the number of faults, each page's index
+/// recorded with the mapping that filled it.
+fn serve_round(pager: &mut ZeroFillPager, set: Handle) -> Result<u64, CaseFailure> {
+    let mut faults = 0;
+    loop {
+        let request = ipc::wait(set).map_err(fail)?;
+        if request.words[0] == DONE {
+            check_equal!(ipc::reply(request.reply, [0; 4]), Ok(()));
+            return Ok(faults);
+        }
+        let address = FaultMessage::from_words(request.words).address;
+        check!(
+            (HOLES..HOLES + PAGES * PAGE_SIZE).contains(&address),
+            "a fault at {address:#x}, outside the region"
+        );
+        let supplied = pager.serve(&request).map_err(fail)?;
+        let index = (supplied.address - HOLES) / PAGE_SIZE;
+        check_equal!(
+            FILLED[index as usize].swap(supplied.mapping.raw(), SeqCst),
+            0
+        );
+        faults += 1;
+    }
+}
+
+fn zero_fill_child() -> Result<(), CaseFailure> {
+    let (child, image, image_shown) = child_running_this_program()?;
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let read_write = MemoryRights::READ | MemoryRights::WRITE;
+    let region = region_create_kept(HOLES, PAGES * PAGE_SIZE, read_write, port).map_err(fail)?;
+    let shown =
+        mapping_create(child, SHOWN, region, 0, PAGES * PAGE_SIZE, read_write).map_err(fail)?;
+    let granted = handle_grant(child, port, Rights::SEND).map_err(fail)?;
+    // The image's region covers the pool too: the pager shows its pages through it.
+    let offset = ZeroFillPager::pool_address(&POOL) - image_start();
+    let mut pager = ZeroFillPager::with_region(own_space(), &POOL, image, offset);
+    WRONG.store(0, SeqCst);
+    for round in 1..=2 {
+        ROUND.store(round, SeqCst);
+        let toucher = spawn_in(child, &CHILD_STACK, touch_pages, granted.raw()).map_err(fail)?;
+        check_equal!(toucher.resume(), Ok(()));
+        let faults = serve_round(&mut pager, set)?;
+        check!(
+            wait_until_ended(&toucher),
+            "the child never ended round {round}"
+        );
+        check_equal!(WRONG.load(SeqCst), 0);
+        if round == 1 {
+            check_equal!(faults, PAGES);
+            // Take back the even pages; the child will find the odd ones as it left them.
+            for index in (0..PAGES).step_by(2) {
+                let mapping = Handle::from_raw(FILLED[index as usize].swap(0, SeqCst));
+                let page = Supplied {
+                    address: HOLES + index * PAGE_SIZE,
+                    mapping,
+                };
+                pager.revoke(page).map_err(fail)?;
+            }
+        } else {
+            check_equal!(faults, PAGES / 2);
+            let refilled = (0..PAGES)
+                .filter(|&index| FILLED[index as usize].load(SeqCst) != 0 && index % 2 == 0);
+            check_equal!(refilled.count() as u64, PAGES / 2);
+        }
+    }
+    check_equal!(pager.supplied() as u64, PAGES + PAGES / 2);
+    check_equal!(region_destroy(region), Ok(()));
+    for slot in &FILLED {
+        let mapping = Handle::from_raw(slot.swap(0, SeqCst));
+        if mapping != Handle::NONE {
+            let _ = mapping_destroy(mapping);
+            check_equal!(handle_close(mapping), Ok(()));
+        }
+    }
+    for handle in [shown, region, port, set, image_shown, image, child] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
+}
+
+const BYTES: u64 = 20_000;
+const HOLES_FOR_IPC: u64 = 0x6200_0000_0000;
+const SHOWN_FOR_IPC: u64 = 0x6300_0000_0000;
+static SERVER_STACK: Stack<2048> = Stack::new();
+static CLIENT_STACK: Stack<8192> = Stack::new();
+static RECEIVED: AtomicU64 = AtomicU64::new(0);
+static PORTS: [AtomicU64; 2] = [const { AtomicU64::new(0) }; 2];
+
+fn pattern(index: usize) -> u8 {
+    (index * 37 + index / 4096) as u8
+}
+
+/// Receives one request into the holes, answers it, and records how many bytes arrived.
+fn receive_into_holes(set: u64) {
+    let mut transfer = TransferRegisters {
+        receive_address: SHOWN_FOR_IPC + 100,
+        receive_length: BYTES,
+        ..TransferRegisters::default()
+    };
+    let (status, results) = call_with_transfer(Call::IpcWait, [set, 0, 0, 0, 0, 0], &mut transfer);
+    if status == 0 {
+        RECEIVED.store(BYTES - transfer.receive_length, SeqCst);
+        let _ = ipc::reply(Handle::from_raw(results[0]), [0; 4]);
+    }
+}
+
+/// Sends the pattern to the receiving server, then tells the pager loop it is done.
+fn send_pattern(_: u64) {
+    let bytes: [u8; BYTES as usize] = core::array::from_fn(pattern);
+    let outgoing = Outgoing {
+        bytes: &bytes,
+        handle: Handle::NONE,
+    };
+    let _ = ipc::call_with(
+        Handle::from_raw(PORTS[0].load(SeqCst)),
+        [0; 4],
+        outgoing,
+        &mut [],
+    );
+    let _ = ipc::call(Handle::from_raw(PORTS[1].load(SeqCst)), [DONE, 0, 0, 0]);
+}
+
+fn ipc_into_holes() -> Result<(), CaseFailure> {
+    let read_write = MemoryRights::READ | MemoryRights::WRITE;
+    let keeper_port = ipc::port_create(0).map_err(fail)?;
+    let keeper_set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(keeper_set, keeper_port).map_err(fail)?;
+    let region =
+        region_create_kept(HOLES_FOR_IPC, 8 * PAGE_SIZE, read_write, keeper_port).map_err(fail)?;
+    let shown = mapping_create(
+        own_space(),
+        SHOWN_FOR_IPC,
+        region,
+        0,
+        8 * PAGE_SIZE,
+        read_write,
+    )
+    .map_err(fail)?;
+    let service_port = ipc::port_create(0).map_err(fail)?;
+    let service_set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(service_set, service_port).map_err(fail)?;
+    PORTS[0].store(service_port.raw(), SeqCst);
+    PORTS[1].store(keeper_port.raw(), SeqCst);
+    RECEIVED.store(0, SeqCst);
+    let server = spawn(&SERVER_STACK, receive_into_holes, service_set.raw()).map_err(fail)?;
+    check_equal!(server.resume(), Ok(()));
+    let client = spawn(&CLIENT_STACK, send_pattern, 0).map_err(fail)?;
+    check_equal!(client.resume(), Ok(()));
+    let mut pager = ZeroFillPager::new(own_space(), &POOL_FOR_IPC).map_err(fail)?;
+    let mut supplied = [Handle::NONE; 8];
+    loop {
+        let request = ipc::wait(keeper_set).map_err(fail)?;
+        if request.words[0] == DONE {
+            check_equal!(ipc::reply(request.reply, [0; 4]), Ok(()));
+            break;
+        }
+        let page = pager.serve(&request).map_err(fail)?;
+        supplied[((page.address - HOLES_FOR_IPC) / PAGE_SIZE) as usize] = page.mapping;
+    }
+    check!(
+        wait_for(|| RECEIVED.load(SeqCst) != 0),
+        "the server never got the request"
+    );
+    check_equal!(RECEIVED.load(SeqCst), BYTES);
+    // 20,000 bytes from offset 100 touch pages 0 to 4.
+    check_equal!(pager.supplied(), 5);
+    for index in (0..BYTES as usize).step_by(997) {
+        let word = load_through_rdi(SHOWN_FOR_IPC + 100 + index as u64);
+        check_equal!(word as u8, pattern(index));
+    }
+    check!(wait_until_ended(&client), "the client never ended");
+    check!(wait_until_ended(&server), "the server never ended");
+    check_equal!(region_destroy(region), Ok(()));
+    for mapping in supplied
+        .into_iter()
+        .filter(|&mapping| mapping != Handle::NONE)
+    {
+        let _ = mapping_destroy(mapping);
+        check_equal!(handle_close(mapping), Ok(()));
+    }
+    for handle in [
+        shown,
+        region,
+        keeper_port,
+        keeper_set,
+        service_port,
+        service_set,
+    ] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
+}
+
+static POOL_FOR_IPC: PagePool<8> = PagePool::new();
