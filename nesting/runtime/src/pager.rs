@@ -27,6 +27,16 @@ impl<const PAGES: usize> PagePool<PAGES> {
     pub const fn new() -> Self {
         PagePool([const { [const { AtomicU64::new(0) }; 512] }; PAGES])
     }
+
+    /// The pages, as words.
+    pub fn pages(&'static self) -> &'static [[AtomicU64; 512]] {
+        &self.0
+    }
+
+    /// The address of the first page.
+    pub fn address(&'static self) -> u64 {
+        self.0.as_ptr() as u64
+    }
 }
 
 impl<const PAGES: usize> Default for PagePool<PAGES> {

@@ -6,6 +6,8 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
+mod paging;
+
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use runtime::abi::memory::MemoryRights;
 use runtime::abi::{Handle, Rights};
@@ -213,6 +215,31 @@ fn mutex_hand_off(samples: &mut [u64; ITERATIONS]) -> Result<(), runtime::abi::E
     Ok(())
 }
 
+/// Reports sorted samples of any count.
+fn report_samples(name: &str, samples: &[u64], overhead: u64) {
+    let cost = |value: u64| value.saturating_sub(overhead);
+    println!(
+        "bench {name} median={} max={} min={} iterations={}",
+        cost(samples[samples.len() / 2]),
+        cost(samples[samples.len() - 1]),
+        cost(samples[0]),
+        samples.len()
+    );
+}
+
+/// The memory benchmarks.
+fn paging_benchmarks(overhead: u64) -> Result<(), runtime::abi::Error> {
+    let mut samples = [0u64; paging::SAMPLES];
+    paging::zero_fill_fault(&mut samples)?;
+    report_samples("page_fault_zero_fill_by_user_keeper", &samples, overhead);
+    paging::refill_fault(&mut samples)?;
+    report_samples("page_fault_refill_without_ipc", &samples, overhead);
+    let mut rounds = [0u64; 20];
+    paging::revoke_and_refault_one_mebibyte(&mut rounds)?;
+    report_samples("revoke_and_refault_1_mib", &rounds, overhead);
+    Ok(())
+}
+
 fn main(_: &str) -> i32 {
     let mut samples = [0u64; ITERATIONS];
     sample(&mut samples, || {});
@@ -240,6 +267,12 @@ fn main(_: &str) -> i32 {
         ipc_round_trips_with_bytes(&mut samples, overhead, None, &BYTE_SERVER_STACK, names)
     {
         println!("bench-note ipc_round_trips_with_bytes could not run: {error}");
+        return 1;
+    }
+    // Before the child space: its region covers the whole image, and regions of one space
+    // never overlap.
+    if let Err(error) = paging_benchmarks(overhead) {
+        println!("bench-note the memory benchmarks could not run: {error}");
         return 1;
     }
     let child = match child_space() {
@@ -273,6 +306,7 @@ fn main(_: &str) -> i32 {
         return 1;
     }
     report("mutex_hand_off", &samples, overhead / 2);
+
     0
 }
 
