@@ -16,7 +16,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use spin::Mutex;
+use crate::arch::lock::Lock;
 
 /// What a port or port set costs its creator's quota.
 pub const PORT_COST: u64 = crate::memory::heap_cost(if size_of::<Port>() > size_of::<PortSet>() {
@@ -30,9 +30,9 @@ pub struct Port {
     /// The word receivers see with each message to this port.
     pub badge: u64,
     /// The set servers wait on for this port, once it is in one.
-    pub set: Mutex<Option<Arc<PortSet>>>,
+    pub set: Lock<Option<Arc<PortSet>>>,
     /// Requests waiting for a server, oldest first.
-    pub callers: Mutex<VecDeque<Caller>>,
+    pub callers: Lock<VecDeque<Caller>>,
     payer: Weak<Space>,
 }
 
@@ -48,9 +48,9 @@ pub struct Caller {
 /// A group of ports that server threads wait on together.
 pub struct PortSet {
     /// The ports in the set.
-    pub ports: Mutex<Vec<Weak<Port>>>,
+    pub ports: Lock<Vec<Weak<Port>>>,
     /// Servers waiting for a request, longest-waiting first.
-    pub servers: Mutex<VecDeque<Arc<Thread>>>,
+    pub servers: Lock<VecDeque<Arc<Thread>>>,
     payer: Weak<Space>,
 }
 
@@ -74,18 +74,18 @@ pub enum ReplyState {
 /// them waits for the other.
 pub struct Reply {
     /// Where the request and reply stand.
-    pub state: Mutex<ReplyState>,
+    pub state: Lock<ReplyState>,
     /// The client blocked in `IpcAwaitReply` on this connection, if it is.
-    pub waiter: Mutex<Option<Arc<Thread>>>,
+    pub waiter: Lock<Option<Arc<Thread>>>,
     /// The server blocked on this connection, if it is: in `IpcReceive` while the request's
     /// bytes wait for the client, or in `IpcReply` / `IpcReplyWait` while the reply's bytes
     /// wait for it.
-    pub server: Mutex<Option<Arc<Thread>>>,
+    pub server: Lock<Option<Arc<Thread>>>,
     /// Set when the client's side is gone: an answer would go nowhere.
     pub client_gone: AtomicBool,
     /// For a fault sent to a keeper: the thread that faulted, and its fault sequence number
     /// then; a `RESUME` answer lets it run on if it is still stopped by that fault.
-    pub faulted: Mutex<Option<(Arc<Thread>, u64)>>,
+    pub faulted: Lock<Option<(Arc<Thread>, u64)>>,
 }
 
 impl Port {
@@ -94,8 +94,8 @@ impl Port {
         payer.charge(PORT_COST)?;
         Ok(Arc::new(Port {
             badge,
-            set: Mutex::new(None),
-            callers: Mutex::new(VecDeque::new()),
+            set: Lock::new(None),
+            callers: Lock::new(VecDeque::new()),
             payer: Arc::downgrade(payer),
         }))
     }
@@ -130,8 +130,8 @@ impl PortSet {
     pub fn new(payer: &Arc<Space>) -> Result<Arc<PortSet>, abi::Error> {
         payer.charge(PORT_COST)?;
         Ok(Arc::new(PortSet {
-            ports: Mutex::new(Vec::new()),
-            servers: Mutex::new(VecDeque::new()),
+            ports: Lock::new(Vec::new()),
+            servers: Lock::new(VecDeque::new()),
             payer: Arc::downgrade(payer),
         }))
     }
@@ -166,11 +166,11 @@ impl Reply {
     /// A connection in `state` (`Request` while request bytes remain, else `Pending`).
     pub fn new(state: ReplyState) -> Arc<Reply> {
         Arc::new(Reply {
-            state: Mutex::new(state),
-            waiter: Mutex::new(None),
-            server: Mutex::new(None),
+            state: Lock::new(state),
+            waiter: Lock::new(None),
+            server: Lock::new(None),
             client_gone: AtomicBool::new(false),
-            faulted: Mutex::new(None),
+            faulted: Lock::new(None),
         })
     }
 }

@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use boot::command_line::Preemption;
 use boot::exit::ExitCode;
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use spin::Mutex;
+use crate::arch::lock::Lock;
 
 const PRIORITIES: usize = PRIORITY_MAX as usize + 1;
 
@@ -104,7 +104,7 @@ impl Scheduler {
 /// load whether to look further.
 static SWITCH_PENDING: AtomicBool = AtomicBool::new(false);
 
-static SCHEDULER: Mutex<Scheduler> = Mutex::new(Scheduler {
+static SCHEDULER: Lock<Scheduler> = Lock::new(Scheduler {
     current: None,
     ready: ReadyQueues::new(),
     sleeping: Vec::new(),

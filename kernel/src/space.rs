@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use capability::{HandleTable, Quota, SLOT_COST};
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use region::PageRange;
-use spin::Mutex;
+use crate::arch::lock::Lock;
 
 static NEXT_SPACE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -25,15 +25,15 @@ pub const SPACE_COST: u64 = memory::heap_cost(size_of::<Space>()) + FRAME_SIZE;
 pub struct Space {
     /// A number for logs and reports.
     pub id: u64,
-    tables: Mutex<AddressSpaceTables>,
+    tables: Lock<AddressSpaceTables>,
     /// Frames backing this space's pages, freed with it.
-    frames: Mutex<Vec<u64>>,
-    handles: Mutex<HandleTable<KernelObject>>,
+    frames: Lock<Vec<u64>>,
+    handles: Lock<HandleTable<KernelObject>>,
     /// The regions exporting this space's memory.
-    regions: Mutex<Vec<Arc<Region>>>,
+    regions: Lock<Vec<Arc<Region>>>,
     /// The mappings showing other memory in this space.
-    mappings: Mutex<Vec<Arc<Mapping>>>,
-    quota: Mutex<Quota>,
+    mappings: Lock<Vec<Arc<Mapping>>>,
+    quota: Lock<Quota>,
     /// The space that paid for this one (`SPACE_COST` plus the quota), repaid on drop.
     payer: Option<Arc<Space>>,
 }
@@ -57,12 +57,12 @@ impl Space {
                 .map_err(|_| Error::OutOfMemory)?;
         Ok(Arc::new(Space {
             id: NEXT_SPACE_ID.fetch_add(1, Relaxed),
-            tables: Mutex::new(tables),
-            frames: Mutex::new(Vec::new()),
-            handles: Mutex::new(HandleTable::new()),
-            regions: Mutex::new(Vec::new()),
-            mappings: Mutex::new(Vec::new()),
-            quota: Mutex::new(Quota::new(quota)),
+            tables: Lock::new(tables),
+            frames: Lock::new(Vec::new()),
+            handles: Lock::new(HandleTable::new()),
+            regions: Lock::new(Vec::new()),
+            mappings: Lock::new(Vec::new()),
+            quota: Lock::new(Quota::new(quota)),
             payer,
         }))
     }

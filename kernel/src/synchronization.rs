@@ -5,7 +5,7 @@ use crate::space::Space;
 use crate::thread::Thread;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
-use spin::Mutex;
+use crate::arch::lock::Lock;
 
 /// What a mutex or condition variable costs its creator's quota.
 pub const SYNCHRONIZATION_COST: u64 =
@@ -18,16 +18,16 @@ pub const SYNCHRONIZATION_COST: u64 =
 /// A mutex.
 pub struct KernelMutex {
     /// Whether it is locked.
-    pub locked: Mutex<bool>,
+    pub locked: Lock<bool>,
     /// Threads waiting to lock it, first come first.
-    pub waiters: Mutex<VecDeque<Arc<Thread>>>,
+    pub waiters: Lock<VecDeque<Arc<Thread>>>,
     payer: Weak<Space>,
 }
 
 /// A condition variable.
 pub struct Condition {
     /// Threads waiting for a signal, first come first.
-    pub waiters: Mutex<VecDeque<Arc<Thread>>>,
+    pub waiters: Lock<VecDeque<Arc<Thread>>>,
     payer: Weak<Space>,
 }
 
@@ -36,8 +36,8 @@ impl KernelMutex {
     pub fn new(payer: &Arc<Space>) -> Result<Arc<KernelMutex>, abi::Error> {
         payer.charge(SYNCHRONIZATION_COST)?;
         Ok(Arc::new(KernelMutex {
-            locked: Mutex::new(false),
-            waiters: Mutex::new(VecDeque::new()),
+            locked: Lock::new(false),
+            waiters: Lock::new(VecDeque::new()),
             payer: Arc::downgrade(payer),
         }))
     }
@@ -48,7 +48,7 @@ impl Condition {
     pub fn new(payer: &Arc<Space>) -> Result<Arc<Condition>, abi::Error> {
         payer.charge(SYNCHRONIZATION_COST)?;
         Ok(Arc::new(Condition {
-            waiters: Mutex::new(VecDeque::new()),
+            waiters: Lock::new(VecDeque::new()),
             payer: Arc::downgrade(payer),
         }))
     }

@@ -8,7 +8,7 @@ use crate::space::Space;
 use abi::Error;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
-use spin::Mutex;
+use crate::arch::lock::Lock;
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -71,11 +71,11 @@ pub struct Thread {
     /// Its user registers, written on every entry to the kernel.
     pub registers: SavedRegisters,
     /// Its FPU/SSE registers while another thread owns the CPU's.
-    pub fpu: Mutex<FpuState>,
+    pub fpu: Lock<FpuState>,
     /// Its segment bases.
-    pub segment_bases: Mutex<SegmentBases>,
+    pub segment_bases: Lock<SegmentBases>,
     /// What it is doing.
-    pub state: Mutex<RunState>,
+    pub state: Lock<RunState>,
     /// Its priority, 0 to `PRIORITY_MAX`.
     pub priority: AtomicU64,
     /// Set by `ThreadInterrupt`: stop at the next point the registers fully describe.
@@ -88,12 +88,12 @@ pub struct Thread {
     pub fault_sequence: AtomicU64,
     /// Where the thread's CPU exceptions are sent, if anywhere (weak: a thread does not keep
     /// its keeper port alive).
-    pub keeper: Mutex<Option<alloc::sync::Weak<crate::ipc::Port>>>,
+    pub keeper: Lock<Option<alloc::sync::Weak<crate::ipc::Port>>>,
     /// The IPC wait queue the thread is blocked in, so that stopping it can take it out.
-    pub waiting_in: Mutex<Option<crate::wait::WaitQueue>>,
+    pub waiting_in: Lock<Option<crate::wait::WaitQueue>>,
     /// The reply object of its last call, reused by the next one when nothing else refers to
     /// it any more.
-    pub reply_cache: Mutex<Option<Arc<crate::ipc::Reply>>>,
+    pub reply_cache: Lock<Option<Arc<crate::ipc::Reply>>>,
     /// Whether it is the root program's first thread, whose end ends the boot.
     pub is_root: bool,
     /// The execution model's per-thread part (a kernel stack in the process model, nothing in
@@ -117,16 +117,16 @@ impl Thread {
             id,
             space,
             registers: SavedRegisters::default(),
-            fpu: Mutex::new(FpuState::default()),
-            segment_bases: Mutex::new(SegmentBases::default()),
-            state: Mutex::new(RunState::Stopped),
+            fpu: Lock::new(FpuState::default()),
+            segment_bases: Lock::new(SegmentBases::default()),
+            state: Lock::new(RunState::Stopped),
             priority: AtomicU64::new(priority),
             stop_requested: AtomicBool::new(false),
             wake: AtomicU8::new(0),
-            waiting_in: Mutex::new(None),
-            keeper: Mutex::new(None),
+            waiting_in: Lock::new(None),
+            keeper: Lock::new(None),
             fault_sequence: AtomicU64::new(0),
-            reply_cache: Mutex::new(None),
+            reply_cache: Lock::new(None),
             is_root,
             execution: ExecutionContext::new(),
         });

@@ -15,7 +15,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use region::{PageRange, Window, chain_allows};
-use spin::Mutex;
+use crate::arch::lock::Lock;
 
 /// How many links a chain may have before a fault gives up on it (a chain that loops back on
 /// itself is a hole, not a hang).
@@ -42,7 +42,7 @@ pub struct Region {
     /// alive; a keeper that is gone leaves the faults to the faulting thread's keeper).
     pub keeper: Option<Weak<Port>>,
     /// The mappings of it, so that its destruction reaches them.
-    pub mappings: Mutex<Vec<Weak<Mapping>>>,
+    pub mappings: Lock<Vec<Weak<Mapping>>>,
     /// Set once destroyed: its mappings are gone and no new one may be made.
     pub destroyed: AtomicBool,
     /// How many handles name it; the last one closed destroys it.
@@ -215,7 +215,7 @@ impl Region {
             range,
             rights,
             keeper: keeper.map(Arc::downgrade),
-            mappings: Mutex::new(Vec::new()),
+            mappings: Lock::new(Vec::new()),
             destroyed: AtomicBool::new(false),
             handles: AtomicUsize::new(0),
             payer: Arc::downgrade(space),

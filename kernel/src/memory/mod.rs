@@ -5,14 +5,14 @@ pub mod frames;
 use crate::arch::boot::BootInformation;
 use crate::arch::{heap, paging, physical};
 use frames::FrameAllocator;
-use spin::Mutex;
+use crate::arch::lock::Lock;
 
 /// The kernel heap's size: kernel objects live here until per-space quotas arrive.
 const HEAP_SIZE: u64 = 16 << 20;
 /// Below this the PC keeps firmware data and the loader its boot information.
 const LOW_MEMORY_END: u64 = 1 << 20;
 
-static FRAMES: Mutex<Option<FrameAllocator>> = Mutex::new(None);
+static FRAMES: Lock<Option<FrameAllocator>> = Lock::new(None);
 static KERNEL_ROOT_TABLE: spin::Once<u64> = spin::Once::new();
 
 struct GlobalFrames;

@@ -2,6 +2,7 @@
 //! for the objects); calls that may block return a `wait::BlockingResult`.
 
 use crate::arch::frame::SavedRegisters;
+use crate::arch::lock::Lock;
 use crate::ipc::{Caller, Port, PortSet, Reply, ReplyState};
 use crate::model::{self, Restart};
 use crate::object::KernelObject;
@@ -137,7 +138,7 @@ fn connect(client: &Thread, server: &Thread, port: &Port) -> Result<Arc<Reply>, 
 }
 
 /// Puts `thread`, which is not running, back in one of a connection's waiting slots.
-fn wait_on(reply: &Arc<Reply>, slot: &spin::Mutex<Option<Arc<Thread>>>, thread: Arc<Thread>) {
+fn wait_on(reply: &Arc<Reply>, slot: &Lock<Option<Arc<Thread>>>, thread: Arc<Thread>) {
     *thread.waiting_in.lock() = Some(WaitQueue::Reply(Arc::downgrade(reply)));
     *slot.lock() = Some(thread);
 }
@@ -376,7 +377,7 @@ fn take_answer(client: &Thread, handle: Option<(KernelObject, Rights)>) -> Resul
 fn wait_for_peer(
     reply: &Arc<Reply>,
     thread: Arc<Thread>,
-    slot: &spin::Mutex<Option<Arc<Thread>>>,
+    slot: &Lock<Option<Arc<Thread>>>,
 ) -> BlockingResult {
     let mut occupant = slot.lock();
     if occupant.is_some() {

@@ -13,6 +13,7 @@ pub mod fpu;
 pub mod frame;
 pub mod heap;
 pub mod interrupts;
+pub mod lock;
 pub mod paging;
 pub mod physical;
 pub mod segmentation;
