@@ -7,6 +7,7 @@
 //! server holds the other side of that reply object as a handle. Any of them can be stopped,
 //! moved into a new thread and resumed without losing or duplicating a message.
 
+use crate::arch::lock::Lock;
 use crate::object::KernelObject;
 use crate::space::Space;
 use crate::thread::{FaultReport, Thread};
@@ -16,7 +17,6 @@ use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use crate::arch::lock::Lock;
 
 /// What a port or port set costs its creator's quota.
 pub const PORT_COST: u64 = crate::memory::heap_cost(if size_of::<Port>() > size_of::<PortSet>() {

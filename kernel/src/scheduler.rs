@@ -3,6 +3,7 @@
 //! segment bases, address space) from one thread to the next. How the kernel stack follows is
 //! the execution model's business.
 
+use crate::arch::lock::Lock;
 use crate::arch::{cpu, debug_exit};
 use crate::model;
 use crate::thread::{RunState, SegmentBases, Thread};
@@ -13,7 +14,6 @@ use alloc::vec::Vec;
 use boot::command_line::Preemption;
 use boot::exit::ExitCode;
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use crate::arch::lock::Lock;
 
 const PRIORITIES: usize = PRIORITY_MAX as usize + 1;
 

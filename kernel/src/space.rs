@@ -1,19 +1,20 @@
 //! Address spaces: page tables, the frames of the space's own pages, its handle table and the
 //! kernel-memory quota its objects are paid from.
 
+use crate::arch::lock::Lock;
 use crate::arch::paging::{AddressSpaceTables, MapError, UserRights};
 use crate::arch::physical::{self, FRAME_SIZE};
 use crate::memory;
 use crate::object::KernelObject;
+use crate::thread::Thread;
 use crate::virtual_memory::{self, Mapping, Region};
 use abi::memory::MemoryRights;
 use abi::{Error, Handle, Rights};
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use capability::{HandleTable, Quota, SLOT_COST};
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use region::PageRange;
-use crate::arch::lock::Lock;
 
 static NEXT_SPACE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -36,6 +37,10 @@ pub struct Space {
     quota: Lock<Quota>,
     /// The space that paid for this one (`SPACE_COST` plus the quota), repaid on drop.
     payer: Option<Arc<Space>>,
+    /// Its threads, so that destroying the space can end them.
+    threads: Lock<Vec<Weak<Thread>>>,
+    /// Set by `SpaceDestroy`: nothing new may be made in it.
+    destroyed: AtomicBool,
 }
 
 impl Space {
@@ -64,6 +69,8 @@ impl Space {
             mappings: Lock::new(Vec::new()),
             quota: Lock::new(Quota::new(quota)),
             payer,
+            threads: Lock::new(Vec::new()),
+            destroyed: AtomicBool::new(false),
         }))
     }
 
@@ -79,6 +86,9 @@ impl Space {
 
     /// Adds a handle to `object` with `rights`, paying for a new slot if the table grows.
     pub fn insert_handle(&self, object: KernelObject, rights: Rights) -> Result<Handle, Error> {
+        if self.is_destroyed() {
+            return Err(Error::InvalidState);
+        }
         let mut handles = self.handles.lock();
         if handles.needs_new_slot() {
             self.charge(SLOT_COST)?;
@@ -211,6 +221,9 @@ impl Space {
     /// Adds a mapping; it may overlap neither another mapping nor a page the space holds
     /// itself.
     pub fn add_mapping(&self, mapping: Arc<Mapping>) -> Result<(), Error> {
+        if self.is_destroyed() {
+            return Err(Error::InvalidState);
+        }
         let range = mapping.window.range;
         let mut mappings = self.mappings.lock();
         if mappings
@@ -247,6 +260,54 @@ impl Space {
         virtual_memory::resolve(self, address, needed)
             .ok()
             .map(|frame| frame | (address & 0xfff))
+    }
+
+    /// Whether `SpaceDestroy` destroyed it.
+    pub fn is_destroyed(&self) -> bool {
+        self.destroyed.load(Relaxed)
+    }
+
+    /// Records a new thread of this space; fails once the space is destroyed.
+    pub fn add_thread(&self, thread: &Arc<Thread>) -> Result<(), Error> {
+        if self.is_destroyed() {
+            return Err(Error::InvalidState);
+        }
+        let mut threads = self.threads.lock();
+        threads.retain(|other| other.strong_count() > 0);
+        threads.push(Arc::downgrade(thread));
+        Ok(())
+    }
+
+    /// Destroys the space's contents: `end` is called for each of its threads, then every
+    /// handle of its table is closed and its regions and mappings go, which breaks the
+    /// reference cycles a space's own handles may form (a handle to one of its own threads,
+    /// a reply object naming one). The space itself goes when the last reference does.
+    pub fn destroy(&self, end: impl Fn(&Arc<Thread>)) {
+        if self.destroyed.swap(true, Relaxed) {
+            return;
+        }
+        let threads: Vec<Arc<Thread>> = core::mem::take(&mut *self.threads.lock())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for thread in &threads {
+            end(thread);
+        }
+        drop(threads);
+        let objects = self.handles.lock().drain();
+        for object in &objects {
+            object.handle_closed();
+        }
+        drop(objects);
+        let regions = core::mem::take(&mut *self.regions.lock());
+        for region in &regions {
+            region.destroy();
+        }
+        drop(regions);
+        let mappings = core::mem::take(&mut *self.mappings.lock());
+        for mapping in &mappings {
+            mapping.destroy();
+        }
     }
 
     /// Makes this space the CPU's current one.

@@ -1,11 +1,11 @@
 //! Mutexes and condition variables as kernel objects. A mutex records that it is locked, not
 //! which thread locked it: a thread's state can move to a new thread while it holds one.
 
+use crate::arch::lock::Lock;
 use crate::space::Space;
 use crate::thread::Thread;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
-use crate::arch::lock::Lock;
 
 /// What a mutex or condition variable costs its creator's quota.
 pub const SYNCHRONIZATION_COST: u64 =

@@ -3,12 +3,12 @@
 
 use crate::arch::fpu::FpuState;
 use crate::arch::frame::{RegisterFrame, SavedRegisters};
+use crate::arch::lock::Lock;
 use crate::model::{self, ExecutionContext};
 use crate::space::Space;
 use abi::Error;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
-use crate::arch::lock::Lock;
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -131,6 +131,7 @@ impl Thread {
             execution: ExecutionContext::new(),
         });
         thread.registers.update(|registers| *registers = frame);
+        thread.space.add_thread(&thread)?;
         Ok(thread)
     }
 

@@ -6,6 +6,7 @@
 //!
 //! The arithmetic (ranges, windows, rights) lives in the host-tested `region` crate.
 
+use crate::arch::lock::Lock;
 use crate::arch::paging::UserRights;
 use crate::ipc::Port;
 use crate::space::Space;
@@ -15,7 +16,6 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use region::{PageRange, Window, chain_allows};
-use crate::arch::lock::Lock;
 
 /// How many links a chain may have before a fault gives up on it (a chain that loops back on
 /// itself is a hole, not a hang).

@@ -134,6 +134,8 @@ calls! {
     MappingCreate = 38,
     /// Destroys a mapping, and what was derived through it.
     MappingDestroy = 39,
+    /// Destroys a space: its threads end, its handles close, its regions and mappings go.
+    SpaceDestroy = 40,
 }
 
 impl Call {

@@ -693,6 +693,26 @@ pub const TABLE: &[CallSpecification] = &[
         summary: "Destroys the mapping: its entries and every entry derived through them at \
                   levels above go.",
     },
+    CallSpecification {
+        call: Call::SpaceDestroy,
+        category: Category::Trivial,
+        arguments: &["space (CONTROL), not the caller's own"],
+        results: &[],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidState,
+        ],
+        restart: "never interrupted; returns once every thread of the space is stopped, in \
+                  bounded time",
+        summary: "Destroys a space: its threads stop where they are and read as exited with \
+                  status KILLED, every handle in its table is closed (which ends its sides of \
+                  any conversation), its regions and mappings go with everything derived \
+                  through them. Nothing new can be made in it afterwards (InvalidState). The \
+                  space's memory and quota go back when the last reference goes.",
+    },
 ];
 
 /// The entry for a call.

@@ -35,7 +35,8 @@ pub enum Condition {
     Runnable = 1,
     /// Blocked in a call.
     Blocked = 2,
-    /// Ended by `ThreadExit`; `rsi` holds the status.
+    /// Ended by `ThreadExit`, or with its space by `SpaceDestroy` (status [`KILLED`]); `rsi`
+    /// holds the status.
     Exited = 3,
     /// Stopped by a CPU exception nobody handled; `rsi` holds the vector in bits 0-7 and the
     /// error code in bits 32-63, `rdx` the fault address (page faults) or 0.
@@ -176,3 +177,6 @@ mod tests {
         assert_eq!(THREAD_STATE_SIZE, 672);
     }
 }
+
+/// The exit status a thread reads as once its space was destroyed under it (`SpaceDestroy`).
+pub const KILLED: u64 = u64::MAX;

@@ -3,9 +3,9 @@
 pub mod frames;
 
 use crate::arch::boot::BootInformation;
+use crate::arch::lock::Lock;
 use crate::arch::{heap, paging, physical};
 use frames::FrameAllocator;
-use crate::arch::lock::Lock;
 
 /// The kernel heap's size: kernel objects live here until per-space quotas arrive.
 const HEAP_SIZE: u64 = 16 << 20;

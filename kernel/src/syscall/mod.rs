@@ -86,6 +86,7 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::RegionDestroy) => memory::region_destroy(first).map(|()| None),
         Some(Call::MappingCreate) => memory::mapping_create(arguments).map(Some),
         Some(Call::MappingDestroy) => memory::mapping_destroy(first).map(|()| None),
+        Some(Call::SpaceDestroy) => threads::destroy_space(first).map(|()| None),
         Some(Call::ThreadSetKeeper) => threads::set_keeper(first, second).map(|()| None),
         Some(Call::ThreadStatus) => match threads::status(first) {
             Ok(results) => {

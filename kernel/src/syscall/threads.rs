@@ -71,7 +71,33 @@ pub fn resume(handle: u64) -> Result<(), Error> {
 
 /// `ThreadInterrupt`.
 pub fn interrupt(handle: u64) -> Result<(), Error> {
-    let thread = thread_of(handle, Rights::CONTROL)?;
+    stop(&thread_of(handle, Rights::CONTROL)?)
+}
+
+/// `SpaceDestroy`: ends every thread of the space and empties it. A space cannot destroy
+/// itself (its caller would end in the middle of the call).
+pub fn destroy_space(handle: u64) -> Result<(), Error> {
+    let caller = scheduler::current();
+    let space = caller.space.typed(
+        Handle::from_raw(handle),
+        Rights::CONTROL,
+        KernelObject::into_space,
+    )?;
+    if Arc::ptr_eq(&space, &caller.space) {
+        return Err(Error::InvalidState);
+    }
+    space.destroy(|thread| {
+        let _ = stop(thread);
+        // A faulted thread may still wait in its keeper's queue.
+        crate::wait::withdraw(thread);
+        thread.set_run_state(RunState::Exited(abi::state::KILLED));
+    });
+    Ok(())
+}
+
+/// Stops a thread at a point its registers fully describe, whatever it is doing.
+fn stop(thread: &Arc<Thread>) -> Result<(), Error> {
+    let thread = thread.clone();
     match thread.run_state() {
         RunState::Stopped | RunState::Faulted(_) => Ok(()),
         RunState::Exited(_) => Err(Error::InvalidState),

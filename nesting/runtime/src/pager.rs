@@ -59,6 +59,8 @@ pub struct Supplied {
 pub struct ZeroFillPager {
     space: Handle,
     pool: Handle,
+    /// Whether the pool's region is the pager's own, closed (and so destroyed) with it.
+    owns_region: bool,
     pool_offset: u64,
     pages: &'static [[AtomicU64; 512]],
     next: usize,
@@ -76,7 +78,9 @@ impl ZeroFillPager {
             PAGES as u64 * PAGE_SIZE,
             MemoryRights::READ | MemoryRights::WRITE,
         )?;
-        Ok(ZeroFillPager::with_region(space, pool, region, 0))
+        let mut pager = ZeroFillPager::with_region(space, pool, region, 0);
+        pager.owns_region = true;
+        Ok(pager)
     }
 
     /// A pager whose pool lies `offset` bytes into `region`, a region of this program that
@@ -90,6 +94,7 @@ impl ZeroFillPager {
         ZeroFillPager {
             space,
             pool: region,
+            owns_region: false,
             pool_offset: offset,
             pages: &pool.0,
             next: 0,
@@ -132,5 +137,14 @@ impl ZeroFillPager {
     pub fn revoke(&self, supplied: Supplied) -> Result<(), Error> {
         mapping_destroy(supplied.mapping)?;
         handle_close(supplied.mapping)
+    }
+}
+
+impl Drop for ZeroFillPager {
+    /// A pool region of the pager's own goes with it, and with it every page it supplied.
+    fn drop(&mut self) {
+        if self.owns_region {
+            let _ = handle_close(self.pool);
+        }
     }
 }

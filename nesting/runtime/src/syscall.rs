@@ -84,6 +84,11 @@ pub fn handle_grant(space: Handle, handle: Handle, rights: Rights) -> Result<Han
     .map(Handle::from_raw)
 }
 
+/// `SpaceDestroy`: ends every thread of `space` and empties it.
+pub fn space_destroy(space: Handle) -> Result<(), Error> {
+    status(call3(Call::SpaceDestroy, space.raw(), 0, 0)).map(drop)
+}
+
 /// `SpaceCreate`: an empty space with `quota` bytes of kernel memory.
 pub fn space_create(quota: u64) -> Result<Handle, Error> {
     status(call3(Call::SpaceCreate, quota, 0, 0)).map(Handle::from_raw)

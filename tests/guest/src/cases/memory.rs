@@ -16,7 +16,7 @@ use runtime::arch::probe::{load_through_rdi, store_through_rdi};
 use runtime::ipc::{self, Outgoing};
 use runtime::memory::{mapping_create, mapping_destroy, region_create, region_destroy};
 use runtime::process::own_space;
-use runtime::syscall::{handle_close, handle_duplicate, handle_grant, space_create};
+use runtime::syscall::{handle_close, handle_duplicate, handle_grant, space_create, space_destroy};
 use runtime::thread::{Stack, Thread, spawn, spawn_in};
 
 /// The cases.
@@ -420,6 +420,7 @@ fn child_space() -> Result<(), CaseFailure> {
     );
     drop(child_thread);
     check_equal!(ipc::call(port, [0, 0, 0, 0]).map(|words| words[0]), Ok(1));
+    check_equal!(space_destroy(child), Ok(()));
     for handle in [parent_only, shown, image, port, set, child] {
         check_equal!(handle_close(handle), Ok(()));
     }

@@ -4,6 +4,7 @@ mod clock;
 mod fuzz;
 mod handles;
 mod ipc;
+mod isolation;
 mod keepers;
 mod memory;
 mod messages;
@@ -32,6 +33,7 @@ pub const ALL: &[&[Case]] = &[
     messages::CASES,
     memory::CASES,
     pager::CASES,
+    isolation::CASES,
     synchronization::CASES,
     keepers::CASES,
     fuzz::CASES,

@@ -18,7 +18,7 @@ use runtime::ipc::{self, Outgoing};
 use runtime::memory::{mapping_create, mapping_destroy, region_create_kept, region_destroy};
 use runtime::pager::{PAGE_SIZE, PagePool, Supplied, ZeroFillPager};
 use runtime::process::own_space;
-use runtime::syscall::{handle_close, handle_grant};
+use runtime::syscall::{handle_close, handle_grant, space_destroy};
 use runtime::thread::{Stack, spawn, spawn_in};
 
 /// The cases.
@@ -145,6 +145,7 @@ fn zero_fill_child() -> Result<(), CaseFailure> {
             check_equal!(handle_close(mapping), Ok(()));
         }
     }
+    check_equal!(space_destroy(child), Ok(()));
     for handle in [shown, region, port, set, image_shown, image, child] {
         check_equal!(handle_close(handle), Ok(()));
     }

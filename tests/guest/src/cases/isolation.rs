@@ -1,0 +1,164 @@
+//! Isolation between spaces: a child space whose threads spin, fault in a loop and flood its
+//! parent's port with one-way messages cannot stop the parent from being served, sleeping to
+//! its deadlines and stopping the child.
+
+use super::handles::fail;
+use super::memory::child_running_this_program;
+use super::wait_for;
+use crate::{Case, CaseFailure, check, check_equal};
+use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use runtime::abi::keeper::RESUME;
+use runtime::abi::registers::CLOCK_TICK_NANOSECONDS;
+use runtime::abi::state::{Condition, KILLED};
+use runtime::abi::{Error, Handle, Rights};
+use runtime::arch::probe::load_through_rdi;
+use runtime::ipc;
+use runtime::syscall::{clock_monotonic, handle_close, handle_grant, sleep_until, space_destroy};
+use runtime::thread::{Stack, Thread, spawn, spawn_in};
+
+/// The cases.
+pub const CASES: &[Case] = &[Case {
+    name: "isolation_a_spinning_faulting_flooding_child_cannot_starve_its_parent",
+    run: hostile_child,
+}];
+
+static SPINNER_STACK: Stack<1024> = Stack::new();
+static FAULTER_STACK: Stack<1024> = Stack::new();
+static FLOODER_STACK: Stack<1024> = Stack::new();
+static KEEPER_STACK: Stack<1024> = Stack::new();
+static SERVER_STACK: Stack<1024> = Stack::new();
+static SPINS: AtomicU64 = AtomicU64::new(0);
+static FAULTS: AtomicU64 = AtomicU64::new(0);
+static FLOODED: AtomicU64 = AtomicU64::new(0);
+static ONE_WAY_SEEN: AtomicU64 = AtomicU64::new(0);
+
+fn spin(_: u64) {
+    loop {
+        SPINS.fetch_add(1, SeqCst);
+    }
+}
+
+/// Loads from the null page forever: its keeper resumes it at the same instruction.
+fn fault_forever(_: u64) {
+    loop {
+        load_through_rdi(0x10);
+    }
+}
+
+/// The faulter's keeper, in the child: answers every fault with `RESUME`, changing nothing.
+fn resume_everything(set: u64) {
+    let set = Handle::from_raw(set);
+    let Ok(mut request) = ipc::wait(set) else {
+        return;
+    };
+    loop {
+        FAULTS.fetch_add(1, SeqCst);
+        let _ = handle_close(Handle::from_raw(request.words[3]));
+        match ipc::reply_wait(request.reply, [RESUME, 0, 0, 0], set) {
+            Ok(next) => request = next,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Sends one-way messages to the parent's port as fast as it can.
+fn flood(port: u64) {
+    loop {
+        let _ = ipc::send(Handle::from_raw(port), [1, 2, 3, 4]);
+        FLOODED.fetch_add(1, SeqCst);
+    }
+}
+
+/// The parent's service: answers calls with their first word plus one, counts one-way
+/// messages.
+fn service(set: u64) {
+    let set = Handle::from_raw(set);
+    let Ok(mut request) = ipc::wait(set) else {
+        return;
+    };
+    loop {
+        if request.reply == Handle::NONE {
+            ONE_WAY_SEEN.fetch_add(1, SeqCst);
+            match ipc::wait(set) {
+                Ok(next) => request = next,
+                Err(_) => return,
+            }
+            continue;
+        }
+        let words = [request.words[0] + 1, 0, 0, 0];
+        match ipc::reply_wait(request.reply, words, set) {
+            Ok(next) => request = next,
+            Err(_) => return,
+        }
+    }
+}
+
+fn hostile_child() -> Result<(), CaseFailure> {
+    let (child, image, shown) = child_running_this_program()?;
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let server = spawn(&SERVER_STACK, service, set.raw()).map_err(fail)?;
+    check_equal!(server.resume(), Ok(()));
+    // The child's keeper port lives in the child: the parent makes it and grants it.
+    let keeper_port = ipc::port_create(0).map_err(fail)?;
+    let keeper_set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(keeper_set, keeper_port).map_err(fail)?;
+    let child_keeper_set = handle_grant(child, keeper_set, Rights::RECEIVE).map_err(fail)?;
+    let child_port = handle_grant(child, port, Rights::SEND).map_err(fail)?;
+    let threads: [Thread; 4] = [
+        spawn_in(child, &SPINNER_STACK, spin, 0).map_err(fail)?,
+        spawn_in(child, &FAULTER_STACK, fault_forever, 0).map_err(fail)?,
+        spawn_in(child, &FLOODER_STACK, flood, child_port.raw()).map_err(fail)?,
+        spawn_in(
+            child,
+            &KEEPER_STACK,
+            resume_everything,
+            child_keeper_set.raw(),
+        )
+        .map_err(fail)?,
+    ];
+    check_equal!(threads[1].set_keeper(Some(keeper_port)), Ok(()));
+    for thread in &threads {
+        check_equal!(thread.resume(), Ok(()));
+    }
+    // The parent is served and sleeps to its deadlines while all of that goes on.
+    for round in 0..50u64 {
+        check_equal!(
+            ipc::call(port, [round, 0, 0, 0]).map(|words| words[0]),
+            Ok(round + 1)
+        );
+        let deadline = clock_monotonic() + CLOCK_TICK_NANOSECONDS;
+        check_equal!(sleep_until(deadline), Ok(()));
+        check!(clock_monotonic() >= deadline, "a sleep ended early");
+    }
+    let busy = || {
+        SPINS.load(SeqCst) > 0
+            && FAULTS.load(SeqCst) > 10
+            && FLOODED.load(SeqCst) > 10
+            && ONE_WAY_SEEN.load(SeqCst) > 0
+    };
+    check!(wait_for(busy), "the child's threads did not all run");
+    // And it can end the child at once, whatever its threads are doing.
+    check_equal!(space_destroy(child), Ok(()));
+    let spins = SPINS.load(SeqCst);
+    let later = clock_monotonic() + 5 * CLOCK_TICK_NANOSECONDS;
+    check_equal!(sleep_until(later), Ok(()));
+    check_equal!(SPINS.load(SeqCst), spins);
+    for thread in &threads {
+        check_equal!(thread.status(), Ok((Condition::Exited, KILLED, 0)));
+    }
+    check_equal!(
+        spawn_in(child, &SPINNER_STACK, spin, 0).err(),
+        Some(Error::InvalidState)
+    );
+    drop(threads);
+    for handle in [keeper_port, keeper_set, port, set, shown, image, child] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    check!(
+        wait_for(|| matches!(server.status(), Ok((Condition::Exited, 0, _)))),
+        "the service never ended"
+    );
+    Ok(())
+}
