@@ -2,7 +2,7 @@
 //! kernel-memory quota its objects are paid from.
 
 use crate::arch::lock::Lock;
-use crate::arch::paging::{AddressSpaceTables, MapError, UserRights};
+use crate::arch::paging::{AddressSpaceTables, MapError, TableFrameSource, UserRights};
 use crate::arch::physical::{self, FRAME_SIZE};
 use crate::memory;
 use crate::object::KernelObject;
@@ -151,7 +151,7 @@ impl Space {
         if let Err(error) =
             self.tables
                 .lock()
-                .map_user_page(address, frame, rights, &mut memory::table_frames())
+                .map_user_page(address, frame, rights, &mut ChargedTableFrames(self))
         {
             memory::free_frame(frame);
             return Err(error);
@@ -169,7 +169,7 @@ impl Space {
     pub fn install(&self, page: u64, frame: u64, rights: UserRights) -> Result<(), MapError> {
         self.tables
             .lock()
-            .map_user_page(page, frame, rights, &mut memory::table_frames())
+            .map_user_page(page, frame, rights, &mut ChargedTableFrames(self))
     }
 
     /// Removes the derived entries of `range` from the page tables.
@@ -313,6 +313,21 @@ impl Space {
     /// Makes this space the CPU's current one.
     pub fn activate(&self) {
         self.tables.lock().activate();
+    }
+}
+
+/// Page-table frames for a space, paid from its quota (they stay until the space goes, and the
+/// quota with them).
+struct ChargedTableFrames<'a>(&'a Space);
+
+impl TableFrameSource for ChargedTableFrames<'_> {
+    fn table_frame(&mut self) -> Option<u64> {
+        self.0.charge(FRAME_SIZE).ok()?;
+        let frame = memory::allocate_frame();
+        if frame.is_none() {
+            self.0.release(FRAME_SIZE);
+        }
+        frame
     }
 }
 

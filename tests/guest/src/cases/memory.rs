@@ -37,6 +37,10 @@ pub const CASES: &[Case] = &[
         name: "memory_a_child_space_runs_through_a_mapping_and_calls_across_spaces",
         run: child_space,
     },
+    Case {
+        name: "memory_page_tables_are_paid_from_the_spaces_quota",
+        run: page_tables_are_paid,
+    },
 ];
 
 const PAGE: u64 = 4096;
@@ -426,5 +430,50 @@ fn child_space() -> Result<(), CaseFailure> {
     }
     // The server's set went with its last handle: its wait fails and it ends.
     check!(wait_until_ended(&server), "the server never ended");
+    Ok(())
+}
+
+/// The largest quota a new space could get from this one right now: what is left of this
+/// space's own quota, less the cost of a space (found by bisection).
+fn quota_left() -> Result<u64, CaseFailure> {
+    let (mut low, mut high) = (0u64, 1u64 << 40);
+    while low + 1 < high {
+        let middle = low + (high - low) / 2;
+        match space_create(middle) {
+            Ok(space) => {
+                check_equal!(handle_close(space), Ok(()));
+                low = middle;
+            }
+            Err(Error::QuotaExceeded) => high = middle,
+            Err(error) => return Err(fail(error)),
+        }
+    }
+    Ok(low)
+}
+
+/// Touching pages of windows 512 GiB apart makes the kernel build a page-directory-pointer
+/// table, a page directory and a page table for each (Intel SDM vol. 3A section 4.5): twelve
+/// frames for four windows, paid from this space's quota.
+fn page_tables_are_paid() -> Result<(), CaseFailure> {
+    let region = region_create(source(), PAGE, READ_WRITE).map_err(fail)?;
+    let before = quota_left()?;
+    let mut mappings = [Handle::NONE; 4];
+    for (index, mapping) in mappings.iter_mut().enumerate() {
+        let address = 0x1000_0000_0000 + index as u64 * (512 << 30);
+        *mapping =
+            mapping_create(own_space(), address, region, 0, PAGE, READ_WRITE).map_err(fail)?;
+        load_through_rdi(address);
+    }
+    let after = quota_left()?;
+    let objects_and_slots = before - after;
+    check!(
+        objects_and_slots >= 12 * PAGE,
+        "the quota went down by {objects_and_slots} bytes only"
+    );
+    for mapping in mappings {
+        check_equal!(mapping_destroy(mapping), Ok(()));
+        check_equal!(handle_close(mapping), Ok(()));
+    }
+    check_equal!(handle_close(region), Ok(()));
     Ok(())
 }
