@@ -78,21 +78,31 @@ impl KernelObject {
     /// Counts a new handle to the object, for the objects whose life ends with their last
     /// handle although other objects refer to them (regions).
     pub fn handle_opened(&self) {
-        if let KernelObject::Region(region) = self {
-            region
-                .handles
-                .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        match self {
+            KernelObject::Region(region) => {
+                region
+                    .handles
+                    .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            }
+            KernelObject::Thread(thread) => {
+                thread
+                    .handles
+                    .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            }
+            _ => {}
         }
     }
 
     /// What the object does when a handle to it is closed (or dropped with its space): the
     /// two sides of a reply object have one handle each, whose closing ends that side; a
-    /// region whose last handle goes is destroyed (nobody could name it any more).
+    /// region whose last handle goes is destroyed (nobody could name it any more), and so is a
+    /// stopped thread (nobody could resume it; a keeper's late answer must not either).
     pub fn handle_closed(&self) {
         match self {
             KernelObject::ReplyReceiver(reply) => reply.client_side_closed(),
             KernelObject::ReplySender(reply) => reply.server_side_closed(),
             KernelObject::Region(region) => region.handle_closed(),
+            KernelObject::Thread(thread) => crate::syscall::threads::thread_handle_closed(thread),
             _ => {}
         }
     }

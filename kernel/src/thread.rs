@@ -91,6 +91,8 @@ pub struct Thread {
     pub keeper: Lock<Option<alloc::sync::Weak<crate::ipc::Port>>>,
     /// The IPC wait queue the thread is blocked in, so that stopping it can take it out.
     pub waiting_in: Lock<Option<crate::wait::WaitQueue>>,
+    /// How many handles name it; when the last one goes while it is stopped, it ends.
+    pub handles: AtomicU64,
     /// The reply object of its last call, reused by the next one when nothing else refers to
     /// it any more.
     pub reply_cache: Lock<Option<Arc<crate::ipc::Reply>>>,
@@ -126,6 +128,7 @@ impl Thread {
             waiting_in: Lock::new(None),
             keeper: Lock::new(None),
             fault_sequence: AtomicU64::new(0),
+            handles: AtomicU64::new(0),
             reply_cache: Lock::new(None),
             is_root,
             execution: ExecutionContext::new(),

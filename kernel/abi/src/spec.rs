@@ -181,7 +181,11 @@ pub const TABLE: &[CallSpecification] = &[
         summary: "Stops a thread wherever it is: running in user mode, ready, or blocked in a \
                   call (which is rolled back to its restart point: rip at the syscall \
                   instruction, registers naming the call). Stopping a stopped thread does \
-                  nothing; a thread that interrupts itself stops after this call returns.",
+                  nothing; a thread that interrupts itself stops after this call returns. A \
+                  thread stopped by a fault becomes plainly stopped: its fault leaves its \
+                  keeper's queue, a keeper's answer to it no longer counts, and resuming it \
+                  retries the faulting instruction. A stopped thread whose last handle is \
+                  closed ends (exit status KILLED).",
     },
     CallSpecification {
         call: Call::ThreadGetState,

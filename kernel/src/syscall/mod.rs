@@ -7,7 +7,7 @@ mod handles;
 pub mod ipc;
 mod memory;
 mod synchronization;
-mod threads;
+pub mod threads;
 
 use crate::arch::frame::SavedRegisters;
 use crate::model::Restart;

@@ -95,11 +95,36 @@ pub fn destroy_space(handle: u64) -> Result<(), Error> {
     Ok(())
 }
 
+/// A handle to `thread` was closed. The last one, while the thread is stopped or faulted, ends
+/// it: nobody could resume it any more, and a keeper's answer to a fault it made before (say,
+/// before its state was moved into another thread) must not bring it back.
+pub fn thread_handle_closed(thread: &Arc<Thread>) {
+    let last = thread
+        .handles
+        .fetch_sub(1, core::sync::atomic::Ordering::Relaxed)
+        == 1;
+    if last && matches!(thread.run_state(), RunState::Stopped | RunState::Faulted(_)) {
+        crate::wait::withdraw(thread);
+        thread.set_run_state(RunState::Exited(abi::state::KILLED));
+    }
+}
+
 /// Stops a thread at a point its registers fully describe, whatever it is doing.
 fn stop(thread: &Arc<Thread>) -> Result<(), Error> {
     let thread = thread.clone();
     match thread.run_state() {
-        RunState::Stopped | RunState::Faulted(_) => Ok(()),
+        RunState::Stopped => Ok(()),
+        // The one who stops a faulted thread takes it from its keeper: the fault leaves the
+        // keeper's queue, an answer the keeper gives anyway no longer counts (the sequence
+        // moves on), and resuming the thread retries the faulting instruction.
+        RunState::Faulted(_) => {
+            crate::wait::withdraw(&thread);
+            thread
+                .fault_sequence
+                .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            thread.set_run_state(RunState::Stopped);
+            Ok(())
+        }
         RunState::Exited(_) => Err(Error::InvalidState),
         // Only the caller runs on this one CPU: it stops after this call completes.
         RunState::Running => {

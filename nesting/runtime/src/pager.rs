@@ -111,26 +111,36 @@ impl ZeroFillPager {
         self.next
     }
 
-    /// Fills the hole a fault request names and answers it; the page supplied.
-    pub fn serve(&mut self, request: &Request) -> Result<Supplied, Error> {
+    /// Fills the hole a fault request names and answers it: the page supplied, or `None` if
+    /// the hole was filled already (a second fault for it, from a thread that was moved while
+    /// its first fault waited).
+    pub fn serve(&mut self, request: &Request) -> Result<Option<Supplied>, Error> {
         let fault = FaultMessage::from_words(request.words);
-        let _ = handle_close(Handle::from_raw(fault.thread));
+        let address = fault.address & !(PAGE_SIZE - 1);
         let page = self.pages.get(self.next).ok_or(Error::OutOfMemory)?;
         for word in page {
             word.store(0, Relaxed);
         }
-        let address = fault.address & !(PAGE_SIZE - 1);
-        let mapping = mapping_create(
+        let supplied = match mapping_create(
             self.space,
             address,
             self.pool,
             self.pool_offset + self.next as u64 * PAGE_SIZE,
             PAGE_SIZE,
             MemoryRights::READ | MemoryRights::WRITE,
-        )?;
-        self.next += 1;
-        ipc::reply(request.reply, [RESUME, 0, 0, 0])?;
-        Ok(Supplied { address, mapping })
+        ) {
+            Ok(mapping) => {
+                self.next += 1;
+                Some(Supplied { address, mapping })
+            }
+            Err(Error::Overlaps) => None,
+            Err(error) => return Err(error),
+        };
+        // Answer first, then let go of the thread: a thread whose last handle goes while it is
+        // stopped ends.
+        let answered = ipc::reply(request.reply, [RESUME, 0, 0, 0]);
+        let _ = handle_close(Handle::from_raw(fault.thread));
+        answered.map(|()| supplied)
     }
 
     /// Takes a supplied page back: the next access to it faults to the pager again.

@@ -10,7 +10,8 @@ use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use runtime::abi::keeper::FaultMessage;
 use runtime::abi::memory::MemoryRights;
-use runtime::abi::{Call, Handle, Rights};
+use runtime::abi::state::Condition;
+use runtime::abi::{Call, Error, Handle, Rights};
 use runtime::arch::entry::image_start;
 use runtime::arch::probe::{load_through_rdi, store_through_rdi};
 use runtime::arch::syscall::{TransferRegisters, call_with_transfer};
@@ -18,8 +19,8 @@ use runtime::ipc::{self, Outgoing};
 use runtime::memory::{mapping_create, mapping_destroy, region_create_kept, region_destroy};
 use runtime::pager::{PAGE_SIZE, PagePool, Supplied, ZeroFillPager};
 use runtime::process::own_space;
-use runtime::syscall::{handle_close, handle_grant, space_destroy};
-use runtime::thread::{Stack, spawn, spawn_in};
+use runtime::syscall::{handle_close, handle_grant, space_destroy, thread_create};
+use runtime::thread::{Stack, Thread, spawn, spawn_in};
 
 /// The cases.
 pub const CASES: &[Case] = &[
@@ -30,6 +31,10 @@ pub const CASES: &[Case] = &[
     Case {
         name: "pager_ipc_bytes_copied_into_holes_fault_to_the_keeper_and_arrive",
         run: ipc_into_holes,
+    },
+    Case {
+        name: "restart_torture_ipc_through_holes_in_both_spaces_served_by_a_keeper",
+        run: torture_through_holes,
     },
 ];
 
@@ -84,7 +89,9 @@ fn serve_round(pager: &mut ZeroFillPager, set: Handle) -> Result<u64, CaseFailur
             (HOLES..HOLES + PAGES * PAGE_SIZE).contains(&address),
             "a fault at {address:#x}, outside the region"
         );
-        let supplied = pager.serve(&request).map_err(fail)?;
+        let Some(supplied) = pager.serve(&request).map_err(fail)? else {
+            continue;
+        };
         let index = (supplied.address - HOLES) / PAGE_SIZE;
         check_equal!(
             FILLED[index as usize].swap(supplied.mapping.raw(), SeqCst),
@@ -228,7 +235,9 @@ fn ipc_into_holes() -> Result<(), CaseFailure> {
             check_equal!(ipc::reply(request.reply, [0; 4]), Ok(()));
             break;
         }
-        let page = pager.serve(&request).map_err(fail)?;
+        let Some(page) = pager.serve(&request).map_err(fail)? else {
+            continue;
+        };
         supplied[((page.address - HOLES_FOR_IPC) / PAGE_SIZE) as usize] = page.mapping;
     }
     check!(
@@ -266,3 +275,206 @@ fn ipc_into_holes() -> Result<(), CaseFailure> {
 }
 
 static POOL_FOR_IPC: PagePool<8> = PagePool::new();
+
+/// The restart torture test through holes: a client sends bytes from a window whose pages are
+/// holes (the odd ones it filled with a pattern first, the even ones stay holes until the copy
+/// reaches them) to a server that receives into a window of holes; a zero-fill keeper serves
+/// every fault, in the middle of the copies, while the controller keeps moving client and
+/// server into new threads. Every request arrives byte for byte.
+const TORTURE_ROUNDS: u64 = 8;
+const TORTURE_BYTES: u64 = 6 * PAGE_SIZE + 300;
+const ROUND_PAGES: u64 = 8;
+const SEND_HOLES: u64 = 0x6400_0000_0000;
+const SEND_WINDOW: u64 = 0x6500_0000_0000;
+const RECEIVE_HOLES: u64 = 0x6600_0000_0000;
+const RECEIVE_WINDOW: u64 = 0x6700_0000_0000;
+static TORTURE_POOL: PagePool<256> = PagePool::new();
+static KEEPER_STACK: Stack<2048> = Stack::new();
+static TORTURE_CLIENT_STACK: Stack<2048> = Stack::new();
+static TORTURE_SERVER_STACK: Stack<2048> = Stack::new();
+static TORTURE: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+/// Indices into `TORTURE`.
+const KEEPER_SET: usize = 0;
+const SERVICE_PORT: usize = 1;
+const FAILED_ROUNDS: usize = 2;
+const FINISHED: usize = 3;
+const SERVED: usize = 4;
+
+/// The byte at `offset` of the client's bytes in `round`: the pattern on the pages it filled
+/// (odd pages of its window), zero on the holes a keeper fills on the way.
+fn expected_byte(round: u64, offset: u64) -> u8 {
+    let address = send_base(round) + offset;
+    if ((address - SEND_WINDOW) / PAGE_SIZE) % 2 == 1 {
+        (offset * 131 + round) as u8
+    } else {
+        0
+    }
+}
+
+fn send_base(round: u64) -> u64 {
+    SEND_WINDOW + round * ROUND_PAGES * PAGE_SIZE + 100
+}
+
+fn receive_base(round: u64) -> u64 {
+    RECEIVE_WINDOW + round * ROUND_PAGES * PAGE_SIZE + 50
+}
+
+/// Serves every fault of both regions until its set goes.
+fn keep(_: u64) {
+    let Ok(mut pager) = ZeroFillPager::new(own_space(), &TORTURE_POOL) else {
+        return;
+    };
+    let set = Handle::from_raw(TORTURE[KEEPER_SET].load(SeqCst));
+    while let Ok(request) = ipc::wait(set) {
+        if pager.serve(&request).is_err() {
+            return;
+        }
+    }
+}
+
+/// Receives each round's bytes into the holes, checks every byte, answers `[bytes, wrong]`.
+fn check_rounds(set: u64) {
+    for round in 0..TORTURE_ROUNDS {
+        let mut transfer = TransferRegisters {
+            receive_address: receive_base(round),
+            receive_length: TORTURE_BYTES,
+            ..TransferRegisters::default()
+        };
+        let (status, results) =
+            call_with_transfer(Call::IpcWait, [set, 0, 0, 0, 0, 0], &mut transfer);
+        if status != 0 {
+            return;
+        }
+        TORTURE[SERVED].fetch_add(1, SeqCst);
+        let received = TORTURE_BYTES - transfer.receive_length;
+        let wrong = (0..received)
+            .filter(|&offset| {
+                load_through_rdi(receive_base(round) + offset) as u8 != expected_byte(round, offset)
+            })
+            .count() as u64;
+        let _ = ipc::reply(Handle::from_raw(results[0]), [received, wrong, 0, 0]);
+    }
+}
+
+/// Fills the odd pages of each round's window with the pattern and sends the round's bytes.
+fn send_rounds(_: u64) {
+    let port = Handle::from_raw(TORTURE[SERVICE_PORT].load(SeqCst));
+    for round in 0..TORTURE_ROUNDS {
+        for offset in 0..TORTURE_BYTES {
+            let address = send_base(round) + offset;
+            if ((address - SEND_WINDOW) / PAGE_SIZE) % 2 == 1 && address.is_multiple_of(8) {
+                let word = u64::from_le_bytes(core::array::from_fn(|byte| {
+                    expected_byte(round, offset + byte as u64)
+                }));
+                store_through_rdi(address, word);
+            }
+        }
+        let mut transfer = TransferRegisters {
+            send_address: send_base(round),
+            send_length: TORTURE_BYTES,
+            ..TransferRegisters::default()
+        };
+        let (status, results) = call_with_transfer(
+            Call::IpcCall,
+            [port.raw(), round, 0, 0, 0, 0],
+            &mut transfer,
+        );
+        if status != 0 || results[1..3] != [TORTURE_BYTES, 0] {
+            runtime::println!(
+                "  round {round}: status {status}, answer {:?}",
+                &results[1..3]
+            );
+            TORTURE[FAILED_ROUNDS].fetch_add(1, SeqCst);
+        }
+    }
+    TORTURE[FINISHED].store(1, SeqCst);
+}
+
+/// Moves a thread into a new one, at whatever point it is, even stopped by a fault; `None`
+/// once it has exited. Counts the moves of a thread stopped by a fault.
+fn move_thread(thread: &Thread, faulted_moves: &mut u64) -> Result<Option<Thread>, CaseFailure> {
+    let faulted = matches!(thread.status(), Ok((Condition::Faulted, _, _)));
+    match thread.interrupt() {
+        Ok(()) => {}
+        Err(Error::InvalidState) => return Ok(None),
+        Err(error) => return Err(fail(error)),
+    }
+    let state = thread.state().map_err(fail)?;
+    if faulted {
+        *faulted_moves += 1;
+    }
+    let moved = Thread::from_handle(thread_create(own_space(), &state).map_err(fail)?);
+    check_equal!(moved.resume(), Ok(()));
+    Ok(Some(moved))
+}
+
+fn torture_through_holes() -> Result<(), CaseFailure> {
+    for value in &TORTURE {
+        value.store(0, SeqCst);
+    }
+    let read_write = MemoryRights::READ | MemoryRights::WRITE;
+    let keeper_port = ipc::port_create(0).map_err(fail)?;
+    let keeper_set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(keeper_set, keeper_port).map_err(fail)?;
+    TORTURE[KEEPER_SET].store(keeper_set.raw(), SeqCst);
+    let size = TORTURE_ROUNDS * ROUND_PAGES * PAGE_SIZE;
+    let mut windows = [Handle::NONE; 4];
+    for (index, (holes, window)) in [(SEND_HOLES, SEND_WINDOW), (RECEIVE_HOLES, RECEIVE_WINDOW)]
+        .into_iter()
+        .enumerate()
+    {
+        let region = region_create_kept(holes, size, read_write, keeper_port).map_err(fail)?;
+        let mapping =
+            mapping_create(own_space(), window, region, 0, size, read_write).map_err(fail)?;
+        windows[2 * index] = region;
+        windows[2 * index + 1] = mapping;
+    }
+    let service_port = ipc::port_create(0).map_err(fail)?;
+    let service_set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(service_set, service_port).map_err(fail)?;
+    TORTURE[SERVICE_PORT].store(service_port.raw(), SeqCst);
+    let keeper = spawn(&KEEPER_STACK, keep, 0).map_err(fail)?;
+    check_equal!(keeper.resume(), Ok(()));
+    let mut server = spawn(&TORTURE_SERVER_STACK, check_rounds, service_set.raw()).map_err(fail)?;
+    check_equal!(server.resume(), Ok(()));
+    let mut client = spawn(&TORTURE_CLIENT_STACK, send_rounds, 0).map_err(fail)?;
+    check_equal!(client.resume(), Ok(()));
+    let (mut moves, mut faulted_moves) = (0u64, 0u64);
+    while TORTURE[FINISHED].load(SeqCst) == 0 && moves < 20_000 {
+        if moves % 3 != 2 {
+            runtime::syscall::thread_yield();
+        }
+        if moves.is_multiple_of(2) {
+            match move_thread(&client, &mut faulted_moves)? {
+                Some(moved) => client = moved,
+                None => break,
+            }
+        } else if let Some(moved) = move_thread(&server, &mut faulted_moves)? {
+            server = moved;
+        }
+        moves += 1;
+    }
+    check!(
+        wait_for(|| TORTURE[FINISHED].load(SeqCst) == 1),
+        "the client never finished"
+    );
+    check_equal!(TORTURE[FAILED_ROUNDS].load(SeqCst), 0);
+    check_equal!(TORTURE[SERVED].load(SeqCst), TORTURE_ROUNDS);
+    check!(moves >= 20, "only {moves} moves: the test proved little");
+    check!(
+        faulted_moves > 0,
+        "no move caught a thread stopped by a fault"
+    );
+    runtime::println!("  {moves} moves, {faulted_moves} of threads stopped by a fault");
+    check!(wait_until_ended(&client), "the client never ended");
+    check!(wait_until_ended(&server), "the server never ended");
+    // The regions go with their handles; the keeper's wait fails with its set, and it ends.
+    for handle in windows {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    for handle in [keeper_port, keeper_set, service_port, service_set] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    check!(wait_until_ended(&keeper), "the keeper never ended");
+    Ok(())
+}
