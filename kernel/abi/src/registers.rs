@@ -48,6 +48,21 @@ pub mod transfer {
     pub const RECEIVE_LENGTH: usize = register::R15;
     /// The handle to send, and then the handle received.
     pub const HANDLE: usize = register::RBX;
+
+    /// The five transfer registers' values.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Transfer {
+        /// `rbx`: the handle to send (0 for none); after a receive, the handle received.
+        pub handle: u64,
+        /// `r12`: the address of the bytes still to send.
+        pub send_address: u64,
+        /// `r13`: how many bytes are still to send.
+        pub send_length: u64,
+        /// `r14`: where the next received byte goes.
+        pub receive_address: u64,
+        /// `r15`: how many more bytes the receive buffer takes.
+        pub receive_length: u64,
+    }
 }
 
 /// The first address above the user half of every address space: user pointers must lie

@@ -148,6 +148,10 @@ impl ThreadState {
     }
 }
 
+/// The exit status a thread reads as once its space was destroyed under it (`SpaceDestroy`), or
+/// stopped when its last handle was closed.
+pub const KILLED: u64 = u64::MAX;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +181,3 @@ mod tests {
         assert_eq!(THREAD_STATE_SIZE, 672);
     }
 }
-
-/// The exit status a thread reads as once its space was destroyed under it (`SpaceDestroy`).
-pub const KILLED: u64 = u64::MAX;

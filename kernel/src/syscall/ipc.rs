@@ -621,19 +621,7 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
                 continue;
             }
         };
-        if matches!(*reply.state.lock(), ReplyState::Request) {
-            match move_request(&reply, &client, &server, false) {
-                Ok(()) => {}
-                // The client went back to its slot, and the server re-issues `IpcReceive`.
-                Err(Stop::Restart) => return Err(Restart),
-                Err(Stop::Fail(error)) => return Ok(Err(error)),
-                Err(Stop::Wait) => return wait_for_peer(&reply, server, &reply.server),
-            }
-        }
-        // The client now waits for its reply, without having to run first.
-        wait_on(&reply, &reply.waiter, client);
-        registers.complete_system_call(0, &[]);
-        return Ok(Ok(()));
+        return pull_request(registers, reply, client, server);
     }
     set.servers.lock().push_back(server.clone());
     let queue = WaitQueue::PortSet(Arc::downgrade(&set));
@@ -672,11 +660,25 @@ pub fn receive(registers: &SavedRegisters, handle: u64) -> BlockingResult {
         return wait_for_peer(&reply, server, &reply.server);
     };
     *client.waiting_in.lock() = None;
-    match move_request(&reply, &client, &server, false) {
-        Ok(()) => {}
-        Err(Stop::Restart) => return Err(Restart),
-        Err(Stop::Fail(error)) => return Ok(Err(error)),
-        Err(Stop::Wait) => return wait_for_peer(&reply, server, &reply.server),
+    pull_request(registers, reply, client, server)
+}
+
+/// The running server takes the rest of a request's bytes from `client` (blocked, out of every
+/// queue), then leaves the client waiting for its reply, without the client having to run
+/// first, and completes its own call. A pause or a keeper's fault re-issues `IpcReceive`.
+fn pull_request(
+    registers: &SavedRegisters,
+    reply: Arc<Reply>,
+    client: Arc<Thread>,
+    server: Arc<Thread>,
+) -> BlockingResult {
+    if matches!(*reply.state.lock(), ReplyState::Request) {
+        match move_request(&reply, &client, &server, false) {
+            Ok(()) => {}
+            Err(Stop::Restart) => return Err(Restart),
+            Err(Stop::Fail(error)) => return Ok(Err(error)),
+            Err(Stop::Wait) => return wait_for_peer(&reply, server, &reply.server),
+        }
     }
     wait_on(&reply, &reply.waiter, client);
     registers.complete_system_call(0, &[]);

@@ -67,20 +67,8 @@ pub struct RegisterFrame {
 pub const FRAME_SIZE: usize = size_of::<RegisterFrame>();
 const _: () = assert!(FRAME_SIZE == 22 * 8 && FRAME_SIZE.is_multiple_of(16));
 
-/// The registers that describe an IPC transfer's bytes and handle (`abi::registers::transfer`).
-#[derive(Clone, Copy, Debug)]
-pub struct TransferRegisters {
-    /// `rbx`: the handle to send, or the handle received.
-    pub handle: u64,
-    /// `r12`: the address of the bytes still to send.
-    pub send_address: u64,
-    /// `r13`: how many bytes are still to send.
-    pub send_length: u64,
-    /// `r14`: where the next received byte goes.
-    pub receive_address: u64,
-    /// `r15`: how many more bytes the receive buffer takes.
-    pub receive_length: u64,
-}
+/// The registers that describe an IPC transfer's bytes and handle.
+pub type TransferRegisters = abi::registers::transfer::Transfer;
 
 /// A frame the CPU writes behind Rust's back, owned by one thread.
 ///

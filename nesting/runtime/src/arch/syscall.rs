@@ -87,21 +87,9 @@ pub fn call6(call: Call, arguments: [u64; 6]) -> (u64, [u64; 6]) {
     (status, [rdi, rsi, rdx, r10, r8, r9])
 }
 
-/// The registers of an IPC transfer (`abi::registers::transfer`): what is left to send, the
-/// room left to receive into, and the handle to send or the one received.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TransferRegisters {
-    /// `rbx`: the handle to send (0 for none); after a receive, the handle received.
-    pub handle: u64,
-    /// `r12`: the address of the bytes to send.
-    pub send_address: u64,
-    /// `r13`: how many bytes to send.
-    pub send_length: u64,
-    /// `r14`: where received bytes go.
-    pub receive_address: u64,
-    /// `r15`: how many bytes may be received.
-    pub receive_length: u64,
-}
+/// The registers of an IPC transfer: what is left to send, the room left to receive into, and
+/// the handle to send or the one received.
+pub use abi::registers::transfer::Transfer as TransferRegisters;
 
 /// Issues an IPC call with six argument registers and the transfer registers, all of which
 /// may come back changed.

@@ -4,7 +4,7 @@
 //! into a new thread without a request being lost or served twice.
 
 use super::handles::fail;
-use super::{wait_for, wait_until_ended};
+use super::{keep_moving, wait_for, wait_until_ended};
 use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use runtime::abi::state::{Condition, register};
@@ -302,19 +302,6 @@ fn call_in_rounds(_: u64) {
     DONE.store(1, SeqCst);
 }
 
-/// Moves a thread into a new one, at whatever point it is; `None` once it has exited.
-pub(super) fn transplant(thread: &Thread) -> Result<Option<Thread>, CaseFailure> {
-    match thread.interrupt() {
-        Ok(()) => {}
-        Err(Error::InvalidState) => return Ok(None),
-        Err(error) => return Err(fail(error)),
-    }
-    let state = thread.state().map_err(fail)?;
-    let moved = Thread::from_handle(thread_create(own_space(), &state).map_err(fail)?);
-    check_equal!(moved.resume(), Ok(()));
-    Ok(Some(moved))
-}
-
 /// A client calls an echo server in rounds while the controller keeps stopping one or the
 /// other, at varying moments, and moving it into a new thread: every call gets exactly its
 /// own answer, and the server serves each request exactly once.
@@ -325,21 +312,8 @@ fn restart_torture_ipc() -> Result<(), CaseFailure> {
     check_equal!(server.resume(), Ok(()));
     let mut client = spawn(&CLIENT_STACK, call_in_rounds, 0).map_err(fail)?;
     check_equal!(client.resume(), Ok(()));
-    let mut moves = 0u64;
-    while DONE.load(SeqCst) == 0 && moves < 3000 {
-        if moves % 3 != 2 {
-            thread_yield();
-        }
-        if moves.is_multiple_of(2) {
-            match transplant(&client)? {
-                Some(moved) => client = moved,
-                None => break,
-            }
-        } else if let Some(moved) = transplant(&server)? {
-            server = moved;
-        }
-        moves += 1;
-    }
+    let done = || DONE.load(SeqCst) != 0;
+    let moves = keep_moving(&mut client, &mut server, done, 3000, |_| {})?;
     check!(
         wait_for(|| DONE.load(SeqCst) == 1),
         "the client never finished"

@@ -4,16 +4,15 @@
 //! client and server into new threads while 4 KiB and 256 KiB transfers are under way.
 
 use super::handles::fail;
-use super::{wait_for, wait_until_ended};
+use super::{keep_moving, wait_for, wait_until_ended};
 use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use runtime::abi::state::register;
 use runtime::abi::{Call, Error, Handle, Rights};
 use runtime::arch::syscall::{TransferRegisters, call_with_transfer};
 use runtime::ipc::{self, Incoming, Outgoing};
-use runtime::process::own_space;
 use runtime::synchronization::Mutex;
-use runtime::syscall::{handle_close, handle_duplicate, thread_create, thread_yield};
+use runtime::syscall::{handle_close, handle_duplicate};
 use runtime::thread::{Stack, Thread, spawn};
 
 /// The cases.
@@ -417,26 +416,6 @@ fn mid_transfer(registers: &[u64]) -> bool {
         || (call == Call::IpcReplyWait.number() && registers[register::R13] != 0)
 }
 
-/// Moves a thread into a new one; `None` once it has exited. Counts moves made in the middle
-/// of a transfer.
-fn transplant(
-    thread: &Thread,
-    mid_transfer_moves: &mut u64,
-) -> Result<Option<Thread>, CaseFailure> {
-    match thread.interrupt() {
-        Ok(()) => {}
-        Err(Error::InvalidState) => return Ok(None),
-        Err(error) => return Err(fail(error)),
-    }
-    let state = thread.state().map_err(fail)?;
-    if mid_transfer(&state.registers) {
-        *mid_transfer_moves += 1;
-    }
-    let moved = Thread::from_handle(thread_create(own_space(), &state).map_err(fail)?);
-    check_equal!(moved.resume(), Ok(()));
-    Ok(Some(moved))
-}
-
 /// The restart torture test with `size` bytes each way: a client exchanges messages with a
 /// byte server in rounds while the controller keeps moving one or the other into a new thread;
 /// every answer is exactly right and every request is served once.
@@ -449,21 +428,13 @@ fn restart_torture(size: usize, rounds: u64) -> Result<(), CaseFailure> {
     check_equal!(server.resume(), Ok(()));
     let mut client = spawn(&CLIENT_STACK, exchange_in_rounds, 0).map_err(fail)?;
     check_equal!(client.resume(), Ok(()));
-    let (mut moves, mut mid_transfer_moves) = (0u64, 0u64);
-    while DONE.load(SeqCst) == 0 && moves < 5000 {
-        if moves % 3 != 2 {
-            thread_yield();
+    let mut mid_transfer_moves = 0u64;
+    let done = || DONE.load(SeqCst) != 0;
+    let moves = keep_moving(&mut client, &mut server, done, 5000, |moved| {
+        if mid_transfer(&moved.state.registers) {
+            mid_transfer_moves += 1;
         }
-        if moves.is_multiple_of(2) {
-            match transplant(&client, &mut mid_transfer_moves)? {
-                Some(moved) => client = moved,
-                None => break,
-            }
-        } else if let Some(moved) = transplant(&server, &mut mid_transfer_moves)? {
-            server = moved;
-        }
-        moves += 1;
-    }
+    })?;
     check!(
         wait_for(|| DONE.load(SeqCst) == 1),
         "the client never finished"

@@ -66,3 +66,64 @@ pub const DELIBERATELY_BROKEN: Case = Case {
         Ok(())
     },
 };
+
+/// What a move found the thread doing, for tests that count the moves that matter.
+struct Moved<'a> {
+    /// The state that moved.
+    state: &'a runtime::abi::state::ThreadState,
+    /// Whether the thread was stopped by a fault when the move began.
+    faulted: bool,
+}
+
+/// Stops `thread` wherever it is, moves its state into a new thread and resumes that one;
+/// `None` once the thread has exited. `inspect` sees each state that moves.
+fn transplant(
+    thread: &Thread,
+    inspect: &mut impl FnMut(Moved<'_>),
+) -> Result<Option<Thread>, crate::CaseFailure> {
+    use runtime::abi::Error;
+    let faulted = matches!(thread.status(), Ok((Condition::Faulted, _, _)));
+    match thread.interrupt() {
+        Ok(()) => {}
+        Err(Error::InvalidState) => return Ok(None),
+        Err(error) => return Err(handles::fail(error)),
+    }
+    let state = thread.state().map_err(handles::fail)?;
+    inspect(Moved {
+        state: &state,
+        faulted,
+    });
+    let space = runtime::process::own_space();
+    let created = runtime::syscall::thread_create(space, &state).map_err(handles::fail)?;
+    let moved = Thread::from_handle(created);
+    crate::check_equal!(moved.resume(), Ok(()));
+    Ok(Some(moved))
+}
+
+/// The controller of the restart torture tests: until `done` or `limit` moves, keeps moving
+/// the client and the server, by turns and at varying moments, into new threads. Returns the
+/// number of moves.
+fn keep_moving(
+    client: &mut Thread,
+    server: &mut Thread,
+    done: impl Fn() -> bool,
+    limit: u64,
+    mut inspect: impl FnMut(Moved<'_>),
+) -> Result<u64, crate::CaseFailure> {
+    let mut moves = 0u64;
+    while !done() && moves < limit {
+        if moves % 3 != 2 {
+            runtime::syscall::thread_yield();
+        }
+        if moves.is_multiple_of(2) {
+            match transplant(client, &mut inspect)? {
+                Some(moved) => *client = moved,
+                None => break,
+            }
+        } else if let Some(moved) = transplant(server, &mut inspect)? {
+            *server = moved;
+        }
+        moves += 1;
+    }
+    Ok(moves)
+}

@@ -5,13 +5,12 @@
 
 use super::handles::fail;
 use super::memory::child_running_this_program;
-use super::{wait_for, wait_until_ended};
+use super::{keep_moving, wait_for, wait_until_ended};
 use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use runtime::abi::keeper::FaultMessage;
 use runtime::abi::memory::MemoryRights;
-use runtime::abi::state::Condition;
-use runtime::abi::{Call, Error, Handle, Rights};
+use runtime::abi::{Call, Handle, Rights};
 use runtime::arch::entry::image_start;
 use runtime::arch::probe::{load_through_rdi, store_through_rdi};
 use runtime::arch::syscall::{TransferRegisters, call_with_transfer};
@@ -19,8 +18,8 @@ use runtime::ipc::{self, Outgoing};
 use runtime::memory::{mapping_create, mapping_destroy, region_create_kept, region_destroy};
 use runtime::pager::{PAGE_SIZE, PagePool, Supplied, ZeroFillPager};
 use runtime::process::own_space;
-use runtime::syscall::{handle_close, handle_grant, space_destroy, thread_create};
-use runtime::thread::{Stack, Thread, spawn, spawn_in};
+use runtime::syscall::{handle_close, handle_grant, space_destroy};
+use runtime::thread::{Stack, spawn, spawn_in};
 
 /// The cases.
 pub const CASES: &[Case] = &[
@@ -390,24 +389,6 @@ fn send_rounds(_: u64) {
     TORTURE[FINISHED].store(1, SeqCst);
 }
 
-/// Moves a thread into a new one, at whatever point it is, even stopped by a fault; `None`
-/// once it has exited. Counts the moves of a thread stopped by a fault.
-fn move_thread(thread: &Thread, faulted_moves: &mut u64) -> Result<Option<Thread>, CaseFailure> {
-    let faulted = matches!(thread.status(), Ok((Condition::Faulted, _, _)));
-    match thread.interrupt() {
-        Ok(()) => {}
-        Err(Error::InvalidState) => return Ok(None),
-        Err(error) => return Err(fail(error)),
-    }
-    let state = thread.state().map_err(fail)?;
-    if faulted {
-        *faulted_moves += 1;
-    }
-    let moved = Thread::from_handle(thread_create(own_space(), &state).map_err(fail)?);
-    check_equal!(moved.resume(), Ok(()));
-    Ok(Some(moved))
-}
-
 fn torture_through_holes() -> Result<(), CaseFailure> {
     for value in &TORTURE {
         value.store(0, SeqCst);
@@ -439,21 +420,13 @@ fn torture_through_holes() -> Result<(), CaseFailure> {
     check_equal!(server.resume(), Ok(()));
     let mut client = spawn(&TORTURE_CLIENT_STACK, send_rounds, 0).map_err(fail)?;
     check_equal!(client.resume(), Ok(()));
-    let (mut moves, mut faulted_moves) = (0u64, 0u64);
-    while TORTURE[FINISHED].load(SeqCst) == 0 && moves < 20_000 {
-        if moves % 3 != 2 {
-            runtime::syscall::thread_yield();
+    let mut faulted_moves = 0u64;
+    let done = || TORTURE[FINISHED].load(SeqCst) != 0;
+    let moves = keep_moving(&mut client, &mut server, done, 20_000, |moved| {
+        if moved.faulted {
+            faulted_moves += 1;
         }
-        if moves.is_multiple_of(2) {
-            match move_thread(&client, &mut faulted_moves)? {
-                Some(moved) => client = moved,
-                None => break,
-            }
-        } else if let Some(moved) = move_thread(&server, &mut faulted_moves)? {
-            server = moved;
-        }
-        moves += 1;
-    }
+    })?;
     check!(
         wait_for(|| TORTURE[FINISHED].load(SeqCst) == 1),
         "the client never finished"
