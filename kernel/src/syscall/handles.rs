@@ -11,12 +11,17 @@ pub fn close(handle: u64) -> Result<(), Error> {
     space.close_handle(Handle::from_raw(handle))
 }
 
-/// `HandleDuplicate`.
-pub fn duplicate(handle: u64, rights: u64) -> Result<u64, Error> {
-    let rights = u32::try_from(rights)
+/// Rights from a register: `InvalidArgument` if it has bits that are no right.
+fn rights_of(value: u64) -> Result<Rights, Error> {
+    u32::try_from(value)
         .ok()
         .and_then(Rights::from_bits)
-        .ok_or(Error::InvalidArgument)?;
+        .ok_or(Error::InvalidArgument)
+}
+
+/// `HandleDuplicate`.
+pub fn duplicate(handle: u64, rights: u64) -> Result<u64, Error> {
+    let rights = rights_of(rights)?;
     let space = scheduler::current().space.clone();
     space
         .duplicate_handle(Handle::from_raw(handle), rights)
@@ -34,10 +39,7 @@ pub fn create_space(quota: u64) -> Result<u64, Error> {
 
 /// `HandleGrant`.
 pub fn grant(space: u64, handle: u64, rights: u64) -> Result<u64, Error> {
-    let rights = u32::try_from(rights)
-        .ok()
-        .and_then(Rights::from_bits)
-        .ok_or(Error::InvalidArgument)?;
+    let rights = rights_of(rights)?;
     let own = scheduler::current().space.clone();
     let target = own.typed(
         Handle::from_raw(space),

@@ -2,6 +2,7 @@
 //! encodes the outcome back into the registers. The calls themselves live in the submodules,
 //! by subject.
 
+mod connection;
 mod console_and_clock;
 mod handles;
 pub mod ipc;

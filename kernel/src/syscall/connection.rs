@@ -1,0 +1,361 @@
+//! The moving parts of a connection between a client and the server that took its request:
+//! opening it, moving a request's and a reply's handle and bytes between the two threads'
+//! registers and spaces, which side waits for the other in the reply object, and how a
+//! transfer stops (a preemption point, a hole a keeper must fill, a fault) with both threads
+//! at restart points. The calls themselves are in `super::ipc`.
+
+use crate::arch::frame::SavedRegisters;
+use crate::arch::lock::Lock;
+use crate::ipc::{Port, Reply, ReplyState};
+use crate::model::{self, Restart};
+use crate::object::KernelObject;
+use crate::scheduler;
+use crate::thread::{FaultReport, Thread};
+use crate::transfer::{self, Interruption};
+use crate::wait::{BlockingResult, WaitQueue, block_in};
+use abi::registers::MESSAGE_WORDS;
+use abi::{Call, Error, Handle, Rights};
+use alloc::sync::Arc;
+
+/// The four words a client's registers carry.
+pub(super) fn message_of(thread: &Thread) -> [u64; MESSAGE_WORDS] {
+    thread.registers.message()
+}
+
+/// Opens a reply object between `client` and `server`: a receiving handle in the client's
+/// space, a sending one in the server's.
+pub(super) fn open_reply(
+    client: &Thread,
+    server: &Thread,
+    state: ReplyState,
+) -> Result<(Arc<Reply>, Handle, Handle), Error> {
+    let reply = Reply::for_client(client, state);
+    let client_side = KernelObject::ReplyReceiver(reply.clone());
+    let client_handle = client.space.insert_handle(client_side, Rights::RECEIVE)?;
+    let server_side = KernelObject::ReplySender(reply.clone());
+    match server.space.insert_handle(server_side, Rights::RECEIVE) {
+        Ok(server_handle) => Ok((reply, client_handle, server_handle)),
+        Err(error) => {
+            let _ = client.space.close_handle(client_handle);
+            Err(error)
+        }
+    }
+}
+
+/// What a server's wait returns for a request or message on `port`.
+pub(super) fn server_results(reply: Handle, words: [u64; MESSAGE_WORDS], port: &Port) -> [u64; 6] {
+    [
+        reply.raw(),
+        words[0],
+        words[1],
+        words[2],
+        words[3],
+        port.badge,
+    ]
+}
+
+/// Takes `client`'s request for `server`: opens their connection, moves the handle the
+/// request carries, writes the server's results (the reply handle, the words, the badge) with
+/// its call at the `IpcReceive` stage, and moves the client's call to its `IpcAwaitReply`
+/// stage. The request's bytes are still to move. On error nothing has changed.
+pub(super) fn connect(client: &Thread, server: &Thread, port: &Port) -> Result<Arc<Reply>, Error> {
+    let bytes = client.registers.transfer().send_length != 0
+        && server.registers.transfer().receive_length != 0;
+    let state = if bytes {
+        ReplyState::Request
+    } else {
+        ReplyState::Pending
+    };
+    let (reply, client_handle, server_handle) = open_reply(client, server, state)?;
+    server.registers.update(|frame| frame.rbx = 0);
+    if let Err(error) = transfer::move_handle(client, server) {
+        let _ = client.space.close_handle(client_handle);
+        let _ = server.space.close_handle(server_handle);
+        return Err(error);
+    }
+    let results = server_results(server_handle, message_of(client), port);
+    server.registers.update(|frame| {
+        frame.rax = Call::IpcReceive.number();
+        [
+            frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+        ] = results;
+    });
+    client.registers.update(|frame| {
+        frame.rax = Call::IpcAwaitReply.number();
+        frame.rdi = client_handle.raw();
+    });
+    Ok(reply)
+}
+
+/// Puts `thread`, which is not running, back in one of a connection's waiting slots.
+pub(super) fn wait_on(reply: &Arc<Reply>, slot: &Lock<Option<Arc<Thread>>>, thread: Arc<Thread>) {
+    *thread.waiting_in.lock() = Some(WaitQueue::Reply(Arc::downgrade(reply)));
+    *slot.lock() = Some(thread);
+}
+
+/// Moves the request's bytes from `client` to `server`, one of which is the running thread
+/// and the other blocked and taken out of every queue. When the bytes are through, the
+/// request phase ends and `Ok` is returned. Otherwise [`Stop`] says what the running side
+/// does: a pause, or a hole a keeper fills, puts the blocked one back in its slot and stops
+/// the running one for a re-issue; a fault with no keeper fails the call of the side whose
+/// memory it is.
+pub(super) fn move_request(
+    reply: &Arc<Reply>,
+    client: &Arc<Thread>,
+    server: &Arc<Thread>,
+    client_is_running: bool,
+) -> Result<(), Stop> {
+    match transfer::copy_bytes(client, server) {
+        Ok(()) => {
+            *reply.state.lock() = ReplyState::Pending;
+            Ok(())
+        }
+        Err(interruption) => {
+            let (blocked, slot) = if client_is_running {
+                (server, &reply.server)
+            } else {
+                (client, &reply.waiter)
+            };
+            if let Some((keeper, address, write)) = keeper_for(interruption, client, server) {
+                wait_on(reply, slot, blocked.clone());
+                stop_running_for_keeper(keeper, address, write);
+                return Err(Stop::Restart);
+            }
+            let faulted_blocked = match interruption {
+                Interruption::Preempted => false,
+                Interruption::SenderFault(_) => !client_is_running,
+                Interruption::ReceiverFault(_) => client_is_running,
+            };
+            if faulted_blocked {
+                // Its memory changed under the transfer (possible only once memory can be
+                // taken away): its call fails, its registers showing how far it got, and the
+                // running side waits for it to come back.
+                model::complete_blocked(blocked, Error::BadAddress.code(), &[]);
+                return Err(Stop::Wait);
+            }
+            wait_on(reply, slot, blocked.clone());
+            Err(match interruption {
+                Interruption::Preempted => Stop::Restart,
+                _ => Stop::Fail(Error::BadAddress),
+            })
+        }
+    }
+}
+
+/// For a copy from `sender` to `receiver` stopped at a hole: the region keeper that can fill
+/// it, the hole's address in the region's space, and whether the copy was writing there.
+pub(super) fn keeper_for(
+    interruption: Interruption,
+    sender: &Thread,
+    receiver: &Thread,
+) -> Option<(Arc<Port>, u64, bool)> {
+    let (owner, address, write) = match interruption {
+        Interruption::SenderFault(address) => (sender, address, false),
+        Interruption::ReceiverFault(address) => (receiver, address, true),
+        Interruption::Preempted => return None,
+    };
+    let (keeper, hole) = transfer::hole_keeper(owner, address, write)?;
+    Some((keeper, hole, write))
+}
+
+/// Stops the running thread, in the middle of a transfer, for a region keeper to fill the
+/// hole at `address` (of the region's space): a page fault at its `syscall` instruction, whose
+/// registers name the stage to re-issue once the keeper answers.
+pub(super) fn stop_running_for_keeper(keeper: Arc<Port>, address: u64, write: bool) {
+    // Page-fault error code bits (Intel SDM vol. 3A section 4.7): a user-mode access, a write.
+    let error_code = 1 << 2 | if write { 1 << 1 } else { 0 };
+    let thread = scheduler::current();
+    let report = FaultReport {
+        vector: 14,
+        error_code,
+        rip: thread.registers.get().rip - abi::registers::SYSCALL_INSTRUCTION_LENGTH,
+        address,
+    };
+    crate::trap::stop_for_keeper(&thread, report, keeper);
+}
+
+/// Why the running thread's part of a transfer stopped.
+pub(super) enum Stop {
+    /// Preempted: re-issue the call from the registers.
+    Restart,
+    /// Its own memory failed: the call returns this error.
+    Fail(Error),
+    /// The peer went away from the transfer: wait for it.
+    Wait,
+}
+
+/// The client's results for a reply of `words`: its reply handle, now closed, and the words.
+pub(super) fn reply_results(words: [u64; MESSAGE_WORDS]) -> [u64; 5] {
+    [0, words[0], words[1], words[2], words[3]]
+}
+
+/// The connection handle in a thread's `rdi` (its call is at a stage that names one).
+pub(super) fn handle_of(thread: &Thread) -> u64 {
+    thread.registers.first_argument()
+}
+
+/// Puts the handle an answer left in the reply object (if any) into the client's space, and
+/// its value into the client's `rbx`.
+pub(super) fn take_answer(
+    client: &Thread,
+    handle: Option<(KernelObject, Rights)>,
+) -> Result<(), Error> {
+    let received = match handle {
+        Some((object, rights)) => client.space.insert_handle(object, rights)?.raw(),
+        None => 0,
+    };
+    client.registers.update(|frame| frame.rbx = received);
+    Ok(())
+}
+
+/// Blocks the running thread in `slot`, one of `reply`'s: the client's, or the server's.
+pub(super) fn wait_for_peer(
+    reply: &Arc<Reply>,
+    thread: Arc<Thread>,
+    slot: &Lock<Option<Arc<Thread>>>,
+) -> BlockingResult {
+    let mut occupant = slot.lock();
+    if occupant.is_some() {
+        // Another thread already waits here (a copy of this one's state).
+        return Ok(Err(Error::InvalidState));
+    }
+    *occupant = Some(thread.clone());
+    drop(occupant);
+    let queue = WaitQueue::Reply(Arc::downgrade(reply));
+    block_in(thread, queue)
+}
+
+/// Moves the reply from `server` to `client` (one running, the other blocked and out of every
+/// queue): its handle, its bytes, then its words, which complete the client's call and the
+/// server's reply.
+pub(super) fn move_reply(
+    reply: &Arc<Reply>,
+    server: &Arc<Thread>,
+    client: &Arc<Thread>,
+    server_is_running: bool,
+) -> Result<(), Stop> {
+    let (blocked, slot) = if server_is_running {
+        (client, &reply.waiter)
+    } else {
+        (server, &reply.server)
+    };
+    if let Err(error) = transfer::move_handle(server, client) {
+        if server_is_running {
+            wait_on(reply, slot, blocked.clone());
+            return Err(Stop::Fail(error));
+        }
+        release_server(server, Err(error));
+        return Err(Stop::Wait);
+    }
+    match transfer::copy_bytes(server, client) {
+        Ok(()) => {}
+        Err(Interruption::Preempted) => {
+            wait_on(reply, slot, blocked.clone());
+            return Err(Stop::Restart);
+        }
+        Err(fault) => {
+            if let Some((keeper, address, write)) = keeper_for(fault, server, client) {
+                wait_on(reply, slot, blocked.clone());
+                stop_running_for_keeper(keeper, address, write);
+                return Err(Stop::Restart);
+            }
+            let server_faulted = matches!(fault, Interruption::SenderFault(_));
+            if server_faulted == server_is_running {
+                wait_on(reply, slot, blocked.clone());
+                return Err(Stop::Fail(Error::BadAddress));
+            }
+            if server_is_running {
+                model::complete_blocked(client, Error::BadAddress.code(), &[]);
+                return Err(Stop::Wait);
+            }
+            release_server(server, Err(Error::BadAddress));
+            return Err(Stop::Wait);
+        }
+    }
+    let words = server.registers.message();
+    *reply.state.lock() = ReplyState::Answered(words, None);
+    let client_handle = Handle::from_raw(handle_of(client));
+    if server_is_running {
+        let _ = client.space.close_handle(client_handle);
+        let _ = server
+            .space
+            .close_handle(Handle::from_raw(handle_of(server)));
+        model::complete_blocked(client, 0, &reply_results(words));
+    } else {
+        let _ = client.space.close_handle(client_handle);
+        client
+            .registers
+            .complete_system_call(0, &reply_results(words));
+        release_server(server, Ok(()));
+    }
+    Ok(())
+}
+
+/// Ends the call of a server blocked on a connection (in `IpcReceive`, `IpcReply` or
+/// `IpcReplyWait`) with an outcome; `IpcReplyWait` that answered (or whose client vanished:
+/// that does not stop a server) moves on to its `IpcWait` stage instead. The reply handle is
+/// closed when the answer went out or the client is gone; after any other failure it stays,
+/// so that the server can try again.
+pub fn release_server(server: &Arc<Thread>, outcome: Result<(), Error>) {
+    *server.waiting_in.lock() = None;
+    let frame = server.registers.get();
+    let answering = frame.rax != Call::IpcReceive.number();
+    let over = matches!(outcome, Err(Error::PeerGone)) || (answering && outcome.is_ok());
+    if over {
+        let _ = server.space.close_handle(Handle::from_raw(frame.rdi));
+    }
+    if over && frame.rax == Call::IpcReplyWait.number() {
+        model::advance_blocked(server, |frame| {
+            frame.rax = Call::IpcWait.number();
+            frame.rdi = frame.r9;
+        });
+        return;
+    }
+    model::complete_blocked(server, outcome.err().map_or(0, Error::code), &[]);
+}
+
+/// Hands an abandoned reply (or an answer given while the client was away) to the client
+/// blocked waiting for it, if one is; a client not yet waiting finds it when it (re-)issues
+/// `IpcAwaitReply`.
+pub fn deliver_reply(reply: &Arc<Reply>) {
+    let Some(client) = reply.waiter.lock().take() else {
+        return;
+    };
+    *client.waiting_in.lock() = None;
+    let state = core::mem::replace(&mut *reply.state.lock(), ReplyState::Abandoned);
+    let outcome = match state {
+        ReplyState::Answered(words, handle) => {
+            take_answer(&client, handle).map(|()| reply_results(words))
+        }
+        _ => Err(Error::PeerGone),
+    };
+    let _ = client
+        .space
+        .close_handle(Handle::from_raw(handle_of(&client)));
+    match outcome {
+        Ok(results) => model::complete_blocked(&client, 0, &results),
+        Err(error) => model::complete_blocked(&client, error.code(), &[]),
+    }
+}
+
+/// The running server takes the rest of a request's bytes from `client` (blocked, out of every
+/// queue), then leaves the client waiting for its reply, without the client having to run
+/// first, and completes its own call. A pause or a keeper's fault re-issues `IpcReceive`.
+pub(super) fn pull_request(
+    registers: &SavedRegisters,
+    reply: Arc<Reply>,
+    client: Arc<Thread>,
+    server: Arc<Thread>,
+) -> BlockingResult {
+    if matches!(*reply.state.lock(), ReplyState::Request) {
+        match move_request(&reply, &client, &server, false) {
+            Ok(()) => {}
+            Err(Stop::Restart) => return Err(Restart),
+            Err(Stop::Fail(error)) => return Ok(Err(error)),
+            Err(Stop::Wait) => return wait_for_peer(&reply, server, &reply.server),
+        }
+    }
+    wait_on(&reply, &reply.waiter, client);
+    registers.complete_system_call(0, &[]);
+    Ok(Ok(()))
+}
