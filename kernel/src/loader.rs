@@ -4,6 +4,7 @@
 
 use crate::arch::paging::{MapError, UserRights};
 use crate::arch::physical::{self, FRAME_SIZE};
+use crate::memory;
 use crate::object::KernelObject;
 use crate::space::Space;
 use crate::thread::Thread;
@@ -16,6 +17,7 @@ use boot::filesystem::{BootFileSystem, FormatError};
 use boot::manifest::{self, Manifest, ManifestError};
 use core::fmt;
 use goblin::elf::{Elf, header, program_header};
+use region::PageRange;
 
 /// The kernel memory the root program's space may use for objects, in bytes.
 const ROOT_QUOTA: u64 = 12 << 20;
@@ -81,6 +83,7 @@ impl From<MapError> for LoadError {
 /// and first thread.
 pub fn load_root_program(
     boot_files: &'static [u8],
+    boot_files_physical: u64,
     command_line: &CommandLine<'static>,
 ) -> Result<Arc<Thread>, LoadError> {
     let files = BootFileSystem::parse(boot_files).map_err(LoadError::FileSystem)?;
@@ -98,7 +101,9 @@ pub fn load_root_program(
     if arguments.len() > ARGUMENTS_MAX {
         return Err(LoadError::ArgumentsTooLong);
     }
-    let space = Space::new_root(ROOT_QUOTA).map_err(LoadError::Kernel)?;
+    let ram = ram_window();
+    let space = Space::new_root(ROOT_QUOTA, ram).map_err(LoadError::Kernel)?;
+    let boot_files_shown = show_boot_files(&space, boot_files, boot_files_physical)?;
     let entry = load_elf(&space, program.data)?;
     let arguments_address = build_stack(&space, arguments.as_bytes())?;
     let stack_pointer = (arguments_address - 64) & !15;
@@ -118,12 +123,34 @@ pub fn load_root_program(
     };
     frame.rdx = insert(KernelObject::Space(space.clone()))?.raw();
     frame.rcx = insert(KernelObject::Thread(thread.clone()))?.raw();
+    frame.r8 = ram.map_or(0, |ram| ram.size());
+    frame.r9 = boot_files_shown;
     thread.registers.update(|registers| *registers = frame);
     log::info!(
         "root program {name:?} ({} KiB) entry {entry:#x}, arguments {arguments:?}",
         program.data.len() / 1024
     );
     Ok(thread)
+}
+
+/// The root program's RAM window: as much as is free now, less an eighth kept for page tables
+/// and the kernel's own needs.
+fn ram_window() -> Option<PageRange> {
+    let frames = memory::free_frame_count();
+    let size = (frames - frames / 8) * FRAME_SIZE;
+    PageRange::new(abi::root::RAM_START, size).ok()
+}
+
+/// Shows the boot file system read-only at `abi::root::BOOT_FILES_START`; its size, or 0 if
+/// it does not start on a page boundary (the loader always puts it on one).
+fn show_boot_files(space: &Space, files: &[u8], physical: u64) -> Result<u64, LoadError> {
+    if files.is_empty() || !physical.is_multiple_of(FRAME_SIZE) {
+        log::warn!("the boot file system is not page-aligned: the root program will not see it");
+        return Ok(0);
+    }
+    let length = (files.len() as u64).next_multiple_of(FRAME_SIZE);
+    space.show_physical(abi::root::BOOT_FILES_START, physical, length)?;
+    Ok(files.len() as u64)
 }
 
 fn page_rights(flags: u32) -> UserRights {

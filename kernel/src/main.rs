@@ -52,12 +52,12 @@ pub fn kernel_main(information: &'static BootInformation) -> ! {
     }
     scheduler::set_preemption(command_line.preemption);
     arch::initialize_processor();
-    let boot_files = memory::initialize(information);
+    let (boot_files, boot_files_physical) = memory::initialize(information);
     clock::start();
     if let Some(crash) = command_line.crash {
         arch::crash::provoke(crash);
     }
-    let root = match loader::load_root_program(boot_files, &command_line) {
+    let root = match loader::load_root_program(boot_files, boot_files_physical, &command_line) {
         Ok(thread) => thread,
         Err(error) => {
             log::error!("cannot start the root program: {error}");

@@ -41,22 +41,29 @@ pub struct Space {
     threads: Lock<Vec<Weak<Thread>>>,
     /// Set by `SpaceDestroy`: nothing new may be made in it.
     destroyed: AtomicBool,
+    /// The root program's RAM window (`abi::root`): pages there are the space's own, given a
+    /// zeroed frame when first touched.
+    ram: Option<PageRange>,
 }
 
 impl Space {
-    /// The root program's space, with a quota from the kernel.
-    pub fn new_root(quota: u64) -> Result<Arc<Space>, Error> {
-        Space::build(quota, None)
+    /// The root program's space, with a quota from the kernel and a RAM window.
+    pub fn new_root(quota: u64, ram: Option<PageRange>) -> Result<Arc<Space>, Error> {
+        Space::build(quota, None, ram)
     }
 
     /// A space whose cost and quota are charged to `payer`.
     pub fn new_child(payer: &Arc<Space>, quota: u64) -> Result<Arc<Space>, Error> {
         let cost = SPACE_COST.checked_add(quota).ok_or(Error::QuotaExceeded)?;
         payer.charge(cost)?;
-        Space::build(quota, Some(payer.clone())).inspect_err(|_| payer.release(cost))
+        Space::build(quota, Some(payer.clone()), None).inspect_err(|_| payer.release(cost))
     }
 
-    fn build(quota: u64, payer: Option<Arc<Space>>) -> Result<Arc<Space>, Error> {
+    fn build(
+        quota: u64,
+        payer: Option<Arc<Space>>,
+        ram: Option<PageRange>,
+    ) -> Result<Arc<Space>, Error> {
         let tables =
             AddressSpaceTables::new(memory::kernel_root_table(), &mut memory::table_frames())
                 .map_err(|_| Error::OutOfMemory)?;
@@ -71,6 +78,7 @@ impl Space {
             payer,
             threads: Lock::new(Vec::new()),
             destroyed: AtomicBool::new(false),
+            ram,
         }))
     }
 
@@ -142,6 +150,39 @@ impl Space {
     pub fn duplicate_handle(&self, handle: Handle, rights: Rights) -> Result<Handle, Error> {
         let object = self.handles.lock().duplicable(handle, rights)?;
         self.insert_handle(object, rights)
+    }
+
+    /// Gives a page of the RAM window its own zeroed frame, if `page` lies in the window; the
+    /// frame and the rights it gets (everything: the root program may run code it loads).
+    pub fn fill_from_ram(&self, page: u64) -> Option<(u64, UserRights)> {
+        if !self.ram.is_some_and(|ram| ram.contains(page)) {
+            return None;
+        }
+        let rights = UserRights {
+            write: true,
+            execute: true,
+        };
+        self.map_zeroed_page(page, rights)
+            .ok()
+            .map(|frame| (frame, rights))
+    }
+
+    /// Shows `[start, start + length)` of physical memory read-only at `address` (both
+    /// page-aligned): memory the kernel keeps for good, such as the boot file system.
+    pub fn show_physical(&self, address: u64, start: u64, length: u64) -> Result<(), MapError> {
+        let rights = UserRights {
+            write: false,
+            execute: false,
+        };
+        for offset in (0..length).step_by(FRAME_SIZE as usize) {
+            self.tables.lock().map_user_page(
+                address + offset,
+                start + offset,
+                rights,
+                &mut ChargedTableFrames(self),
+            )?;
+        }
+        Ok(())
     }
 
     /// Maps a fresh zeroed frame at `address` (page-aligned, user half) and returns the frame.
@@ -225,6 +266,9 @@ impl Space {
             return Err(Error::InvalidState);
         }
         let range = mapping.window.range;
+        if self.ram.is_some_and(|ram| ram.overlaps(&range)) {
+            return Err(Error::Overlaps);
+        }
         let mut mappings = self.mappings.lock();
         if mappings
             .iter()

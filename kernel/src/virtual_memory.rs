@@ -133,6 +133,14 @@ fn resolve_link(
             Err(Hole::Protection)
         };
     }
+    if let Some((frame, rights)) = space.fill_from_ram(page) {
+        let rights = memory_rights(rights);
+        return if rights.contains(needed) {
+            Ok((frame, rights))
+        } else {
+            Err(Hole::Protection)
+        };
+    }
     if depth >= CHAIN_LIMIT {
         return Err(Hole::Unmapped);
     }

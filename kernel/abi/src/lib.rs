@@ -2,7 +2,7 @@
 //!
 //! Everything both sides must agree on lives here: call numbers and their categories
 //! ([`call`]), the register convention ([`registers`]), error codes ([`error`]), handles and
-//! rights ([`handle`]), memory rights ([`memory`]), the thread state layout ([`state`]), CPU exception vectors as user code
+//! rights ([`handle`]), memory rights ([`memory`]), what the root program starts with ([`root`]), the thread state layout ([`state`]), CPU exception vectors as user code
 //! sees them in fault reports ([`exception`]) and the specification table ([`spec`]) from
 //! which `SPEC.md` beside this crate is generated.
 #![no_std]
@@ -15,6 +15,7 @@ pub mod handle;
 pub mod keeper;
 pub mod memory;
 pub mod registers;
+pub mod root;
 pub mod spec;
 pub mod state;
 

@@ -46,6 +46,14 @@ pub fn free_frame(frame: u64) {
     }
 }
 
+/// How many frames are free.
+pub fn free_frame_count() -> u64 {
+    FRAMES
+        .lock()
+        .as_ref()
+        .map_or(0, FrameAllocator::free_frames)
+}
+
 /// The root page table of the kernel's own address space.
 pub fn kernel_root_table() -> u64 {
     *KERNEL_ROOT_TABLE.get().expect("memory is not initialized")
@@ -53,8 +61,8 @@ pub fn kernel_root_table() -> u64 {
 
 /// Takes over physical memory: builds the frame allocator from the loader's memory map
 /// (keeping out the kernel image and the boot file system), switches to the kernel's page
-/// tables and creates the heap. Returns the boot file system's bytes.
-pub fn initialize(information: &BootInformation) -> &'static [u8] {
+/// tables and creates the heap. Returns the boot file system's bytes and physical address.
+pub fn initialize(information: &BootInformation) -> (&'static [u8], u64) {
     let (image_start, image_end) = physical::kernel_image_range();
     let initrd = information.initrd.unwrap_or((0, 0));
     let reserved = [
@@ -91,5 +99,5 @@ pub fn initialize(information: &BootInformation) -> &'static [u8] {
         image_end,
         HEAP_SIZE >> 20
     );
-    physical::read_only_slice(initrd.0, initrd.1)
+    (physical::read_only_slice(initrd.0, initrd.1), initrd.0)
 }

@@ -38,8 +38,15 @@ pub extern "C" fn _start() -> ! {
     )
 }
 
-extern "C" fn start(arguments: *const u8, length: usize, space: u64, thread: u64) -> ! {
-    crate::process::record_start_handles(space, thread);
+extern "C" fn start(
+    arguments: *const u8,
+    length: usize,
+    space: u64,
+    thread: u64,
+    ram_size: u64,
+    boot_files_size: u64,
+) -> ! {
+    crate::process::record_start(space, thread, ram_size, boot_files_size);
     let arguments: &[u8] = if length == 0 || arguments.is_null() {
         &[]
     } else {
@@ -51,6 +58,18 @@ extern "C" fn start(arguments: *const u8, length: usize, space: u64, thread: u64
     // SAFETY: `main!` defines the symbol with exactly this signature.
     let status = unsafe { __runtime_main(arguments) };
     crate::syscall::thread_exit(status as u64)
+}
+
+/// The boot file system the kernel shows the root program (`abi::root`), as bytes; empty in
+/// any other program (which has no such memory: see `process::boot_files`).
+pub fn boot_files(size: u64) -> &'static [u8] {
+    if size == 0 {
+        return &[];
+    }
+    // SAFETY: the kernel shows `size` bytes of the boot file system read-only at
+    // `BOOT_FILES_START` in the root program's space for its whole life, and passed their
+    // size only to it; nothing ever writes them.
+    unsafe { core::slice::from_raw_parts(abi::root::BOOT_FILES_START as *const u8, size as usize) }
 }
 
 /// The first address past the program's loaded image (the linker's `_end`, the end of

@@ -9,13 +9,14 @@ use super::{wait_for, wait_until_ended};
 use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use runtime::abi::memory::MemoryRights;
+use runtime::abi::root::BOOT_FILES_START;
 use runtime::abi::state::Condition;
 use runtime::abi::{Error, Handle, Rights};
 use runtime::arch::entry::{image_end, image_start};
 use runtime::arch::probe::{load_through_rdi, store_through_rdi};
 use runtime::ipc::{self, Outgoing};
 use runtime::memory::{mapping_create, mapping_destroy, region_create, region_destroy};
-use runtime::process::own_space;
+use runtime::process::{boot_files, own_space, ram};
 use runtime::syscall::{handle_close, handle_duplicate, handle_grant, space_create, space_destroy};
 use runtime::thread::{Stack, Thread, spawn, spawn_in};
 
@@ -40,6 +41,10 @@ pub const CASES: &[Case] = &[
     Case {
         name: "memory_page_tables_are_paid_from_the_spaces_quota",
         run: page_tables_are_paid,
+    },
+    Case {
+        name: "memory_the_root_program_gets_ram_and_its_boot_files",
+        run: ram_and_boot_files,
     },
 ];
 
@@ -475,5 +480,41 @@ fn page_tables_are_paid() -> Result<(), CaseFailure> {
         check_equal!(handle_close(mapping), Ok(()));
     }
     check_equal!(handle_close(region), Ok(()));
+    Ok(())
+}
+
+/// The root program's RAM window gives zeroed pages of its own on first touch and can be
+/// handed on through regions; its boot files are there, read-only.
+fn ram_and_boot_files() -> Result<(), CaseFailure> {
+    let (start, size) = ram();
+    check!(size >= 16 << 20, "a RAM window of {size} bytes only");
+    for address in [start, start + size / 2, start + size - PAGE] {
+        check_equal!(load_through_rdi(address + 8), 0);
+        store_through_rdi(address + 8, address);
+        check_equal!(load_through_rdi(address + 8), address);
+    }
+    // Handed on: a window of RAM shown elsewhere sees the same memory.
+    let region = region_create(start, 4 * PAGE, READ_WRITE).map_err(fail)?;
+    let shown =
+        mapping_create(own_space(), window(6), region, 0, 4 * PAGE, READ_WRITE).map_err(fail)?;
+    check_equal!(load_through_rdi(window(6) + 8), start);
+    store_through_rdi(window(6) + PAGE, 77);
+    check_equal!(load_through_rdi(start + PAGE), 77);
+    check_equal!(
+        mapping_create(own_space(), start + 8 * PAGE, region, 0, PAGE, READ_WRITE),
+        Err(Error::Overlaps)
+    );
+    check_equal!(mapping_destroy(shown), Ok(()));
+    check_equal!(handle_close(shown), Ok(()));
+    check_equal!(handle_close(region), Ok(()));
+    let files = boot_files();
+    check!(
+        files.starts_with(b"BOOTFS01"),
+        "no boot file system at its address"
+    );
+    check_equal!(
+        probe(store_in_thread, BOOT_FILES_START)?,
+        Some((14, BOOT_FILES_START))
+    );
     Ok(())
 }
