@@ -229,6 +229,35 @@ impl Space {
             .cloned()
     }
 
+    /// The region or mapping of this space that starts first among those ending after
+    /// `address`.
+    pub fn first_after(&self, address: u64) -> Option<Either<Arc<Region>, Arc<Mapping>>> {
+        let region = self
+            .regions
+            .lock()
+            .iter()
+            .filter(|region| region.range.end() > address)
+            .min_by_key(|region| region.range.start())
+            .cloned();
+        let mapping = self
+            .mappings
+            .lock()
+            .iter()
+            .filter(|mapping| mapping.window.range.end() > address)
+            .min_by_key(|mapping| mapping.window.range.start())
+            .cloned();
+        match (region, mapping) {
+            (Some(region), Some(mapping))
+                if mapping.window.range.start() < region.range.start() =>
+            {
+                Some(Either::Right(mapping))
+            }
+            (Some(region), _) => Some(Either::Left(region)),
+            (None, Some(mapping)) => Some(Either::Right(mapping)),
+            (None, None) => None,
+        }
+    }
+
     /// The regions exporting part of `range`.
     pub fn regions_overlapping(&self, range: &PageRange) -> Vec<Arc<Region>> {
         self.regions
@@ -358,6 +387,14 @@ impl Space {
     pub fn activate(&self) {
         self.tables.lock().activate();
     }
+}
+
+/// One of two things.
+pub enum Either<A, B> {
+    /// The first.
+    Left(A),
+    /// The second.
+    Right(B),
 }
 
 /// Page-table frames for a space, paid from its quota (they stay until the space goes, and the

@@ -14,7 +14,7 @@ use abi::Error;
 use abi::memory::MemoryRights;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use region::{PageRange, Window, chain_allows};
 
 /// How many links a chain may have before a fault gives up on it (a chain that loops back on
@@ -36,8 +36,8 @@ pub struct Region {
     pub space: Weak<Space>,
     /// The exported addresses.
     pub range: PageRange,
-    /// The widest rights a mapping of it may grant.
-    pub rights: MemoryRights,
+    /// The widest rights a mapping of it may grant (`RegionProtect` changes them).
+    rights: AtomicU64,
     /// Where faults on its holes go, if anywhere (weak: a region does not keep its keeper
     /// alive; a keeper that is gone leaves the faults to the faulting thread's keeper).
     pub keeper: Option<Weak<Port>>,
@@ -54,8 +54,10 @@ pub struct Region {
 pub struct Mapping {
     /// The space it shows the memory in.
     pub space: Weak<Space>,
-    /// Where, from which region, with which rights.
+    /// Where, from which region (its `rights` are those it was made with).
     pub window: Window,
+    /// The rights it grants now (`MappingProtect` changes them).
+    rights: AtomicU64,
     /// The region it shows.
     pub region: Arc<Region>,
     /// Set once destroyed.
@@ -146,7 +148,7 @@ fn resolve_link(
     }
     let mapping = space.mapping_at(page).ok_or(Hole::Unmapped)?;
     let region = &mapping.region;
-    if !chain_allows([mapping.window.rights, region.rights], needed) {
+    if !chain_allows([mapping.rights(), region.rights()], needed) {
         return Err(Hole::Protection);
     }
     if mapping.destroyed.load(Relaxed) || region.destroyed.load(Relaxed) {
@@ -167,7 +169,7 @@ fn resolve_link(
     };
     // The entry gets what every link grants; a later, wider access walks again and fails or
     // widens it.
-    let granted = below & mapping.window.rights & region.rights;
+    let granted = below & mapping.rights() & region.rights();
     if space.install(page, frame, user_rights(granted)).is_err() {
         return Err(Hole::Unmapped);
     }
@@ -221,7 +223,7 @@ impl Region {
         let region = Arc::new(Region {
             space: Arc::downgrade(space),
             range,
-            rights,
+            rights: AtomicU64::new(rights.bits()),
             keeper: keeper.map(Arc::downgrade),
             mappings: Lock::new(Vec::new()),
             destroyed: AtomicBool::new(false),
@@ -233,6 +235,18 @@ impl Region {
             return Err(error);
         }
         Ok(region)
+    }
+
+    /// The widest rights a mapping of it may grant.
+    pub fn rights(&self) -> MemoryRights {
+        MemoryRights::from_bits_truncate(self.rights.load(Relaxed))
+    }
+
+    /// Changes the region's rights; every entry derived through its mappings goes, to refill
+    /// with the new rights.
+    pub fn protect(&self, rights: MemoryRights) {
+        self.rights.store(rights.bits(), Relaxed);
+        invalidate_above(self, self.range, 0);
     }
 
     /// One of its handles was closed: the last one destroys it.
@@ -283,6 +297,7 @@ impl Mapping {
         payer.charge(OBJECT_COST)?;
         let mapping = Arc::new(Mapping {
             space: Arc::downgrade(target),
+            rights: AtomicU64::new(window.rights.bits()),
             window,
             region: region.clone(),
             destroyed: AtomicBool::new(false),
@@ -291,6 +306,24 @@ impl Mapping {
         target.add_mapping(mapping.clone())?;
         region.mappings.lock().push(Arc::downgrade(&mapping));
         Ok(mapping)
+    }
+
+    /// The rights it grants now.
+    pub fn rights(&self) -> MemoryRights {
+        MemoryRights::from_bits_truncate(self.rights.load(Relaxed))
+    }
+
+    /// Changes the rights it grants, which may not exceed its region's; its entries go, to
+    /// refill with the new rights.
+    pub fn protect(&self, rights: MemoryRights) -> Result<(), Error> {
+        if !self.region.rights().contains(rights) {
+            return Err(Error::MissingRights);
+        }
+        self.rights.store(rights.bits(), Relaxed);
+        if let Some(space) = self.space.upgrade() {
+            invalidate(&space, self.window.range);
+        }
+        Ok(())
     }
 
     /// Destroys the mapping: its entries go, with everything derived from them above.

@@ -136,6 +136,12 @@ calls! {
     MappingDestroy = 39,
     /// Destroys a space: its threads end, its handles close, its regions and mappings go.
     SpaceDestroy = 40,
+    /// Changes the rights a region grants its mappings.
+    RegionProtect = 41,
+    /// Changes the rights a mapping grants.
+    MappingProtect = 42,
+    /// Finds the first region or mapping of a space at or after an address.
+    MemorySearch = 43,
 }
 
 impl Call {

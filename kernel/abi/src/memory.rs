@@ -16,6 +16,30 @@ bitflags! {
     }
 }
 
+/// What `MemorySearch` found (its first result).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Found {
+    /// Nothing at or after the address.
+    Nothing = 0,
+    /// A region the space exports.
+    Region = 1,
+    /// A mapping shown in the space.
+    Mapping = 2,
+}
+
+impl Found {
+    /// The kind with this code.
+    pub fn from_code(code: u64) -> Option<Found> {
+        match code {
+            0 => Some(Found::Nothing),
+            1 => Some(Found::Region),
+            2 => Some(Found::Mapping),
+            _ => None,
+        }
+    }
+}
+
 impl MemoryRights {
     /// The rights of a register value, or `None` if it has bits that are no right.
     pub fn from_register(value: u64) -> Option<MemoryRights> {

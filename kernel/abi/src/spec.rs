@@ -717,6 +717,65 @@ pub const TABLE: &[CallSpecification] = &[
                   through them. Nothing new can be made in it afterwards (InvalidState). The \
                   space's memory and quota go back when the last reference goes.",
     },
+    CallSpecification {
+        call: Call::RegionProtect,
+        category: Category::Trivial,
+        arguments: &["region (CONTROL)", "rights (MemoryRights)"],
+        results: &[],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+        ],
+        restart: "never interrupted",
+        summary: "Changes the widest rights the region grants; every entry derived through its \
+                  mappings goes and refills with what every link grants now.",
+    },
+    CallSpecification {
+        call: Call::MappingProtect,
+        category: Category::Trivial,
+        arguments: &[
+            "mapping (CONTROL)",
+            "rights (MemoryRights), within the region's",
+        ],
+        results: &[],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+        ],
+        restart: "never interrupted",
+        summary: "Changes the rights the mapping grants; its entries, and what was derived \
+                  from them above, go and refill with the new rights.",
+    },
+    CallSpecification {
+        call: Call::MemorySearch,
+        category: Category::Trivial,
+        arguments: &["space (READ_STATE)", "address"],
+        results: &[
+            "what was found (memory::Found: 0 nothing, 1 region, 2 mapping)",
+            "a new handle to it in the caller's table",
+            "its start",
+            "its size",
+            "its rights (MemoryRights)",
+            "for a mapping, its offset into its region",
+        ],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::QuotaExceeded,
+        ],
+        restart: "never interrupted",
+        summary: "Finds, among the regions a space exports and the mappings it shows, the one \
+                  that starts first among those ending after the address: called again from \
+                  the end of each, it lists a space's memory in order, as a checkpointer needs.",
+    },
 ];
 
 /// The entry for a call.

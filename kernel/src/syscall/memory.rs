@@ -3,8 +3,9 @@
 
 use crate::object::KernelObject;
 use crate::scheduler;
+use crate::space::Either;
 use crate::virtual_memory::{Mapping, Region};
-use abi::memory::MemoryRights;
+use abi::memory::{Found, MemoryRights};
 use abi::{Error, Handle, Rights};
 use region::{PageRange, Window};
 
@@ -72,7 +73,7 @@ pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
         KernelObject::into_region,
     )?;
     let rights = memory_rights(rights)?;
-    let window = Window::new(address, size, region.range, region.rights, offset, rights)?;
+    let window = Window::new(address, size, region.range, region.rights(), offset, rights)?;
     let mapping = Mapping::create(&own, &target, region, window)?;
     match own.insert_handle(KernelObject::Mapping(mapping.clone()), MAPPING_RIGHTS) {
         Ok(handle) => Ok(handle.raw()),
@@ -93,4 +94,68 @@ pub fn mapping_destroy(mapping: u64) -> Result<(), Error> {
     )?;
     mapping.destroy();
     Ok(())
+}
+
+/// `RegionProtect`.
+pub fn region_protect(region: u64, rights: u64) -> Result<(), Error> {
+    let space = scheduler::current().space.clone();
+    let region = space.typed(
+        Handle::from_raw(region),
+        Rights::CONTROL,
+        KernelObject::into_region,
+    )?;
+    region.protect(memory_rights(rights)?);
+    Ok(())
+}
+
+/// `MappingProtect`.
+pub fn mapping_protect(mapping: u64, rights: u64) -> Result<(), Error> {
+    let space = scheduler::current().space.clone();
+    let mapping = space.typed(
+        Handle::from_raw(mapping),
+        Rights::CONTROL,
+        KernelObject::into_mapping,
+    )?;
+    mapping.protect(memory_rights(rights)?)
+}
+
+/// `MemorySearch`: what it found, a handle to it in the caller's table, its start, size and
+/// rights, and for a mapping its offset into its region.
+pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
+    let own = scheduler::current().space.clone();
+    let target = own.typed(
+        Handle::from_raw(space),
+        Rights::READ_STATE,
+        KernelObject::into_space,
+    )?;
+    let Some(found) = target.first_after(address) else {
+        return Ok([Found::Nothing as u64, 0, 0, 0, 0, 0]);
+    };
+    let (kind, range, rights, offset, object, handle_rights) = match found {
+        Either::Left(region) => (
+            Found::Region,
+            region.range,
+            region.rights(),
+            0,
+            KernelObject::Region(region),
+            REGION_RIGHTS,
+        ),
+        Either::Right(mapping) => (
+            Found::Mapping,
+            mapping.window.range,
+            mapping.rights(),
+            mapping.window.offset,
+            KernelObject::Mapping(mapping),
+            MAPPING_RIGHTS,
+        ),
+    };
+    let handle = own.insert_handle(object, handle_rights)?;
+    Ok([
+        kind as u64,
+        handle.raw(),
+        range.start(),
+        range.size(),
+        rights.bits(),
+        offset,
+    ])
 }

@@ -88,6 +88,15 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::MappingCreate) => memory::mapping_create(arguments).map(Some),
         Some(Call::MappingDestroy) => memory::mapping_destroy(first).map(|()| None),
         Some(Call::SpaceDestroy) => threads::destroy_space(first).map(|()| None),
+        Some(Call::RegionProtect) => memory::region_protect(first, second).map(|()| None),
+        Some(Call::MappingProtect) => memory::mapping_protect(first, second).map(|()| None),
+        Some(Call::MemorySearch) => match memory::search(first, second) {
+            Ok(results) => {
+                registers.complete_system_call(0, &results);
+                return Ok(());
+            }
+            Err(error) => Err(error),
+        },
         Some(Call::ThreadSetKeeper) => threads::set_keeper(first, second).map(|()| None),
         Some(Call::ThreadStatus) => match threads::status(first) {
             Ok(results) => {

@@ -3,7 +3,7 @@
 //! child's), and destroying either takes away what was shown through it, at every level above.
 
 use crate::arch::syscall::call6;
-use abi::memory::MemoryRights;
+use abi::memory::{Found, MemoryRights};
 use abi::{Call, Error, Handle};
 
 fn handle_of(status: u64, results: [u64; 6]) -> Result<Handle, Error> {
@@ -63,4 +63,57 @@ pub fn mapping_create(
 pub fn mapping_destroy(mapping: Handle) -> Result<(), Error> {
     let (status, _) = call6(Call::MappingDestroy, [mapping.raw(), 0, 0, 0, 0, 0]);
     Error::check(status)
+}
+
+/// `RegionProtect`.
+pub fn region_protect(region: Handle, rights: MemoryRights) -> Result<(), Error> {
+    let (status, _) = call6(
+        Call::RegionProtect,
+        [region.raw(), rights.bits(), 0, 0, 0, 0],
+    );
+    Error::check(status)
+}
+
+/// `MappingProtect`.
+pub fn mapping_protect(mapping: Handle, rights: MemoryRights) -> Result<(), Error> {
+    let (status, _) = call6(
+        Call::MappingProtect,
+        [mapping.raw(), rights.bits(), 0, 0, 0, 0],
+    );
+    Error::check(status)
+}
+
+/// A region or mapping `memory_search` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FoundMemory {
+    /// Which kind of object.
+    pub kind: Found,
+    /// A new handle to it (the caller closes it).
+    pub handle: Handle,
+    /// Its first address.
+    pub start: u64,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The rights it grants.
+    pub rights: MemoryRights,
+    /// For a mapping, its offset into its region.
+    pub offset: u64,
+}
+
+/// `MemorySearch`: the first region or mapping of `space` ending after `address`, if any.
+pub fn memory_search(space: Handle, address: u64) -> Result<Option<FoundMemory>, Error> {
+    let (status, results) = call6(Call::MemorySearch, [space.raw(), address, 0, 0, 0, 0]);
+    Error::check(status)?;
+    let kind = Found::from_code(results[0]).ok_or(Error::InvalidArgument)?;
+    if kind == Found::Nothing {
+        return Ok(None);
+    }
+    Ok(Some(FoundMemory {
+        kind,
+        handle: Handle::from_raw(results[1]),
+        start: results[2],
+        size: results[3],
+        rights: MemoryRights::from_bits_truncate(results[4]),
+        offset: results[5],
+    }))
 }

@@ -8,6 +8,7 @@ use super::handles::fail;
 use super::{wait_for, wait_until_ended};
 use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use runtime::abi::memory::Found;
 use runtime::abi::memory::MemoryRights;
 use runtime::abi::root::BOOT_FILES_START;
 use runtime::abi::state::Condition;
@@ -15,7 +16,10 @@ use runtime::abi::{Error, Handle, Rights};
 use runtime::arch::entry::{image_end, image_start};
 use runtime::arch::probe::{load_through_rdi, store_through_rdi};
 use runtime::ipc::{self, Outgoing};
-use runtime::memory::{mapping_create, mapping_destroy, region_create, region_destroy};
+use runtime::memory::{
+    mapping_create, mapping_destroy, mapping_protect, memory_search, region_create, region_destroy,
+    region_protect,
+};
 use runtime::process::{boot_files, own_space, ram};
 use runtime::syscall::{handle_close, handle_duplicate, handle_grant, space_create, space_destroy};
 use runtime::thread::{Stack, Thread, spawn, spawn_in};
@@ -45,6 +49,14 @@ pub const CASES: &[Case] = &[
     Case {
         name: "memory_the_root_program_gets_ram_and_its_boot_files",
         run: ram_and_boot_files,
+    },
+    Case {
+        name: "memory_protection_changes_take_effect_at_once_and_never_widen_a_chain",
+        run: protection_changes,
+    },
+    Case {
+        name: "memory_search_lists_a_spaces_regions_and_mappings_in_order",
+        run: search_lists_memory,
     },
 ];
 
@@ -516,5 +528,92 @@ fn ram_and_boot_files() -> Result<(), CaseFailure> {
         probe(store_in_thread, BOOT_FILES_START)?,
         Some((14, BOOT_FILES_START))
     );
+    Ok(())
+}
+
+fn protection_changes() -> Result<(), CaseFailure> {
+    let region = region_create(source(), 2 * PAGE, READ_WRITE).map_err(fail)?;
+    let mapping =
+        mapping_create(own_space(), window(1), region, 0, 2 * PAGE, READ_WRITE).map_err(fail)?;
+    store_through_rdi(window(1), 5);
+    check_equal!(mapping_protect(mapping, MemoryRights::READ), Ok(()));
+    check_equal!(load_through_rdi(window(1)), 5);
+    check_equal!(probe(store_in_thread, window(1))?, Some((14, window(1))));
+    check_equal!(mapping_protect(mapping, READ_WRITE), Ok(()));
+    store_through_rdi(window(1), 6);
+    check_equal!(SOURCE.0[0].load(SeqCst), 6);
+    // The region narrows every mapping of it; a mapping cannot widen past its region.
+    check_equal!(region_protect(region, MemoryRights::READ), Ok(()));
+    check_equal!(
+        probe(store_in_thread, window(1) + PAGE)?,
+        Some((14, window(1) + PAGE))
+    );
+    check_equal!(
+        mapping_protect(mapping, READ_WRITE),
+        Err(Error::MissingRights)
+    );
+    check_equal!(load_through_rdi(window(1)), 6);
+    check_equal!(region_protect(region, READ_WRITE), Ok(()));
+    store_through_rdi(window(1) + PAGE, 7);
+    check_equal!(SOURCE.0[512].load(SeqCst), 7);
+    check_equal!(mapping_destroy(mapping), Ok(()));
+    check_equal!(handle_close(mapping), Ok(()));
+    check_equal!(handle_close(region), Ok(()));
+    Ok(())
+}
+
+fn search_lists_memory() -> Result<(), CaseFailure> {
+    let region = region_create(source(), 4 * PAGE, READ_WRITE).map_err(fail)?;
+    let first = mapping_create(
+        own_space(),
+        window(2),
+        region,
+        PAGE,
+        PAGE,
+        MemoryRights::READ,
+    )
+    .map_err(fail)?;
+    let second =
+        mapping_create(own_space(), window(3), region, 0, 2 * PAGE, READ_WRITE).map_err(fail)?;
+    let mut found = [(Found::Nothing, 0u64, 0u64, 0u64, 0u64); 4];
+    let mut count = 0;
+    let mut address = 0;
+    while let Some(memory) = memory_search(own_space(), address).map_err(fail)? {
+        check!(
+            count < found.len(),
+            "more memory objects than this test made"
+        );
+        found[count] = (
+            memory.kind,
+            memory.start,
+            memory.size,
+            memory.rights.bits(),
+            memory.offset,
+        );
+        count += 1;
+        address = memory.start + memory.size;
+        check_equal!(handle_close(memory.handle), Ok(()));
+    }
+    check_equal!(count, 3);
+    check_equal!(
+        found[..3],
+        [
+            (Found::Region, source(), 4 * PAGE, READ_WRITE.bits(), 0),
+            (
+                Found::Mapping,
+                window(2),
+                PAGE,
+                MemoryRights::READ.bits(),
+                PAGE
+            ),
+            (Found::Mapping, window(3), 2 * PAGE, READ_WRITE.bits(), 0),
+        ]
+    );
+    for mapping in [first, second] {
+        check_equal!(mapping_destroy(mapping), Ok(()));
+        check_equal!(handle_close(mapping), Ok(()));
+    }
+    check_equal!(handle_close(region), Ok(()));
+    check_equal!(memory_search(own_space(), 0), Ok(None));
     Ok(())
 }
