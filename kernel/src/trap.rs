@@ -2,7 +2,7 @@
 //! the thread's registers: system calls, exceptions and the timer. Each ends by going back to
 //! the running thread or handing the CPU to the next one.
 
-use crate::arch::frame::{RegisterFrame, SavedRegisters};
+use crate::arch::frame::SavedRegisters;
 use crate::ipc::Port;
 use crate::model::Restart;
 use crate::thread::{FaultReport, RunState, Thread};
@@ -54,11 +54,11 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
             Err(hole) => region_keeper = hole.keeper(),
         }
     }
-    let frame: RegisterFrame = thread.registers.get();
+    let rip = thread.registers.instruction_pointer();
     let mut report = FaultReport {
         vector,
         error_code,
-        rip: frame.rip,
+        rip,
         address,
     };
     let keeper = match region_keeper {
@@ -86,7 +86,7 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
         vector,
         mnemonic,
         error_code,
-        frame.rip,
+        rip,
         address,
         thread.id,
         thread.space.id

@@ -135,6 +135,13 @@ impl SavedRegisters {
         }
     }
 
+    /// The instruction pointer.
+    #[inline(always)]
+    pub fn instruction_pointer(&self) -> u64 {
+        // SAFETY: see the type's documentation; a plain load.
+        unsafe { (*self.0.get()).rip }
+    }
+
     /// The first argument register, `rdi`.
     #[inline(always)]
     pub fn first_argument(&self) -> u64 {

@@ -52,13 +52,6 @@ pub enum MapError {
     AlreadyMapped,
 }
 
-fn map_error<S: x86_64::structures::paging::PageSize>(error: MapToError<S>) -> MapError {
-    match error {
-        MapToError::FrameAllocationFailed => MapError::OutOfMemory,
-        _ => MapError::AlreadyMapped,
-    }
-}
-
 /// Views a root table through an offset: 0 during boot (identity map), the direct map later.
 fn mapper(root: u64, offset: u64) -> OffsetPageTable<'static> {
     // SAFETY: `root` is a page-table frame owned by the caller's address space and reachable
@@ -218,7 +211,10 @@ impl AddressSpaceTables {
         Ok(AddressSpaceTables { root })
     }
 
-    /// Maps one user page onto a frame.
+    /// Maps one user page onto a frame, making the tables it needs from `frames`. The tables
+    /// on the way grant everything (present, writable, user); the last entry alone carries the
+    /// page's rights (Intel SDM vol. 3A section 4.6 combines them). An entry that goes from not
+    /// present to present needs no TLB flush (section 4.10.4.3).
     pub fn map_user_page(
         &mut self,
         virtual_address: u64,
@@ -227,29 +223,38 @@ impl AddressSpaceTables {
         frames: &mut dyn TableFrameSource,
     ) -> Result<(), MapError> {
         assert!(virtual_address < abi::registers::USER_ADDRESS_LIMIT);
-        let mut flags = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
+        let mut table = self.root;
+        for level in [4u32, 3, 2] {
+            let index = table_index(virtual_address, level);
+            let entry = read_entry(table, index);
+            table = if entry & ENTRY_PRESENT == 0 {
+                let next = frames.table_frame().ok_or(MapError::OutOfMemory)?;
+                super::physical::zero_frame(next);
+                write_entry(
+                    table,
+                    index,
+                    next | ENTRY_PRESENT | ENTRY_WRITABLE | ENTRY_USER,
+                );
+                next
+            } else if entry & ENTRY_LARGE != 0 {
+                // The user half never holds large pages; this one is taken.
+                return Err(MapError::AlreadyMapped);
+            } else {
+                entry & ENTRY_ADDRESS
+            };
+        }
+        let index = table_index(virtual_address, 1);
+        if read_entry(table, index) & ENTRY_PRESENT != 0 {
+            return Err(MapError::AlreadyMapped);
+        }
+        let mut entry = frame | ENTRY_PRESENT | ENTRY_USER;
         if rights.write {
-            flags |= PageTableFlags::WRITABLE;
+            entry |= ENTRY_WRITABLE;
         }
         if !rights.execute {
-            flags |= PageTableFlags::NO_EXECUTE;
+            entry |= ENTRY_NO_EXECUTE;
         }
-        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(virtual_address));
-        let frame = PhysFrame::containing_address(PhysAddr::new(frame));
-        let mut tables = mapper(self.root, DIRECT_MAP_BASE);
-        // SAFETY: a user-half page onto a frame the space owns; the kernel half is untouched.
-        let flush = unsafe {
-            tables.map_to(
-                page,
-                frame,
-                flags,
-                &mut Adapter {
-                    source: frames,
-                    offset: DIRECT_MAP_BASE,
-                },
-            )
-        };
-        flush.map_err(map_error)?.flush();
+        write_entry(table, index, entry);
         Ok(())
     }
 
@@ -276,12 +281,6 @@ impl AddressSpaceTables {
         if virtual_address >= abi::registers::USER_ADDRESS_LIMIT {
             return None;
         }
-        const PRESENT: u64 = 1;
-        const WRITABLE: u64 = 1 << 1;
-        const USER: u64 = 1 << 2;
-        const LARGE: u64 = 1 << 7;
-        const NO_EXECUTE: u64 = 1 << 63;
-        const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
         let mut rights = UserRights {
             write: true,
             execute: true,
@@ -290,20 +289,18 @@ impl AddressSpaceTables {
         // Level 4 (PML4) down to level 1 (page table); levels 3 and 2 may map 1 GiB and 2 MiB
         // pages directly.
         for level in (1..=4u32).rev() {
-            let shift = 12 + 9 * (level - 1);
-            let index = (virtual_address >> shift) & 0x1ff;
-            let entry = super::physical::read_frame_u64(table, index as usize * 8);
-            if entry & (PRESENT | USER) != PRESENT | USER {
+            let entry = read_entry(table, table_index(virtual_address, level));
+            if entry & (ENTRY_PRESENT | ENTRY_USER) != ENTRY_PRESENT | ENTRY_USER {
                 return None;
             }
-            rights.write &= entry & WRITABLE != 0;
-            rights.execute &= entry & NO_EXECUTE == 0;
-            if level == 1 || (level <= 3 && entry & LARGE != 0) {
-                let page_mask = (1u64 << shift) - 1;
-                let frame = (entry & ADDRESS_MASK & !page_mask) | (virtual_address & page_mask);
+            rights.write &= entry & ENTRY_WRITABLE != 0;
+            rights.execute &= entry & ENTRY_NO_EXECUTE == 0;
+            if level == 1 || (level <= 3 && entry & ENTRY_LARGE != 0) {
+                let page_mask = (1u64 << (12 + 9 * (level - 1))) - 1;
+                let frame = (entry & ENTRY_ADDRESS & !page_mask) | (virtual_address & page_mask);
                 return Some((frame & !0xfff, rights));
             }
-            table = entry & ADDRESS_MASK;
+            table = entry & ENTRY_ADDRESS;
         }
         None
     }
@@ -337,6 +334,42 @@ impl AddressSpaceTables {
             // SAFETY: every space's kernel half is the kernel's, so the kernel keeps running.
             unsafe { Cr3::write(frame, Cr3Flags::empty()) };
         }
+    }
+}
+
+/// Page-table entry bits (Intel SDM vol. 3A section 4.5, table 4-19 and its neighbours).
+const ENTRY_PRESENT: u64 = 1 << 0;
+const ENTRY_WRITABLE: u64 = 1 << 1;
+const ENTRY_USER: u64 = 1 << 2;
+const ENTRY_LARGE: u64 = 1 << 7;
+const ENTRY_NO_EXECUTE: u64 = 1 << 63;
+const ENTRY_ADDRESS: u64 = 0x000f_ffff_ffff_f000;
+
+/// The index into the table at `level` (4: PML4 down to 1: page table) that `address` uses.
+fn table_index(address: u64, level: u32) -> usize {
+    ((address >> (12 + 9 * (level - 1))) & 0x1ff) as usize
+}
+
+/// The entry at `index` of the page table in frame `table`.
+fn read_entry(table: u64, index: usize) -> u64 {
+    // SAFETY: `table` is a page-table frame of an address space (its root, or the address an
+    // entry of it holds), which is RAM under the direct map; `index` comes from
+    // `table_index`, below 512, so the read stays inside the frame and is aligned.
+    unsafe {
+        (super::physical::direct_map(table) as *const u64)
+            .add(index & 0x1ff)
+            .read()
+    }
+}
+
+/// Writes the entry at `index` of the page table in frame `table`.
+fn write_entry(table: u64, index: usize, entry: u64) {
+    // SAFETY: as in `read_entry`; the table belongs to the address space being changed, whose
+    // owner holds it exclusively (it is behind the space's lock).
+    unsafe {
+        (super::physical::direct_map(table) as *mut u64)
+            .add(index & 0x1ff)
+            .write(entry)
     }
 }
 
