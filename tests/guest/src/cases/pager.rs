@@ -35,6 +35,10 @@ pub const CASES: &[Case] = &[
         name: "restart_torture_ipc_through_holes_in_both_spaces_served_by_a_keeper",
         run: torture_through_holes,
     },
+    Case {
+        name: "pager_a_keeper_answering_garbage_or_twice_leaves_the_thread_stopped",
+        run: garbage_answers,
+    },
 ];
 
 const PAGES: u64 = 1000;
@@ -449,5 +453,70 @@ fn torture_through_holes() -> Result<(), CaseFailure> {
         check_equal!(handle_close(handle), Ok(()));
     }
     check!(wait_until_ended(&keeper), "the keeper never ended");
+    Ok(())
+}
+
+static GARBAGE_STACK: Stack<1024> = Stack::new();
+static GARBAGE_POOL: PagePool<2> = PagePool::new();
+const GARBAGE_HOLES: u64 = 0x6800_0000_0000;
+const GARBAGE_WINDOW: u64 = 0x6900_0000_0000;
+
+fn load_once(address: u64) {
+    RECEIVED.store(load_through_rdi(address) + 1, SeqCst);
+}
+
+/// A keeper's answer that is not `RESUME`, or a second answer, changes nothing: the thread
+/// stays stopped by its fault until someone who holds it resumes it, when it retries.
+fn garbage_answers() -> Result<(), CaseFailure> {
+    let read_write = MemoryRights::READ | MemoryRights::WRITE;
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let region = region_create_kept(GARBAGE_HOLES, PAGE_SIZE, read_write, port).map_err(fail)?;
+    let shown = mapping_create(
+        own_space(),
+        GARBAGE_WINDOW,
+        region,
+        0,
+        PAGE_SIZE,
+        read_write,
+    )
+    .map_err(fail)?;
+    RECEIVED.store(0, SeqCst);
+    let thread = spawn(&GARBAGE_STACK, load_once, GARBAGE_WINDOW).map_err(fail)?;
+    check_equal!(thread.resume(), Ok(()));
+    let request = ipc::wait(set).map_err(fail)?;
+    let fault = FaultMessage::from_words(request.words);
+    check_equal!((fault.vector, fault.address), (14, GARBAGE_HOLES));
+    check_equal!(ipc::reply(request.reply, [0xdead, 1, 2, 3]), Ok(()));
+    check_equal!(
+        ipc::reply(request.reply, [0, 0, 0, 0]),
+        Err(runtime::abi::Error::BadHandle)
+    );
+    check_equal!(handle_close(Handle::from_raw(fault.thread)), Ok(()));
+    let faulted = || {
+        matches!(
+            thread.status(),
+            Ok((runtime::abi::state::Condition::Faulted, _, _))
+        )
+    };
+    check!(faulted(), "a garbage answer resumed the thread");
+    // Its holder takes it from the keeper and resumes it; it faults again, and this time the
+    // keeper fills the hole.
+    check_equal!(thread.interrupt(), Ok(()));
+    check_equal!(thread.resume(), Ok(()));
+    let mut pager = ZeroFillPager::new(own_space(), &GARBAGE_POOL).map_err(fail)?;
+    let request = ipc::wait(set).map_err(fail)?;
+    let supplied = pager.serve(&request).map_err(fail)?;
+    check!(supplied.is_some(), "the hole was already filled");
+    check!(
+        wait_until_ended(&thread),
+        "the thread never finished its load"
+    );
+    check_equal!(RECEIVED.load(SeqCst), 1);
+    drop(pager);
+    for handle in [shown, region, port, set] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
     Ok(())
 }
