@@ -225,7 +225,7 @@ impl Space {
         self.mappings
             .lock()
             .iter()
-            .find(|mapping| mapping.window.range.contains(address))
+            .find(|mapping| mapping.window().range.contains(address))
             .cloned()
     }
 
@@ -236,19 +236,19 @@ impl Space {
             .regions
             .lock()
             .iter()
-            .filter(|region| region.range.end() > address)
-            .min_by_key(|region| region.range.start())
+            .filter(|region| region.range().end() > address)
+            .min_by_key(|region| region.range().start())
             .cloned();
         let mapping = self
             .mappings
             .lock()
             .iter()
-            .filter(|mapping| mapping.window.range.end() > address)
-            .min_by_key(|mapping| mapping.window.range.start())
+            .filter(|mapping| mapping.window().range.end() > address)
+            .min_by_key(|mapping| mapping.window().range.start())
             .cloned();
         match (region, mapping) {
             (Some(region), Some(mapping))
-                if mapping.window.range.start() < region.range.start() =>
+                if mapping.window().range.start() < region.range().start() =>
             {
                 Some(Either::Right(mapping))
             }
@@ -263,7 +263,7 @@ impl Space {
         self.regions
             .lock()
             .iter()
-            .filter(|region| region.range.overlaps(range))
+            .filter(|region| region.range().overlaps(range))
             .cloned()
             .collect()
     }
@@ -273,7 +273,7 @@ impl Space {
         let mut regions = self.regions.lock();
         if regions
             .iter()
-            .any(|other| other.range.overlaps(&region.range))
+            .any(|other| other.range().overlaps(&region.range()))
         {
             return Err(Error::Overlaps);
         }
@@ -291,26 +291,31 @@ impl Space {
     /// Adds a mapping; it may overlap neither another mapping nor a page the space holds
     /// itself.
     pub fn add_mapping(&self, mapping: Arc<Mapping>) -> Result<(), Error> {
+        self.check_free_for_mapping(&mapping.window().range, &mapping)?;
+        self.mappings.lock().push(mapping);
+        Ok(())
+    }
+
+    /// Whether `range` may hold `mapping` (new, or moving): not in a destroyed space, not in
+    /// the RAM window, meeting no other mapping and no page the space holds itself.
+    pub fn check_free_for_mapping(
+        &self,
+        range: &PageRange,
+        mapping: &Mapping,
+    ) -> Result<(), Error> {
         if self.is_destroyed() {
             return Err(Error::InvalidState);
         }
-        let range = mapping.window.range;
-        if self.ram.is_some_and(|ram| ram.overlaps(&range)) {
+        if self.ram.is_some_and(|ram| ram.overlaps(range)) {
             return Err(Error::Overlaps);
         }
-        let mut mappings = self.mappings.lock();
-        if mappings
-            .iter()
-            .any(|other| other.window.range.overlaps(&range))
-        {
-            return Err(Error::Overlaps);
-        }
+        let others_overlap = self.mappings.lock().iter().any(|other| {
+            !core::ptr::eq(Arc::as_ptr(other), mapping) && other.window().range.overlaps(range)
+        });
         let tables = self.tables.lock();
-        if range.pages().any(|page| tables.lookup_user(page).is_some()) {
+        if others_overlap || range.pages().any(|page| tables.lookup_user(page).is_some()) {
             return Err(Error::Overlaps);
         }
-        drop(tables);
-        mappings.push(mapping);
         Ok(())
     }
 

@@ -34,8 +34,10 @@ pub struct Region {
     /// The space whose memory it exports (weak: a space is not kept alive by what it exports;
     /// it destroys its regions when it goes).
     pub space: Weak<Space>,
-    /// The exported addresses.
-    pub range: PageRange,
+    /// Where the exported addresses start.
+    start: u64,
+    /// How many bytes it exports (`RegionResize` changes it).
+    size: AtomicU64,
     /// The widest rights a mapping of it may grant (`RegionProtect` changes them).
     rights: AtomicU64,
     /// Where faults on its holes go, if anywhere (weak: a region does not keep its keeper
@@ -54,8 +56,9 @@ pub struct Region {
 pub struct Mapping {
     /// The space it shows the memory in.
     pub space: Weak<Space>,
-    /// Where, from which region (its `rights` are those it was made with).
-    pub window: Window,
+    /// Where, from which region (its `rights` are those it was made with; `MappingMove`
+    /// changes where).
+    window: Lock<Window>,
     /// The rights it grants now (`MappingProtect` changes them).
     rights: AtomicU64,
     /// The region it shows.
@@ -155,7 +158,12 @@ fn resolve_link(
         return Err(Hole::Unmapped);
     }
     let source_space = region.space.upgrade().ok_or(Hole::Unmapped)?;
-    let source = mapping.window.source_of(page);
+    let window = mapping.window();
+    let source = window.source_of(page);
+    if !region.range().contains(source) {
+        // The region shrank below this part of the window.
+        return Err(Hole::Unmapped);
+    }
     let (frame, below) = match resolve_link(&source_space, source, needed, depth + 1) {
         Ok(found) => found,
         // Nothing at all at the source: a hole of this region, for its keeper.
@@ -203,7 +211,7 @@ fn invalidate_above(region: &Region, changed: PageRange, depth: usize) {
         .collect();
     for mapping in mappings {
         if let (Some(affected), Some(target)) = (
-            mapping.window.affected_by(&changed),
+            mapping.window().affected_by(&changed),
             mapping.space.upgrade(),
         ) {
             invalidate_link(&target, affected, depth + 1);
@@ -222,7 +230,8 @@ impl Region {
         space.charge(OBJECT_COST)?;
         let region = Arc::new(Region {
             space: Arc::downgrade(space),
-            range,
+            start: range.start(),
+            size: AtomicU64::new(range.size()),
             rights: AtomicU64::new(rights.bits()),
             keeper: keeper.map(Arc::downgrade),
             mappings: Lock::new(Vec::new()),
@@ -237,6 +246,31 @@ impl Region {
         Ok(region)
     }
 
+    /// The addresses it exports now.
+    pub fn range(&self) -> PageRange {
+        PageRange::new(self.start, self.size.load(Relaxed))
+            .expect("a region's range was checked when made and when resized")
+    }
+
+    /// Grows or shrinks the region to `size` bytes from its start. Growing may not reach
+    /// another region of the space; shrinking takes away (from every mapping of it, and what
+    /// was derived from them) what it no longer exports.
+    pub fn resize(&self, size: u64) -> Result<(), Error> {
+        let new = PageRange::new(self.start, size)?;
+        let old = self.range();
+        let space = self.space.upgrade().ok_or(Error::InvalidState)?;
+        if size > old.size() && space.regions_overlapping(&new).len() > 1 {
+            return Err(Error::Overlaps);
+        }
+        self.size.store(size, Relaxed);
+        if size < old.size()
+            && let Ok(removed) = PageRange::new(new.end(), old.size() - size)
+        {
+            invalidate_above(self, removed, 0);
+        }
+        Ok(())
+    }
+
     /// The widest rights a mapping of it may grant.
     pub fn rights(&self) -> MemoryRights {
         MemoryRights::from_bits_truncate(self.rights.load(Relaxed))
@@ -246,7 +280,7 @@ impl Region {
     /// with the new rights.
     pub fn protect(&self, rights: MemoryRights) {
         self.rights.store(rights.bits(), Relaxed);
-        invalidate_above(self, self.range, 0);
+        invalidate_above(self, self.range(), 0);
     }
 
     /// One of its handles was closed: the last one destroys it.
@@ -298,7 +332,7 @@ impl Mapping {
         let mapping = Arc::new(Mapping {
             space: Arc::downgrade(target),
             rights: AtomicU64::new(window.rights.bits()),
-            window,
+            window: Lock::new(window),
             region: region.clone(),
             destroyed: AtomicBool::new(false),
             payer: Arc::downgrade(payer),
@@ -306,6 +340,23 @@ impl Mapping {
         target.add_mapping(mapping.clone())?;
         region.mappings.lock().push(Arc::downgrade(&mapping));
         Ok(mapping)
+    }
+
+    /// Where it is and what it shows.
+    pub fn window(&self) -> Window {
+        *self.window.lock()
+    }
+
+    /// Shows the same memory at `address` instead: the old range's entries go (with what was
+    /// derived from them) and the new range must be free in its space.
+    pub fn move_to(&self, address: u64) -> Result<(), Error> {
+        let space = self.space.upgrade().ok_or(Error::InvalidState)?;
+        let old = self.window();
+        let range = PageRange::new(address, old.range.size())?;
+        space.check_free_for_mapping(&range, self)?;
+        self.window.lock().range = range;
+        invalidate(&space, old.range);
+        Ok(())
     }
 
     /// The rights it grants now.
@@ -321,7 +372,7 @@ impl Mapping {
         }
         self.rights.store(rights.bits(), Relaxed);
         if let Some(space) = self.space.upgrade() {
-            invalidate(&space, self.window.range);
+            invalidate(&space, self.window().range);
         }
         Ok(())
     }
@@ -333,7 +384,7 @@ impl Mapping {
         }
         if let Some(space) = self.space.upgrade() {
             space.remove_mapping(self);
-            invalidate(&space, self.window.range);
+            invalidate(&space, self.window().range);
         }
         self.region
             .mappings

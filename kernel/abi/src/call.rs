@@ -142,6 +142,10 @@ calls! {
     MappingProtect = 42,
     /// Finds the first region or mapping of a space at or after an address.
     MemorySearch = 43,
+    /// Grows or shrinks a region.
+    RegionResize = 44,
+    /// Shows a mapping's memory at another address of its space.
+    MappingMove = 45,
 }
 
 impl Call {

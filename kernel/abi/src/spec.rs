@@ -776,6 +776,49 @@ pub const TABLE: &[CallSpecification] = &[
                   that starts first among those ending after the address: called again from \
                   the end of each, it lists a space's memory in order, as a checkpointer needs.",
     },
+    CallSpecification {
+        call: Call::RegionResize,
+        category: Category::Trivial,
+        arguments: &[
+            "region (CONTROL)",
+            "new size in bytes (page-aligned, not 0)",
+        ],
+        results: &[],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+            Error::BadAddress,
+            Error::Overlaps,
+            Error::InvalidState,
+        ],
+        restart: "never interrupted",
+        summary: "Grows or shrinks a region from its start. Growing may not reach another \
+                  region of the space (Overlaps); shrinking takes what it no longer exports \
+                  away from every mapping of it, whose accesses there fault.",
+    },
+    CallSpecification {
+        call: Call::MappingMove,
+        category: Category::Trivial,
+        arguments: &["mapping (CONTROL)", "new address (page-aligned)"],
+        results: &[],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+            Error::BadAddress,
+            Error::Overlaps,
+            Error::InvalidState,
+        ],
+        restart: "never interrupted",
+        summary: "Shows the mapping's memory at another address of its space: the old range \
+                  faults from then on, with everything derived from it; the new range must be \
+                  free (no other mapping, no page of the space's own, not the RAM window).",
+    },
 ];
 
 /// The entry for a call.

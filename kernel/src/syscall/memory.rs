@@ -73,7 +73,14 @@ pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
         KernelObject::into_region,
     )?;
     let rights = memory_rights(rights)?;
-    let window = Window::new(address, size, region.range, region.rights(), offset, rights)?;
+    let window = Window::new(
+        address,
+        size,
+        region.range(),
+        region.rights(),
+        offset,
+        rights,
+    )?;
     let mapping = Mapping::create(&own, &target, region, window)?;
     match own.insert_handle(KernelObject::Mapping(mapping.clone()), MAPPING_RIGHTS) {
         Ok(handle) => Ok(handle.raw()),
@@ -134,7 +141,7 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
     let (kind, range, rights, offset, object, handle_rights) = match found {
         Either::Left(region) => (
             Found::Region,
-            region.range,
+            region.range(),
             region.rights(),
             0,
             KernelObject::Region(region),
@@ -142,9 +149,9 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
         ),
         Either::Right(mapping) => (
             Found::Mapping,
-            mapping.window.range,
+            mapping.window().range,
             mapping.rights(),
-            mapping.window.offset,
+            mapping.window().offset,
             KernelObject::Mapping(mapping),
             MAPPING_RIGHTS,
         ),
@@ -158,4 +165,35 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
         rights.bits(),
         offset,
     ])
+}
+
+/// `RegionResize`.
+pub fn region_resize(region: u64, size: u64) -> Result<(), Error> {
+    let space = scheduler::current().space.clone();
+    let region = space.typed(
+        Handle::from_raw(region),
+        Rights::CONTROL,
+        KernelObject::into_region,
+    )?;
+    if region.destroyed.load(core::sync::atomic::Ordering::Relaxed) {
+        return Err(Error::InvalidState);
+    }
+    region.resize(size)
+}
+
+/// `MappingMove`.
+pub fn mapping_move(mapping: u64, address: u64) -> Result<(), Error> {
+    let space = scheduler::current().space.clone();
+    let mapping = space.typed(
+        Handle::from_raw(mapping),
+        Rights::CONTROL,
+        KernelObject::into_mapping,
+    )?;
+    if mapping
+        .destroyed
+        .load(core::sync::atomic::Ordering::Relaxed)
+    {
+        return Err(Error::InvalidState);
+    }
+    mapping.move_to(address)
 }

@@ -90,6 +90,8 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::SpaceDestroy) => threads::destroy_space(first).map(|()| None),
         Some(Call::RegionProtect) => memory::region_protect(first, second).map(|()| None),
         Some(Call::MappingProtect) => memory::mapping_protect(first, second).map(|()| None),
+        Some(Call::RegionResize) => memory::region_resize(first, second).map(|()| None),
+        Some(Call::MappingMove) => memory::mapping_move(first, second).map(|()| None),
         Some(Call::MemorySearch) => match memory::search(first, second) {
             Ok(results) => {
                 registers.complete_system_call(0, &results);

@@ -117,3 +117,15 @@ pub fn memory_search(space: Handle, address: u64) -> Result<Option<FoundMemory>,
         offset: results[5],
     }))
 }
+
+/// `RegionResize`: the region now exports `size` bytes from its start.
+pub fn region_resize(region: Handle, size: u64) -> Result<(), Error> {
+    let (status, _) = call6(Call::RegionResize, [region.raw(), size, 0, 0, 0, 0]);
+    Error::check(status)
+}
+
+/// `MappingMove`: the mapping now shows its memory at `address`.
+pub fn mapping_move(mapping: Handle, address: u64) -> Result<(), Error> {
+    let (status, _) = call6(Call::MappingMove, [mapping.raw(), address, 0, 0, 0, 0]);
+    Error::check(status)
+}

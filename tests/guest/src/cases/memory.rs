@@ -17,8 +17,8 @@ use runtime::arch::entry::{image_end, image_start};
 use runtime::arch::probe::{load_through_rdi, store_through_rdi};
 use runtime::ipc::{self, Outgoing};
 use runtime::memory::{
-    mapping_create, mapping_destroy, mapping_protect, memory_search, region_create, region_destroy,
-    region_protect,
+    mapping_create, mapping_destroy, mapping_move, mapping_protect, memory_search, region_create,
+    region_destroy, region_protect, region_resize,
 };
 use runtime::process::{boot_files, own_space, ram};
 use runtime::syscall::{handle_close, handle_duplicate, handle_grant, space_create, space_destroy};
@@ -57,6 +57,10 @@ pub const CASES: &[Case] = &[
     Case {
         name: "memory_search_lists_a_spaces_regions_and_mappings_in_order",
         run: search_lists_memory,
+    },
+    Case {
+        name: "memory_regions_resize_and_mappings_move",
+        run: resize_and_move,
     },
 ];
 
@@ -615,5 +619,43 @@ fn search_lists_memory() -> Result<(), CaseFailure> {
     }
     check_equal!(handle_close(region), Ok(()));
     check_equal!(memory_search(own_space(), 0), Ok(None));
+    Ok(())
+}
+
+fn resize_and_move() -> Result<(), CaseFailure> {
+    let region = region_create(source(), 2 * PAGE, READ_WRITE).map_err(fail)?;
+    let other = region_create(source() + 3 * PAGE, PAGE, READ_WRITE).map_err(fail)?;
+    let mapping =
+        mapping_create(own_space(), window(1), region, 0, 2 * PAGE, READ_WRITE).map_err(fail)?;
+    SOURCE.0[512].store(11, SeqCst);
+    check_equal!(load_through_rdi(window(1) + PAGE), 11);
+    // Shrinking takes the second page away from the mapping; growing gives it back.
+    check_equal!(region_resize(region, PAGE), Ok(()));
+    check!(
+        load_faults(window(1) + PAGE)?,
+        "a page cut from the region still shows"
+    );
+    check_equal!(load_through_rdi(window(1)), SOURCE.0[0].load(SeqCst));
+    check_equal!(region_resize(region, 2 * PAGE), Ok(()));
+    check_equal!(load_through_rdi(window(1) + PAGE), 11);
+    check_equal!(region_resize(region, 4 * PAGE), Err(Error::Overlaps));
+    check_equal!(region_resize(region, 0), Err(Error::InvalidArgument));
+    // Moving: the old range faults, the new one shows the same memory.
+    check_equal!(mapping_move(mapping, window(4)), Ok(()));
+    check!(
+        load_faults(window(1) + PAGE)?,
+        "a moved mapping still shows its old range"
+    );
+    check_equal!(load_through_rdi(window(4) + PAGE), 11);
+    check_equal!(mapping_move(mapping, source()), Err(Error::Overlaps));
+    check_equal!(
+        mapping_move(mapping, window(4) + 1),
+        Err(Error::InvalidArgument)
+    );
+    check_equal!(mapping_destroy(mapping), Ok(()));
+    check_equal!(mapping_move(mapping, window(5)), Err(Error::InvalidState));
+    for handle in [mapping, other, region] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
     Ok(())
 }
