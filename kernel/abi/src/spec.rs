@@ -135,7 +135,11 @@ pub const TABLE: &[CallSpecification] = &[
     CallSpecification {
         call: Call::ThreadCreate,
         category: Category::Short,
-        arguments: &["space handle (CREATE right)", "address of a ThreadState"],
+        arguments: &[
+            "space handle (CREATE right)",
+            "address of a ThreadState",
+            "flags (state::flags::HANDLES: attach the keeper the state names)",
+        ],
         results: &["a handle to the new thread, with every right"],
         message: "",
         errors: &[
@@ -193,6 +197,7 @@ pub const TABLE: &[CallSpecification] = &[
         arguments: &[
             "thread handle (READ_STATE right)",
             "address of a ThreadState buffer",
+            "flags (state::flags::HANDLES: put a handle to its keeper in the caller's table)",
         ],
         results: &[],
         message: "",
@@ -202,6 +207,8 @@ pub const TABLE: &[CallSpecification] = &[
             Error::MissingRights,
             Error::InvalidState,
             Error::BadAddress,
+            Error::InvalidArgument,
+            Error::QuotaExceeded,
         ],
         restart: "re-issued from scratch: the target stays stopped, so the copy repeats \
                   identically",
@@ -213,6 +220,7 @@ pub const TABLE: &[CallSpecification] = &[
         arguments: &[
             "thread handle (WRITE_STATE right)",
             "address of a ThreadState",
+            "flags (state::flags::HANDLES: attach the keeper the state names, or none)",
         ],
         results: &[],
         message: "",

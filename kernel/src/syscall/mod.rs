@@ -39,11 +39,15 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::HandleClose) => handles::close(first).map(|()| None),
         Some(Call::HandleDuplicate) => handles::duplicate(first, second).map(Some),
         Some(Call::SpaceCreate) => handles::create_space(first).map(Some),
-        Some(Call::ThreadCreate) => threads::create(first, second).map(Some),
+        Some(Call::ThreadCreate) => threads::create(first, second, arguments[2]).map(Some),
         Some(Call::ThreadResume) => threads::resume(first).map(|()| None),
         Some(Call::ThreadInterrupt) => threads::interrupt(first).map(|()| None),
-        Some(Call::ThreadGetState) => threads::get_state(first, second).map(|()| None),
-        Some(Call::ThreadSetState) => threads::set_state(first, second).map(|()| None),
+        Some(Call::ThreadGetState) => {
+            threads::get_state(first, second, arguments[2]).map(|()| None)
+        }
+        Some(Call::ThreadSetState) => {
+            threads::set_state(first, second, arguments[2]).map(|()| None)
+        }
         Some(Call::ThreadYield) => {
             scheduler::rotate_current();
             Ok(None)

@@ -2,12 +2,13 @@
 //! `ThreadSetState`, `ThreadSetPriority`.
 
 use crate::arch::thread_state;
+use crate::ipc::Port;
 use crate::object::KernelObject;
 use crate::thread::{RunState, SegmentBases, Thread};
 use crate::user_pointer::UserSlice;
 use crate::{model, scheduler};
 use abi::registers::PRIORITY_MAX;
-use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState};
+use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState, flags as state_flags};
 use abi::{Error, Handle, Rights};
 use alloc::sync::Arc;
 
@@ -38,8 +39,33 @@ fn apply_state(thread: &Arc<Thread>, state: &ThreadState) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether the flags of a state call ask for handles; `InvalidArgument` for unknown bits.
+fn wants_handles(flags: u64) -> Result<bool, Error> {
+    if flags & !state_flags::HANDLES != 0 {
+        return Err(Error::InvalidArgument);
+    }
+    Ok(flags & state_flags::HANDLES != 0)
+}
+
+/// The keeper a state names, for `flags::HANDLES`: a port handle with SEND in the caller's
+/// table, or 0 for none.
+fn keeper_named(state: &ThreadState) -> Result<Option<Arc<Port>>, Error> {
+    match state.keeper {
+        0 => Ok(None),
+        handle => scheduler::current()
+            .space
+            .typed(
+                Handle::from_raw(handle),
+                Rights::SEND,
+                KernelObject::into_port,
+            )
+            .map(Some),
+    }
+}
+
 /// `ThreadCreate`: a stopped thread with the caller's priority.
-pub fn create(space: u64, state_address: u64) -> Result<u64, Error> {
+pub fn create(space: u64, state_address: u64, flags: u64) -> Result<u64, Error> {
+    let import = wants_handles(flags)?;
     let caller = scheduler::current();
     let target = caller.space.typed(
         Handle::from_raw(space),
@@ -48,7 +74,9 @@ pub fn create(space: u64, state_address: u64) -> Result<u64, Error> {
     )?;
     let state = read_state(state_address)?;
     let (frame, _) = thread_state::from_state(&state)?;
+    let keeper = if import { keeper_named(&state)? } else { None };
     let thread = Thread::new(target, frame, caller.priority(), false)?;
+    *thread.keeper.lock() = keeper.as_ref().map(Arc::downgrade);
     apply_state(&thread, &state)?;
     caller
         .space
@@ -144,28 +172,60 @@ fn stop(thread: &Arc<Thread>) -> Result<(), Error> {
 }
 
 /// `ThreadGetState`: for a stopped or faulted thread.
-pub fn get_state(handle: u64, buffer: u64) -> Result<(), Error> {
+pub fn get_state(handle: u64, buffer: u64, flags: u64) -> Result<(), Error> {
+    let export = wants_handles(flags)?;
     let thread = thread_of(handle, Rights::READ_STATE)?;
     if !matches!(thread.run_state(), RunState::Stopped | RunState::Faulted(_)) {
         return Err(Error::InvalidState);
     }
+    let size = THREAD_STATE_SIZE as u64;
+    let destination = UserSlice::new(buffer, size, size)?;
+    let keeper_port = thread
+        .keeper
+        .lock()
+        .as_ref()
+        .and_then(alloc::sync::Weak::upgrade);
+    let keeper = match keeper_port {
+        Some(port) if export => {
+            let rights = Rights::SEND | Rights::DUPLICATE | Rights::TRANSFER;
+            let caller = scheduler::current();
+            caller
+                .space
+                .insert_handle(KernelObject::Port(port), rights)?
+                .raw()
+        }
+        _ => 0,
+    };
     scheduler::flush_fpu_state(&thread);
     let bases = *thread.segment_bases.lock();
     let state = ThreadState {
         registers: thread_state::registers_of(&thread.registers.get()),
         fs_base: bases.fs,
         gs_base: bases.gs,
+        keeper,
         fpu: thread.fpu.lock().image(),
     };
-    let size = THREAD_STATE_SIZE as u64;
-    UserSlice::new(buffer, size, size)?.write_from(&state.to_bytes())
+    let written = destination.write_from(&state.to_bytes());
+    if written.is_err() && keeper != 0 {
+        // The caller never learns the handle's value: it goes again.
+        let _ = scheduler::current()
+            .space
+            .close_handle(Handle::from_raw(keeper));
+    }
+    written
 }
 
 /// `ThreadSetState`: for a stopped or faulted thread, which is stopped afterwards.
-pub fn set_state(handle: u64, state_address: u64) -> Result<(), Error> {
+pub fn set_state(handle: u64, state_address: u64, flags: u64) -> Result<(), Error> {
+    let import = wants_handles(flags)?;
     let thread = thread_of(handle, Rights::WRITE_STATE)?;
     let state = read_state(state_address)?;
     thread_state::from_state(&state)?;
+    let keeper = if import {
+        Some(keeper_named(&state)?)
+    } else {
+        None
+    };
     if !matches!(thread.run_state(), RunState::Stopped | RunState::Faulted(_)) {
         return Err(Error::InvalidState);
     }
@@ -174,6 +234,9 @@ pub fn set_state(handle: u64, state_address: u64) -> Result<(), Error> {
     // only running again, or a new fault, makes an old answer stale.)
     crate::wait::withdraw(&thread);
     apply_state(&thread, &state)?;
+    if let Some(keeper) = keeper {
+        *thread.keeper.lock() = keeper.as_ref().map(Arc::downgrade);
+    }
     thread.set_run_state(RunState::Stopped);
     Ok(())
 }

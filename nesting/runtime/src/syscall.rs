@@ -1,7 +1,7 @@
 //! Safe, typed wrappers for every system call (see `kernel/abi/SPEC.md`).
 
 use crate::arch::syscall::{call0, call3};
-use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState};
+use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState, flags};
 use abi::{Call, Error, Handle, Rights};
 
 /// `Null`: does nothing; the cost floor of a system call.
@@ -94,14 +94,24 @@ pub fn space_create(quota: u64) -> Result<Handle, Error> {
     status(call3(Call::SpaceCreate, quota, 0, 0)).map(Handle::from_raw)
 }
 
-/// `ThreadCreate`: a stopped thread in `space` with `state`.
+/// `ThreadCreate`: a stopped thread in `space` with `state` (its handle fields ignored).
 pub fn thread_create(space: Handle, state: &ThreadState) -> Result<Handle, Error> {
+    thread_create_flags(space, state, 0)
+}
+
+/// `ThreadCreate` that also attaches the objects the state's handle fields name
+/// (`state::flags::HANDLES`): a thread restored from a state saved with its handles.
+pub fn thread_create_with_handles(space: Handle, state: &ThreadState) -> Result<Handle, Error> {
+    thread_create_flags(space, state, flags::HANDLES)
+}
+
+fn thread_create_flags(space: Handle, state: &ThreadState, flags: u64) -> Result<Handle, Error> {
     let bytes = state.to_bytes();
     status(call3(
         Call::ThreadCreate,
         space.raw(),
         bytes.as_ptr() as u64,
-        0,
+        flags,
     ))
     .map(Handle::from_raw)
 }
@@ -121,14 +131,24 @@ pub fn thread_interrupt(thread: Handle) -> Result<(), Error> {
     status(call3(Call::ThreadInterrupt, thread.raw(), 0, 0)).map(drop)
 }
 
-/// `ThreadGetState`.
+/// `ThreadGetState` (its handle fields left 0).
 pub fn thread_get_state(thread: Handle) -> Result<ThreadState, Error> {
+    thread_get_state_flags(thread, 0)
+}
+
+/// `ThreadGetState` that also puts handles to the objects the thread depends on into this
+/// program's table (`state::flags::HANDLES`); the caller closes them.
+pub fn thread_get_state_with_handles(thread: Handle) -> Result<ThreadState, Error> {
+    thread_get_state_flags(thread, flags::HANDLES)
+}
+
+fn thread_get_state_flags(thread: Handle, flags: u64) -> Result<ThreadState, Error> {
     let mut bytes = [0u8; THREAD_STATE_SIZE];
     status(call3(
         Call::ThreadGetState,
         thread.raw(),
         bytes.as_mut_ptr() as u64,
-        0,
+        flags,
     ))?;
     Ok(ThreadState::from_bytes(&bytes))
 }
@@ -139,14 +159,24 @@ pub fn thread_get_state_raw(thread: Handle, buffer: u64) -> Result<(), Error> {
     status(call3(Call::ThreadGetState, thread.raw(), buffer, 0)).map(drop)
 }
 
-/// `ThreadSetState`.
+/// `ThreadSetState` (the state's handle fields ignored).
 pub fn thread_set_state(thread: Handle, state: &ThreadState) -> Result<(), Error> {
+    thread_set_state_flags(thread, state, 0)
+}
+
+/// `ThreadSetState` that also attaches the objects the state's handle fields name, or none
+/// where they are 0 (`state::flags::HANDLES`).
+pub fn thread_set_state_with_handles(thread: Handle, state: &ThreadState) -> Result<(), Error> {
+    thread_set_state_flags(thread, state, flags::HANDLES)
+}
+
+fn thread_set_state_flags(thread: Handle, state: &ThreadState, flags: u64) -> Result<(), Error> {
     let bytes = state.to_bytes();
     status(call3(
         Call::ThreadSetState,
         thread.raw(),
         bytes.as_ptr() as u64,
-        0,
+        flags,
     ))
     .map(drop)
 }

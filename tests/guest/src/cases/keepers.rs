@@ -9,14 +9,19 @@ use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use runtime::abi::exception::page_fault;
 use runtime::abi::keeper::{self, FaultMessage};
 use runtime::abi::state::{Condition, register};
-use runtime::abi::{Handle, Rights};
+use runtime::abi::{Call, Error, Handle, Rights};
 use runtime::arch::probe;
 use runtime::ipc;
+use runtime::process::own_space;
 use runtime::syscall::{handle_close, handle_duplicate, thread_get_state, thread_set_state};
 use runtime::thread::{Stack, Thread, spawn};
 
 /// The cases.
 pub const CASES: &[Case] = &[
+    Case {
+        name: "a_state_saved_with_its_handles_brings_its_keeper_along",
+        run: state_carries_the_keeper,
+    },
     Case {
         name: "a_keeper_moves_a_thread_past_an_invalid_instruction",
         run: keeper_skips_ud2,
@@ -354,5 +359,71 @@ fn no_keeper() -> Result<(), CaseFailure> {
     check_equal!(thread.resume(), Ok(()));
     check!(finishes(&thread), "the repaired thread never finished");
     check_equal!(RESULT.load(SeqCst), GOOD_WORD.load(SeqCst));
+    Ok(())
+}
+
+fn raise_invalid_opcode(_: u64) {
+    runtime::arch::probe::invalid_opcode_then(0);
+}
+
+/// `ThreadGetState` with `flags::HANDLES` hands out the thread's keeper; `ThreadCreate` and
+/// `ThreadSetState` with it attach (or detach) the keeper a state names.
+fn state_carries_the_keeper() -> Result<(), CaseFailure> {
+    use runtime::abi::state::flags;
+    use runtime::syscall::{
+        thread_create_with_handles, thread_get_state_with_handles, thread_set_state_with_handles,
+    };
+    let port = ipc::port_create(9).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let original = spawn(&VICTIM_STACK, raise_invalid_opcode, 0).map_err(fail)?;
+    check_equal!(original.set_keeper(Some(port)), Ok(()));
+    check_equal!(original.state().map(|state| state.keeper), Ok(0));
+    let saved = thread_get_state_with_handles(original.handle()).map_err(fail)?;
+    check!(
+        saved.keeper != 0 && saved.keeper != port.raw(),
+        "the keeper came back as {:#x}",
+        saved.keeper
+    );
+    let mut buffer = [0u8; runtime::abi::state::THREAD_STATE_SIZE];
+    let bad_flags = runtime::arch::syscall::call3(
+        Call::ThreadGetState,
+        original.handle().raw(),
+        buffer.as_mut_ptr() as u64,
+        flags::HANDLES << 1,
+    );
+    check_equal!(bad_flags.status, Error::InvalidArgument.code());
+    drop(original);
+    let restored =
+        Thread::from_handle(thread_create_with_handles(own_space(), &saved).map_err(fail)?);
+    check_equal!(restored.resume(), Ok(()));
+    let request = ipc::wait(set).map_err(fail)?;
+    check_equal!(request.badge, 9);
+    let fault = FaultMessage::from_words(request.words);
+    check_equal!(fault.vector, 6);
+    check_equal!(
+        ipc::reply(request.reply, [keeper::LEAVE_STOPPED, 0, 0, 0]),
+        Ok(())
+    );
+    check_equal!(handle_close(Handle::from_raw(fault.thread)), Ok(()));
+    // A state whose keeper is a port set is refused; one with none detaches the keeper.
+    let mut wrong = saved;
+    wrong.keeper = set.raw();
+    check_equal!(
+        thread_create_with_handles(own_space(), &wrong).err(),
+        Some(Error::WrongType)
+    );
+    let mut detached = saved;
+    detached.keeper = 0;
+    check_equal!(restored.interrupt(), Ok(()));
+    check_equal!(
+        thread_set_state_with_handles(restored.handle(), &detached),
+        Ok(())
+    );
+    let again = thread_get_state_with_handles(restored.handle()).map_err(fail)?;
+    check_equal!(again.keeper, 0);
+    for handle in [Handle::from_raw(saved.keeper), port, set] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
     Ok(())
 }
