@@ -320,20 +320,26 @@ pub fn leave_behind(thread: Arc<Thread>) {
 pub fn switch_in(next: &Arc<Thread>) {
     next.set_run_state(RunState::Running);
     let mut scheduler = SCHEDULER.lock();
-    let previous_owner = scheduler.fpu_owner.replace(next.clone());
-    match previous_owner {
-        Some(owner) if Arc::ptr_eq(&owner, next) => {}
-        Some(owner) => {
-            if !owner.has_ended() {
-                owner.fpu.lock().save();
-            }
-            next.fpu.lock().restore();
+    let owns_fpu = scheduler
+        .fpu_owner
+        .as_ref()
+        .is_some_and(|owner| Arc::ptr_eq(owner, next));
+    // Threads leave the scheduler's slots only after its lock is released: freeing one can
+    // reach objects whose release takes the lock again.
+    let mut former_fpu_owner = None;
+    if !owns_fpu {
+        former_fpu_owner = scheduler.fpu_owner.replace(next.clone());
+        if let Some(owner) = &former_fpu_owner
+            && !owner.has_ended()
+        {
+            owner.fpu.lock().save();
         }
-        None => next.fpu.lock().restore(),
+        next.fpu.lock().restore();
     }
     let previous = scheduler.current.replace(next.clone());
     scheduler.quantum_started = crate::clock::now();
     drop(scheduler);
+    drop(former_fpu_owner);
     // User code can change its segment bases itself (loading fs or gs loads a base), so the
     // bases in the CPU are the leaving thread's truth: keep them, then load the next ones.
     let (fs, gs) = cpu::user_segment_bases();
@@ -377,13 +383,16 @@ pub fn flush_fpu_state(thread: &Arc<Thread>) {
 /// (after `ThreadSetState` replaced a stopped owner's state).
 pub fn forget_fpu_owner(thread: &Arc<Thread>) {
     let mut scheduler = SCHEDULER.lock();
+    let mut former = None;
     if scheduler
         .fpu_owner
         .as_ref()
         .is_some_and(|owner| Arc::ptr_eq(owner, thread))
     {
-        scheduler.fpu_owner = None;
+        former = scheduler.fpu_owner.take();
     }
+    drop(scheduler);
+    drop(former);
 }
 
 /// Called by the idle loop: stops the machine when no thread is left that could ever run.
