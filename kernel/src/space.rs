@@ -312,8 +312,7 @@ impl Space {
         let others_overlap = self.mappings.lock().iter().any(|other| {
             !core::ptr::eq(Arc::as_ptr(other), mapping) && other.window().range.overlaps(range)
         });
-        let tables = self.tables.lock();
-        if others_overlap || range.pages().any(|page| tables.lookup_user(page).is_some()) {
+        if others_overlap || self.tables.lock().any_present(range.start(), range.end()) {
             return Err(Error::Overlaps);
         }
         Ok(())

@@ -37,7 +37,7 @@ fn check_range(thread: &Thread, address: u64, length: u64, write: bool) -> Resul
     if length == 0 {
         return Ok(());
     }
-    let range = UserSlice::new(address, length, u64::MAX)?;
+    let range = UserSlice::new(address, length, abi::registers::transfer::LENGTH_MAX)?;
     // A page is good if it is there, or a region keeper can supply it when the copy gets to
     // it.
     let good = |page| match virtual_memory::resolve(&thread.space, page, needed(write)) {

@@ -312,19 +312,25 @@ impl AddressSpaceTables {
         assert!(start.is_multiple_of(4096) && end.is_multiple_of(4096));
         assert!(end <= abi::registers::USER_ADDRESS_LIMIT);
         let loaded = Cr3::read().0.start_address().as_u64() == self.root;
-        let mut tables = mapper(self.root, DIRECT_MAP_BASE);
-        let mut page = start;
-        while page < end {
-            let virtual_page = Page::<Size4KiB>::containing_address(VirtAddr::new(page));
-            if let Ok((_, flush)) = tables.unmap(virtual_page) {
-                if loaded {
-                    flush.flush();
-                } else {
-                    flush.ignore();
-                }
+        visit_pages(self.root, 4, 0, start, end, &mut |table, index, address| {
+            write_entry(table, index, 0);
+            if loaded {
+                x86_64::instructions::tlb::flush(VirtAddr::new(address));
             }
-            page += 4096;
-        }
+            true
+        });
+    }
+
+    /// Whether any user page of `[start, end)` (page-aligned) is present. Like every walk
+    /// over a range, it visits only the tables that exist, so its cost follows what is
+    /// mapped, not the size of the range.
+    pub fn any_present(&self, start: u64, end: u64) -> bool {
+        let mut found = false;
+        visit_pages(self.root, 4, 0, start, end, &mut |_, _, _| {
+            found = true;
+            false
+        });
+        found
     }
 
     /// Makes these tables the CPU's current ones.
@@ -371,6 +377,45 @@ fn write_entry(table: u64, index: usize, entry: u64) {
             .add(index & 0x1ff)
             .write(entry)
     }
+}
+
+/// Calls `visit(table, index, address)` for every present page entry of the user range
+/// `[start, end)` under the table `table` at `level`, whose first address is `base`, skipping
+/// the subtrees that are not there; stops when `visit` returns `false`. Returns whether the
+/// walk went to its end.
+fn visit_pages(
+    table: u64,
+    level: u32,
+    base: u64,
+    start: u64,
+    end: u64,
+    visit: &mut dyn FnMut(u64, usize, u64) -> bool,
+) -> bool {
+    let span = 1u64 << (12 + 9 * (level - 1));
+    let first = (start.max(base) - base) / span;
+    let last = (end - 1 - base) / span;
+    for index in first..=last.min(511) {
+        let address = base + index * span;
+        // The kernel half (entries 256 and up of the root) is never a user page.
+        if level == 4 && index >= 256 {
+            break;
+        }
+        let entry = read_entry(table, index as usize);
+        if entry & ENTRY_PRESENT == 0 {
+            continue;
+        }
+        let going_on = if level == 1 {
+            visit(table, index as usize, address)
+        } else if entry & ENTRY_LARGE != 0 {
+            true
+        } else {
+            visit_pages(entry & ENTRY_ADDRESS, level - 1, address, start, end, visit)
+        };
+        if !going_on {
+            return false;
+        }
+    }
+    true
 }
 
 /// The virtual address of a mapped device's registers.

@@ -342,7 +342,9 @@ fn bad_transfers_are_refused() -> Result<(), CaseFailure> {
     check_equal!(raw_call(port, send(0xffff_8000_0000_0000, 16)), bad_address);
     check_equal!(raw_call(port, send(0x0000_8000_0000_0000, 16)), bad_address);
     check_equal!(raw_call(port, send(0x3000_0000_0000, 16)), bad_address);
-    check_equal!(raw_call(port, send(good, u64::MAX)), bad_address);
+    check_equal!(raw_call(port, send(good, u64::MAX)), Error::TooLong.code());
+    let too_long = runtime::abi::registers::transfer::LENGTH_MAX + 1;
+    check_equal!(raw_call(port, send(good, too_long)), Error::TooLong.code());
     check_equal!(raw_call(port, send(0, 16)), bad_address);
     // Receive buffers must be writable: code is not.
     check_equal!(raw_call(port, receive(code, 16)), bad_address);
