@@ -312,7 +312,16 @@ impl Space {
         let others_overlap = self.mappings.lock().iter().any(|other| {
             !core::ptr::eq(Arc::as_ptr(other), mapping) && other.window().range.overlaps(range)
         });
-        if others_overlap || self.tables.lock().any_present(range.start(), range.end()) {
+        let tables = self.tables.lock();
+        // A few pages are quickest looked up one by one; a larger range is walked by the
+        // tables that exist.
+        let held = if range.size() <= 16 * FRAME_SIZE {
+            range.pages().any(|page| tables.lookup_user(page).is_some())
+        } else {
+            tables.any_present(range.start(), range.end())
+        };
+        drop(tables);
+        if others_overlap || held {
             return Err(Error::Overlaps);
         }
         Ok(())

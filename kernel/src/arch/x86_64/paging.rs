@@ -383,13 +383,13 @@ fn write_entry(table: u64, index: usize, entry: u64) {
 /// `[start, end)` under the table `table` at `level`, whose first address is `base`, skipping
 /// the subtrees that are not there; stops when `visit` returns `false`. Returns whether the
 /// walk went to its end.
-fn visit_pages(
+fn visit_pages<F: FnMut(u64, usize, u64) -> bool>(
     table: u64,
     level: u32,
     base: u64,
     start: u64,
     end: u64,
-    visit: &mut dyn FnMut(u64, usize, u64) -> bool,
+    visit: &mut F,
 ) -> bool {
     let span = 1u64 << (12 + 9 * (level - 1));
     let first = (start.max(base) - base) / span;
