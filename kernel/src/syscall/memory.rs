@@ -7,6 +7,7 @@ use crate::space::Either;
 use crate::virtual_memory::{Mapping, Region};
 use abi::memory::{Found, MemoryRights};
 use abi::{Error, Handle, Rights};
+use alloc::sync::Arc;
 use region::{PageRange, Window};
 
 /// Rights of a new region handle.
@@ -18,6 +19,26 @@ const REGION_RIGHTS: Rights = Rights::MAP
 const MAPPING_RIGHTS: Rights = Rights::CONTROL
     .union(Rights::DUPLICATE)
     .union(Rights::TRANSFER);
+
+/// The region a handle of the caller's names, if the handle has CONTROL.
+fn region_of(handle: u64) -> Result<Arc<Region>, Error> {
+    let space = scheduler::current().space.clone();
+    space.typed(
+        Handle::from_raw(handle),
+        Rights::CONTROL,
+        KernelObject::into_region,
+    )
+}
+
+/// The mapping a handle of the caller's names, if the handle has CONTROL.
+fn mapping_of(handle: u64) -> Result<Arc<Mapping>, Error> {
+    let space = scheduler::current().space.clone();
+    space.typed(
+        Handle::from_raw(handle),
+        Rights::CONTROL,
+        KernelObject::into_mapping,
+    )
+}
 
 fn memory_rights(value: u64) -> Result<MemoryRights, Error> {
     MemoryRights::from_register(value).ok_or(Error::InvalidArgument)
@@ -48,12 +69,7 @@ pub fn region_create(address: u64, size: u64, rights: u64, keeper: u64) -> Resul
 
 /// `RegionDestroy`.
 pub fn region_destroy(region: u64) -> Result<(), Error> {
-    let space = scheduler::current().space.clone();
-    let region = space.typed(
-        Handle::from_raw(region),
-        Rights::CONTROL,
-        KernelObject::into_region,
-    )?;
+    let region = region_of(region)?;
     region.destroy();
     Ok(())
 }
@@ -93,36 +109,21 @@ pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
 
 /// `MappingDestroy`.
 pub fn mapping_destroy(mapping: u64) -> Result<(), Error> {
-    let space = scheduler::current().space.clone();
-    let mapping = space.typed(
-        Handle::from_raw(mapping),
-        Rights::CONTROL,
-        KernelObject::into_mapping,
-    )?;
+    let mapping = mapping_of(mapping)?;
     mapping.destroy();
     Ok(())
 }
 
 /// `RegionProtect`.
 pub fn region_protect(region: u64, rights: u64) -> Result<(), Error> {
-    let space = scheduler::current().space.clone();
-    let region = space.typed(
-        Handle::from_raw(region),
-        Rights::CONTROL,
-        KernelObject::into_region,
-    )?;
+    let region = region_of(region)?;
     region.protect(memory_rights(rights)?);
     Ok(())
 }
 
 /// `MappingProtect`.
 pub fn mapping_protect(mapping: u64, rights: u64) -> Result<(), Error> {
-    let space = scheduler::current().space.clone();
-    let mapping = space.typed(
-        Handle::from_raw(mapping),
-        Rights::CONTROL,
-        KernelObject::into_mapping,
-    )?;
+    let mapping = mapping_of(mapping)?;
     mapping.protect(memory_rights(rights)?)
 }
 
@@ -169,12 +170,7 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
 
 /// `RegionResize`.
 pub fn region_resize(region: u64, size: u64) -> Result<(), Error> {
-    let space = scheduler::current().space.clone();
-    let region = space.typed(
-        Handle::from_raw(region),
-        Rights::CONTROL,
-        KernelObject::into_region,
-    )?;
+    let region = region_of(region)?;
     if region.destroyed.load(core::sync::atomic::Ordering::Relaxed) {
         return Err(Error::InvalidState);
     }
@@ -183,12 +179,7 @@ pub fn region_resize(region: u64, size: u64) -> Result<(), Error> {
 
 /// `MappingMove`.
 pub fn mapping_move(mapping: u64, address: u64) -> Result<(), Error> {
-    let space = scheduler::current().space.clone();
-    let mapping = space.typed(
-        Handle::from_raw(mapping),
-        Rights::CONTROL,
-        KernelObject::into_mapping,
-    )?;
+    let mapping = mapping_of(mapping)?;
     if mapping
         .destroyed
         .load(core::sync::atomic::Ordering::Relaxed)
