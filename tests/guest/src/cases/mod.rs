@@ -1,5 +1,6 @@
 //! The in-process test cases of the kernel suite, by subject.
 
+mod arguments;
 mod clock;
 mod fuzz;
 mod handles;
@@ -34,6 +35,7 @@ pub const ALL: &[&[Case]] = &[
     memory::CASES,
     pager::CASES,
     isolation::CASES,
+    arguments::CASES,
     synchronization::CASES,
     keepers::CASES,
     fuzz::CASES,
