@@ -142,6 +142,27 @@ pub fn make_ready(thread: Arc<Thread>) {
     scheduler.ready.push_back(thread);
 }
 
+/// Queues a thread that the running thread hands the processor to, because it is about to wait
+/// for it (the server of its call, the client of its reply, the keeper of its fault): ahead of
+/// the others of its priority when that is at least the running thread's, so that it runs
+/// next; behind them otherwise, as any thread made ready.
+pub fn make_ready_next(thread: Arc<Thread>) {
+    let current_priority = SCHEDULER
+        .lock()
+        .current
+        .as_ref()
+        .map_or(0, |current| current.priority());
+    if thread.priority() < current_priority {
+        make_ready(thread);
+        return;
+    }
+    thread.set_run_state(RunState::Ready);
+    if thread.priority() > current_priority {
+        SWITCH_PENDING.store(true, Relaxed);
+    }
+    SCHEDULER.lock().ready.push_front(thread);
+}
+
 /// Queues a thread to run ahead of the others of its priority (a thread that lent the CPU to
 /// another for a bounded task and should get it back first).
 #[cfg_attr(feature = "model-interrupt", allow(dead_code))]

@@ -76,6 +76,16 @@ pub fn complete_blocked(thread: &Arc<Thread>, status: u64, results: &[u64]) {
     scheduler::make_ready(thread.clone());
 }
 
+/// [`complete_blocked`] by a thread that is about to wait for `thread` (an IPC peer): the
+/// processor goes to `thread` next if its priority allows (`scheduler::make_ready_next`).
+pub fn complete_blocked_handing_over(thread: &Arc<Thread>, status: u64, results: &[u64]) {
+    thread.registers.complete_system_call(status, results);
+    thread
+        .registers
+        .update(|registers| registers.rip += SYSCALL_INSTRUCTION_LENGTH);
+    scheduler::make_ready_next(thread.clone());
+}
+
 /// A peer moves the call `thread` is blocked in to its next stage by rewriting its registers,
 /// which already point at the `syscall` instruction: the thread re-issues it when it runs.
 pub fn advance_blocked(

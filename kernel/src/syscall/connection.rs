@@ -280,7 +280,7 @@ pub(super) fn move_reply(
         let _ = server
             .space
             .close_handle(Handle::from_raw(handle_of(server)));
-        model::complete_blocked(client, 0, &reply_results(words));
+        model::complete_blocked_handing_over(client, 0, &reply_results(words));
     } else {
         let _ = client.space.close_handle(client_handle);
         client

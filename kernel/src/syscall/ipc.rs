@@ -116,7 +116,7 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
             Err(Stop::Wait) => {}
         }
     }
-    model::complete_blocked(&server, 0, &[]);
+    model::complete_blocked_handing_over(&server, 0, &[]);
     drop((client, server, port, set, reply));
     await_reply(registers, registers.first_argument())
 }
@@ -144,7 +144,7 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
             };
             *server.waiting_in.lock() = None;
             match move_request(&reply, &client, &server, true) {
-                Ok(()) => model::complete_blocked(&server, 0, &[]),
+                Ok(()) => model::complete_blocked_handing_over(&server, 0, &[]),
                 Err(Stop::Restart) => return Err(Restart),
                 Err(Stop::Fail(error)) => return Ok(Err(error)),
                 Err(Stop::Wait) => {}
@@ -212,7 +212,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
                 == sequence
             && matches!(thread.run_state(), RunState::Faulted(_) | RunState::Stopped)
         {
-            scheduler::make_ready(thread);
+            scheduler::make_ready_next(thread);
         }
         return Ok(Ok(()));
     }
@@ -408,7 +408,7 @@ pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port
     if let (Some(set), Some(server)) = (set, server) {
         *server.waiting_in.lock() = None;
         match open_fault(thread, report, &server, &keeper) {
-            Ok(results) => model::complete_blocked(&server, 0, &results),
+            Ok(results) => model::complete_blocked_handing_over(&server, 0, &results),
             Err(_) => {
                 // Out of quota for the request: the server waits on; the thread stays stopped.
                 set.servers.lock().push_front(server.clone());

@@ -21,6 +21,10 @@ pub const CASES: &[Case] = &[
         run: calls_are_answered,
     },
     Case {
+        name: "ipc_hands_the_processor_straight_to_the_server_and_back",
+        run: hands_the_processor_over,
+    },
+    Case {
         name: "ipc_one_way_messages_reach_only_a_waiting_server",
         run: one_way_messages,
     },
@@ -389,4 +393,47 @@ fn vanished_client() -> Result<(), CaseFailure> {
     check_equal!(handle_close(port), Ok(()));
     check_equal!(handle_close(set), Ok(()));
     Ok(())
+}
+
+static SPINNER_STACK: Stack<1024> = Stack::new();
+static SPINS: AtomicU64 = AtomicU64::new(0);
+
+fn count_forever(_: u64) {
+    loop {
+        SPINS.fetch_add(1, SeqCst);
+    }
+}
+
+/// With another thread of the same priority ready all along, a call runs the server at once
+/// and the reply runs the client at once: the other thread does not get the processor in
+/// between (DESIGN.md section 5: IPC hands the processor from caller to callee).
+fn hands_the_processor_over() -> Result<(), CaseFailure> {
+    reset();
+    let (port, set, server) = endpoint(0)?;
+    check_equal!(server.resume(), Ok(()));
+    check_equal!(ipc::call(port, [1, 0, 0, 0]), Ok([2, 1, 1, 1]));
+    let spinner = spawn(&SPINNER_STACK, count_forever, 0).map_err(fail)?;
+    check_equal!(spinner.resume(), Ok(()));
+    thread_yield();
+    let mut direct = 0;
+    for round in 0..50u64 {
+        let before = SPINS.load(SeqCst);
+        check_equal!(
+            ipc::call(port, [round, 0, 0, 0]).map(|words| words[0]),
+            Ok(round + 1)
+        );
+        if SPINS.load(SeqCst) == before {
+            direct += 1;
+        }
+    }
+    check_equal!(spinner.interrupt(), Ok(()));
+    check!(
+        SPINS.load(SeqCst) > 0,
+        "the other thread never ran: no test"
+    );
+    check!(
+        direct >= 45,
+        "only {direct} of 50 calls went straight to the server and back"
+    );
+    finish(port, set, &server)
 }
