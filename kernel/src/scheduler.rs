@@ -160,6 +160,10 @@ pub fn make_ready_next(thread: Arc<Thread>) {
     if thread.priority() > current_priority {
         SWITCH_PENDING.store(true, Relaxed);
     }
+    // It runs on what is left of the running thread's quantum: threads that keep handing the
+    // processor to each other share one quantum, and the others of their priority still get
+    // their turn when it runs out.
+    thread.inherits_quantum.store(true, Relaxed);
     SCHEDULER.lock().ready.push_front(thread);
 }
 
@@ -358,7 +362,9 @@ pub fn switch_in(next: &Arc<Thread>) {
         next.fpu.lock().restore();
     }
     let previous = scheduler.current.replace(next.clone());
-    scheduler.quantum_started = crate::clock::now();
+    if !next.inherits_quantum.swap(false, Relaxed) {
+        scheduler.quantum_started = crate::clock::now();
+    }
     drop(scheduler);
     drop(former_fpu_owner);
     // User code can change its segment bases itself (loading fs or gs loads a base), so the

@@ -78,6 +78,8 @@ pub struct Thread {
     pub state: Lock<RunState>,
     /// Its priority, 0 to `PRIORITY_MAX`.
     pub priority: AtomicU64,
+    /// Set when a thread hands it the processor: it runs on the rest of that thread's quantum.
+    pub inherits_quantum: AtomicBool,
     /// Set by `ThreadInterrupt`: stop at the next point the registers fully describe.
     pub stop_requested: AtomicBool,
     /// Why the thread was last woken from a block (a `model::Wake` code; process model).
@@ -124,6 +126,7 @@ impl Thread {
             state: Lock::new(RunState::Stopped),
             priority: AtomicU64::new(priority),
             stop_requested: AtomicBool::new(false),
+            inherits_quantum: AtomicBool::new(false),
             wake: AtomicU8::new(0),
             waiting_in: Lock::new(None),
             keeper: Lock::new(None),

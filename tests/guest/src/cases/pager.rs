@@ -329,6 +329,9 @@ fn keep(_: u64) {
     };
     let set = Handle::from_raw(TORTURE[KEEPER_SET].load(SeqCst));
     while let Ok(request) = ipc::wait(set) {
+        // A slow keeper: the fault hands it the processor, and it gives way before serving,
+        // so that the controller finds threads stopped by their faults.
+        runtime::syscall::thread_yield();
         if pager.serve(&request).is_err() {
             return;
         }
