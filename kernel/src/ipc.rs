@@ -83,6 +83,12 @@ pub struct Reply {
     pub server: Lock<Option<Arc<Thread>>>,
     /// Set when the client's side is gone: an answer would go nowhere.
     pub client_gone: AtomicBool,
+    /// Set for a connection opened with `IpcConnect`: its request comes in chunks, and a chunk
+    /// larger than the server's room waits for its next `IpcReceiveMore` instead of being cut.
+    pub streaming: AtomicBool,
+    /// Set while a streaming client may still send chunks (it has not reversed the connection
+    /// with `IpcAwaitReply`).
+    pub open: AtomicBool,
     /// For a fault sent to a keeper: the thread that faulted, and its fault sequence number
     /// then; a `RESUME` answer lets it run on if it is still stopped by that fault.
     pub faulted: Lock<Option<(Arc<Thread>, u64)>>,
@@ -170,6 +176,8 @@ impl Reply {
             waiter: Lock::new(None),
             server: Lock::new(None),
             client_gone: AtomicBool::new(false),
+            streaming: AtomicBool::new(false),
+            open: AtomicBool::new(false),
             faulted: Lock::new(None),
         })
     }
@@ -188,6 +196,8 @@ impl Reply {
         {
             *reply.state.lock() = state;
             reply.client_gone.store(false, Relaxed);
+            reply.streaming.store(false, Relaxed);
+            reply.open.store(false, Relaxed);
             return reply.clone();
         }
         let reply = Reply::new(state);

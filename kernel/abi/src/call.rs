@@ -146,6 +146,12 @@ calls! {
     RegionResize = 44,
     /// Shows a mapping's memory at another address of its space.
     MappingMove = 45,
+    /// Opens a connection and sends the first chunk of a request without waiting for a reply.
+    IpcConnect = 46,
+    /// Sends the next chunk of a request on a connection opened with `IpcConnect`.
+    IpcSendMore = 47,
+    /// Receives the next chunk of a request (no bytes once the client has reversed).
+    IpcReceiveMore = 48,
 }
 
 impl Call {

@@ -833,6 +833,72 @@ pub const TABLE: &[CallSpecification] = &[
                   faults from then on, with everything derived from it; the new range must be \
                   free (no other mapping, no page of the space's own, not the RAM window).",
     },
+    CallSpecification {
+        call: Call::IpcConnect,
+        category: Category::MultiStage,
+        arguments: &["port (SEND)", "word 0", "word 1", "word 2", "word 3"],
+        results: &["a handle to the connection (RECEIVE)"],
+        message: "sends the first chunk r12/r13 and the handle rbx (TRANSFER)",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::BadAddress,
+            Error::TooLong,
+            Error::PeerGone,
+            Error::QuotaExceeded,
+            Error::InvalidState,
+        ],
+        restart: "stage 1, waiting for a server: re-issued from scratch. Once a server takes \
+                  the request the registers are rewritten to IpcSendMore on the connection, \
+                  r12/r13 saying what of the first chunk is still to move",
+        summary: "Opens a streaming connection: like IpcCall, but it completes once its first \
+                  chunk has moved, without waiting for a reply. The client then sends more \
+                  chunks with IpcSendMore and reverses the connection with IpcAwaitReply \
+                  (whose bytes are the last chunk), which waits for the reply.",
+    },
+    CallSpecification {
+        call: Call::IpcSendMore,
+        category: Category::MultiStage,
+        arguments: &["connection (RECEIVE)"],
+        results: &[],
+        message: "sends the chunk r12/r13",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::BadAddress,
+            Error::TooLong,
+            Error::PeerGone,
+            Error::InvalidState,
+        ],
+        restart: "re-issued from the registers, which always say how much of the chunk is \
+                  still to move",
+        summary: "Sends the next chunk of a streaming request; completes when all of it has \
+                  moved into the server's buffers, waiting for its IpcReceiveMore as often as it \
+                  takes. InvalidState on a connection that is not streaming or was reversed.",
+    },
+    CallSpecification {
+        call: Call::IpcReceiveMore,
+        category: Category::MultiStage,
+        arguments: &["reply handle (RECEIVE)"],
+        results: &[],
+        message: "receives into r14/r15",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::BadAddress,
+            Error::TooLong,
+            Error::PeerGone,
+        ],
+        restart: "re-issued from the registers, which always say how much room is left",
+        summary: "Receives the next chunk of a request: completes when the client's chunk has \
+                  all moved or the room is full. Once the client has reversed the connection \
+                  (and for a request that was never streamed) it completes at once with no \
+                  bytes: the request is complete and may be answered. PeerGone, with the reply \
+                  handle closed, if the client went away.",
+    },
 ];
 
 /// The entry for a call.

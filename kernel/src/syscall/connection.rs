@@ -16,6 +16,7 @@ use crate::wait::{BlockingResult, WaitQueue, block_in};
 use abi::registers::MESSAGE_WORDS;
 use abi::{Call, Error, Handle, Rights};
 use alloc::sync::Arc;
+use core::sync::atomic::Ordering::Relaxed;
 
 /// The four words a client's registers carry.
 pub(super) fn message_of(thread: &Thread) -> [u64; MESSAGE_WORDS] {
@@ -56,17 +57,21 @@ pub(super) fn server_results(reply: Handle, words: [u64; MESSAGE_WORDS], port: &
 
 /// Takes `client`'s request for `server`: opens their connection, moves the handle the
 /// request carries, writes the server's results (the reply handle, the words, the badge) with
-/// its call at the `IpcReceive` stage, and moves the client's call to its `IpcAwaitReply`
-/// stage. The request's bytes are still to move. On error nothing has changed.
+/// its call at the `IpcReceive` stage, and moves the client's call to its next stage:
+/// `IpcAwaitReply` for `IpcCall`, `IpcSendMore` for `IpcConnect` (a streaming connection).
+/// The request's bytes are still to move. On error nothing has changed.
 pub(super) fn connect(client: &Thread, server: &Thread, port: &Port) -> Result<Arc<Reply>, Error> {
+    let streaming = client.registers.get().rax == Call::IpcConnect.number();
     let bytes = client.registers.transfer().send_length != 0
         && server.registers.transfer().receive_length != 0;
-    let state = if bytes {
+    let state = if bytes || streaming {
         ReplyState::Request
     } else {
         ReplyState::Pending
     };
     let (reply, client_handle, server_handle) = open_reply(client, server, state)?;
+    reply.streaming.store(streaming, Relaxed);
+    reply.open.store(streaming, Relaxed);
     server.registers.update(|frame| frame.rbx = 0);
     if let Err(error) = transfer::move_handle(client, server) {
         let _ = client.space.close_handle(client_handle);
@@ -80,8 +85,13 @@ pub(super) fn connect(client: &Thread, server: &Thread, port: &Port) -> Result<A
             frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
         ] = results;
     });
+    let next_stage = if streaming {
+        Call::IpcSendMore
+    } else {
+        Call::IpcAwaitReply
+    };
     client.registers.update(|frame| {
-        frame.rax = Call::IpcAwaitReply.number();
+        frame.rax = next_stage.number();
         frame.rdi = client_handle.raw();
     });
     Ok(reply)
@@ -94,21 +104,27 @@ pub(super) fn wait_on(reply: &Arc<Reply>, slot: &Lock<Option<Arc<Thread>>>, thre
 }
 
 /// Moves the request's bytes from `client` to `server`, one of which is the running thread
-/// and the other blocked and taken out of every queue. When the bytes are through, the
-/// request phase ends and `Ok` is returned. Otherwise [`Stop`] says what the running side
-/// does: a pause, or a hole a keeper fills, puts the blocked one back in its slot and stops
-/// the running one for a re-issue; a fault with no keeper fails the call of the side whose
-/// memory it is.
+/// and the other blocked and taken out of every queue, until the client's chunk is through or
+/// the server's room is full: `Ok` with whether the chunk is through. The request phase ends
+/// when a client that no longer streams has nothing more to send (or, for a plain call, when
+/// the server's room is full: the rest is not sent). Otherwise [`Stop`] says what the running
+/// side does: a pause, or a hole a keeper fills, puts the blocked one back in its slot and
+/// stops the running one for a re-issue; a fault with no keeper fails the call of the side
+/// whose memory it is.
 pub(super) fn move_request(
     reply: &Arc<Reply>,
     client: &Arc<Thread>,
     server: &Arc<Thread>,
     client_is_running: bool,
-) -> Result<(), Stop> {
+) -> Result<bool, Stop> {
     match transfer::copy_bytes(client, server) {
         Ok(()) => {
-            *reply.state.lock() = ReplyState::Pending;
-            Ok(())
+            let chunk_done = client.registers.transfer().send_length == 0;
+            let streaming = reply.streaming.load(Relaxed);
+            if !reply.open.load(Relaxed) && (chunk_done || !streaming) {
+                *reply.state.lock() = ReplyState::Pending;
+            }
+            Ok(chunk_done)
         }
         Err(interruption) => {
             let (blocked, slot) = if client_is_running {
@@ -338,24 +354,32 @@ pub fn deliver_reply(reply: &Arc<Reply>) {
     }
 }
 
-/// The running server takes the rest of a request's bytes from `client` (blocked, out of every
-/// queue), then leaves the client waiting for its reply, without the client having to run
-/// first, and completes its own call. A pause or a keeper's fault re-issues `IpcReceive`.
+/// The running server takes a request's bytes from `client` (blocked, out of every queue)
+/// until the client's chunk is through or its own room is full, and completes its own call.
+/// The client's `IpcSendMore` (or `IpcConnect`) completes with its chunk; otherwise it goes on
+/// waiting, for more room or for its reply, without having to run first. A pause or a
+/// keeper's fault re-issues the server's stage.
 pub(super) fn pull_request(
     registers: &SavedRegisters,
     reply: Arc<Reply>,
     client: Arc<Thread>,
     server: Arc<Thread>,
 ) -> BlockingResult {
+    let mut chunk_done = false;
     if matches!(*reply.state.lock(), ReplyState::Request) {
         match move_request(&reply, &client, &server, false) {
-            Ok(()) => {}
+            Ok(done) => chunk_done = done,
             Err(Stop::Restart) => return Err(Restart),
             Err(Stop::Fail(error)) => return Ok(Err(error)),
             Err(Stop::Wait) => return wait_for_peer(&reply, server, &reply.server),
         }
     }
-    wait_on(&reply, &reply.waiter, client);
+    let sending = client.registers.get().rax == Call::IpcSendMore.number();
+    if chunk_done && sending {
+        model::complete_blocked(&client, 0, &[]);
+    } else {
+        wait_on(&reply, &reply.waiter, client);
+    }
     registers.complete_system_call(0, &[]);
     Ok(Ok(()))
 }

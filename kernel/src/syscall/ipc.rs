@@ -71,7 +71,8 @@ pub fn port_set_add(set: u64, port: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// `IpcCall`, stage 1: hand the request to a waiting server, or wait for one.
+/// `IpcCall` and `IpcConnect`, stage 1: hand the request to a waiting server, or wait for
+/// one.
 pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
     let port = match object(port, Rights::SEND, KernelObject::into_port) {
         Ok(port) => port,
@@ -106,19 +107,106 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
             return Ok(Err(error));
         }
     };
-    // From here on an interruption re-issues stage 2, `IpcAwaitReply`, which never sends
-    // twice.
+    // From here on an interruption re-issues stage 2 (`IpcAwaitReply`, or `IpcSendMore` for a
+    // connection), which never sends twice.
+    let mut chunk_done = true;
     if matches!(*reply.state.lock(), ReplyState::Request) {
         match move_request(&reply, &client, &server, true) {
-            Ok(()) => {}
+            Ok(done) => chunk_done = done,
             Err(Stop::Restart) => return Err(Restart),
             Err(Stop::Fail(error)) => return Ok(Err(error)),
-            Err(Stop::Wait) => {}
+            Err(Stop::Wait) => chunk_done = false,
         }
     }
     model::complete_blocked_handing_over(&server, 0, &[]);
-    drop((client, server, port, set, reply));
+    let streaming = reply.streaming.load(core::sync::atomic::Ordering::Relaxed);
+    drop((server, port, set));
+    if streaming {
+        if chunk_done {
+            registers.complete_system_call(0, &[]);
+            return Ok(Ok(()));
+        }
+        // The rest of the first chunk waits for the server's next `IpcReceiveMore`.
+        return wait_for_peer(&reply, client, &reply.waiter);
+    }
+    drop((client, reply));
     await_reply(registers, registers.first_argument())
+}
+
+/// `IpcSendMore`: sends the next chunk of a streaming request; completes when all of it has
+/// moved, waiting for the server's `IpcReceiveMore` as often as it takes.
+pub fn send_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
+    let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_receiver) {
+        Ok(reply) => reply,
+        Err(error) => return Ok(Err(error)),
+    };
+    let client = scheduler::current();
+    if let Err(error) = transfer::check_send(&client) {
+        return Ok(Err(error));
+    }
+    let state = reply.state.lock().clone();
+    match state {
+        ReplyState::Request if reply.open.load(core::sync::atomic::Ordering::Relaxed) => {}
+        ReplyState::Abandoned => return Ok(Err(Error::PeerGone)),
+        // Not a streaming connection, or one already reversed.
+        _ => return Ok(Err(Error::InvalidState)),
+    }
+    if client.registers.transfer().send_length == 0 {
+        registers.complete_system_call(0, &[]);
+        return Ok(Ok(()));
+    }
+    let server = reply.server.lock().take();
+    let Some(server) = server else {
+        return wait_for_peer(&reply, client, &reply.waiter);
+    };
+    *server.waiting_in.lock() = None;
+    match move_request(&reply, &client, &server, true) {
+        Ok(done) => {
+            model::complete_blocked_handing_over(&server, 0, &[]);
+            if done {
+                registers.complete_system_call(0, &[]);
+                return Ok(Ok(()));
+            }
+            wait_for_peer(&reply, client, &reply.waiter)
+        }
+        Err(Stop::Restart) => Err(Restart),
+        Err(Stop::Fail(error)) => Ok(Err(error)),
+        Err(Stop::Wait) => {
+            drop((server, client, reply));
+            send_more(registers, handle)
+        }
+    }
+}
+
+/// `IpcReceiveMore`: receives the next chunk of a request, up to the room in `r14`/`r15`;
+/// completes at once, with no bytes, once the client has reversed the connection (or for a
+/// request that was never streamed).
+pub fn receive_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
+    let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_sender) {
+        Ok(reply) => reply,
+        Err(error) => return Ok(Err(error)),
+    };
+    let server = scheduler::current();
+    if let Err(error) = transfer::check_receive(&server) {
+        return Ok(Err(error));
+    }
+    if reply
+        .client_gone
+        .load(core::sync::atomic::Ordering::Relaxed)
+    {
+        let _ = server.space.close_handle(Handle::from_raw(handle));
+        return Ok(Err(Error::PeerGone));
+    }
+    if !matches!(*reply.state.lock(), ReplyState::Request) {
+        registers.complete_system_call(0, &[]);
+        return Ok(Ok(()));
+    }
+    let client = reply.waiter.lock().take();
+    let Some(client) = client else {
+        return wait_for_peer(&reply, server, &reply.server);
+    };
+    *client.waiting_in.lock() = None;
+    pull_request(registers, reply, client, server)
 }
 
 /// `IpcAwaitReply` (and `IpcCall`'s stage 2): finish sending the request if bytes of it are
@@ -138,13 +226,23 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
             if let Err(error) = transfer::check_send(&client) {
                 return Ok(Err(error));
             }
+            // Reversing the connection: these are the request's last bytes.
+            reply
+                .open
+                .store(false, core::sync::atomic::Ordering::Relaxed);
             let server = reply.server.lock().take();
             let Some(server) = server else {
+                if client.registers.transfer().send_length == 0 {
+                    // Nothing is left to send: the request is complete.
+                    *reply.state.lock() = ReplyState::Pending;
+                    drop((client, reply));
+                    return await_reply(registers, handle);
+                }
                 return wait_for_peer(&reply, client, &reply.waiter);
             };
             *server.waiting_in.lock() = None;
             match move_request(&reply, &client, &server, true) {
-                Ok(()) => model::complete_blocked_handing_over(&server, 0, &[]),
+                Ok(_) => model::complete_blocked_handing_over(&server, 0, &[]),
                 Err(Stop::Restart) => return Err(Restart),
                 Err(Stop::Fail(error)) => return Ok(Err(error)),
                 Err(Stop::Wait) => {}

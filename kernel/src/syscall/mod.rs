@@ -61,7 +61,13 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
             [arguments[1], arguments[2], arguments[3], arguments[4]],
         )
         .map(|()| None),
-        Some(Call::IpcCall) => return finish(registers, ipc::call(registers, first)?),
+        Some(Call::IpcCall | Call::IpcConnect) => {
+            return finish(registers, ipc::call(registers, first)?);
+        }
+        Some(Call::IpcSendMore) => return finish(registers, ipc::send_more(registers, first)?),
+        Some(Call::IpcReceiveMore) => {
+            return finish(registers, ipc::receive_more(registers, first)?);
+        }
         Some(Call::IpcAwaitReply) => return finish(registers, ipc::await_reply(registers, first)?),
         Some(Call::IpcWait) => return finish(registers, ipc::wait(registers, first)?),
         Some(Call::IpcReceive) => return finish(registers, ipc::receive(registers, first)?),

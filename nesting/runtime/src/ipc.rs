@@ -6,7 +6,9 @@
 //! sender's memory into the receiver's buffer, and a handle ([`call_with`], [`wait_into`],
 //! [`reply_with`], [`reply_wait_with`]). Everything a conversation is in the middle of lives in
 //! registers and handles, so either side can be stopped and moved into a new thread at any
-//! moment, even halfway through a transfer.
+//! moment, even halfway through a transfer. A request too large for one buffer streams in
+//! chunks: [`connect`], [`send_more`], [`finish_call`] on the client's side, [`receive_more`]
+//! on the server's.
 
 use crate::arch::syscall::{TransferRegisters, call_with_transfer};
 use abi::registers::MESSAGE_WORDS;
@@ -140,6 +142,68 @@ pub fn call_with(
     );
     Error::check(status)?;
     Ok(([results[1], results[2], results[3], results[4]], incoming))
+}
+
+/// `IpcConnect`: opens a streaming connection to `port`, sending `words` and a first chunk
+/// (with a handle, if any); returns the connection once the chunk has moved. Send more with
+/// [`send_more`], then reverse with [`finish_call`].
+pub fn connect(port: Handle, words: Words, outgoing: Outgoing<'_>) -> Result<Handle, Error> {
+    let [a, b, c, d] = words;
+    let (status, results, _) = transfer_call(
+        Call::IpcConnect,
+        [port.raw(), a, b, c, d, 0],
+        outgoing,
+        &mut [],
+    );
+    Error::check(status).map(|()| Handle::from_raw(results[0]))
+}
+
+/// `IpcSendMore`: sends the next chunk on a connection; returns once all of it has moved.
+pub fn send_more(connection: Handle, bytes: &[u8]) -> Result<(), Error> {
+    let outgoing = Outgoing {
+        bytes,
+        handle: Handle::NONE,
+    };
+    let (status, _, _) = transfer_call(
+        Call::IpcSendMore,
+        [connection.raw(), 0, 0, 0, 0, 0],
+        outgoing,
+        &mut [],
+    );
+    Error::check(status)
+}
+
+/// `IpcAwaitReply` on a connection: sends the last chunk, reverses the connection and waits
+/// for the reply, whose bytes land in `receive`.
+pub fn finish_call(
+    connection: Handle,
+    last: &[u8],
+    receive: &mut [u8],
+) -> Result<(Words, Incoming), Error> {
+    let outgoing = Outgoing {
+        bytes: last,
+        handle: Handle::NONE,
+    };
+    let (status, results, incoming) = transfer_call(
+        Call::IpcAwaitReply,
+        [connection.raw(), 0, 0, 0, 0, 0],
+        outgoing,
+        receive,
+    );
+    Error::check(status)?;
+    Ok(([results[1], results[2], results[3], results[4]], incoming))
+}
+
+/// `IpcReceiveMore`: the next chunk of a request into `receive`; how many bytes arrived, 0
+/// once the client has reversed the connection (the request is complete).
+pub fn receive_more(reply: Handle, receive: &mut [u8]) -> Result<usize, Error> {
+    let (status, _, incoming) = transfer_call(
+        Call::IpcReceiveMore,
+        [reply.raw(), 0, 0, 0, 0, 0],
+        Outgoing::NOTHING,
+        receive,
+    );
+    Error::check(status).map(|()| incoming.bytes)
 }
 
 /// `IpcWait`: the next request on any port of `set`.

@@ -12,6 +12,7 @@ mod messages;
 mod pager;
 mod registers;
 mod restart;
+mod streams;
 mod synchronization;
 mod system_calls;
 mod threads;
@@ -32,6 +33,7 @@ pub const ALL: &[&[Case]] = &[
     restart::CASES,
     ipc::CASES,
     messages::CASES,
+    streams::CASES,
     memory::CASES,
     pager::CASES,
     isolation::CASES,
