@@ -194,11 +194,15 @@ impl Reply {
             && Arc::strong_count(reply) == 1
             && Arc::weak_count(reply) == 0
         {
-            *reply.state.lock() = state;
+            let former = core::mem::replace(&mut *reply.state.lock(), state);
             reply.client_gone.store(false, Relaxed);
             reply.streaming.store(false, Relaxed);
             reply.open.store(false, Relaxed);
-            return reply.clone();
+            let reply = reply.clone();
+            drop(cache);
+            // What the former state held (an answer nobody took) goes outside the locks.
+            drop(former);
+            return reply;
         }
         let reply = Reply::new(state);
         *cache = Some(reply.clone());
@@ -213,6 +217,12 @@ impl Reply {
         let server = self.server.lock().take();
         if let Some(server) = server {
             crate::syscall::ipc::release_server(&server, Err(abi::Error::PeerGone));
+        }
+        // A client thread still waiting on the closed handle (another thread of its space
+        // closed it) would wait for nothing.
+        let waiter = self.waiter.lock().take();
+        if let Some(waiter) = waiter {
+            crate::wait::fail_waiters([waiter]);
         }
     }
 

@@ -110,15 +110,23 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
     // From here on an interruption re-issues stage 2 (`IpcAwaitReply`, or `IpcSendMore` for a
     // connection), which never sends twice.
     let mut chunk_done = true;
+    // Whether the server's call is still to complete: not if the copy failed it (its own
+    // buffer went away), in which case the client waits for it to come back.
+    let mut server_waits = true;
     if matches!(*reply.state.lock(), ReplyState::Request) {
         match move_request(&reply, &client, &server, true) {
             Ok(done) => chunk_done = done,
             Err(Stop::Restart) => return Err(Restart),
             Err(Stop::Fail(error)) => return Ok(Err(error)),
-            Err(Stop::Wait) => chunk_done = false,
+            Err(Stop::Wait) => {
+                chunk_done = false;
+                server_waits = false;
+            }
         }
     }
-    model::complete_blocked_handing_over(&server, 0, &[]);
+    if server_waits {
+        model::complete_blocked_handing_over(&server, 0, &[]);
+    }
     let streaming = reply.streaming.load(core::sync::atomic::Ordering::Relaxed);
     drop((server, port, set));
     if streaming {
@@ -268,7 +276,13 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
                 }
             }
         }
-        ReplyState::Answered(words, handle) => {
+        ReplyState::Answered(..) => {
+            // The answer leaves the reply object (which the client keeps for its next call):
+            // a handle it carries must not outlive its delivery there.
+            let taken = core::mem::replace(&mut *reply.state.lock(), ReplyState::Abandoned);
+            let ReplyState::Answered(words, handle) = taken else {
+                return Ok(Err(Error::InvalidState));
+            };
             let outcome = take_answer(&client, handle);
             let _ = client
                 .space
@@ -290,7 +304,7 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
 
 /// `IpcReply`: answers a request; waits only if the reply has bytes and the client is not
 /// there to take them.
-pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
+pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<Result<Replied, Error>, Restart> {
     let server = scheduler::current();
     let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_sender) {
         Ok(reply) => reply,
@@ -312,7 +326,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
         {
             scheduler::make_ready_next(thread);
         }
-        return Ok(Ok(()));
+        return Ok(Ok(Replied::Now));
     }
     if !matches!(*reply.state.lock(), ReplyState::Pending) {
         // The request's bytes are not all received yet.
@@ -331,14 +345,14 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
     if let Some(client) = client {
         *client.waiting_in.lock() = None;
         return match move_reply(&reply, &server, &client, true) {
-            Ok(()) => Ok(Ok(())),
+            Ok(()) => Ok(Ok(Replied::Now)),
             Err(Stop::Restart) => Err(Restart),
             Err(Stop::Fail(error)) => Ok(Err(error)),
-            Err(Stop::Wait) => wait_for_peer(&reply, server, &reply.server),
+            Err(Stop::Wait) => waited(wait_for_peer(&reply, server, &reply.server)),
         };
     }
     if server.registers.transfer().send_length != 0 {
-        return wait_for_peer(&reply, server, &reply.server);
+        return waited(wait_for_peer(&reply, server, &reply.server));
     }
     // No bytes: the answer waits in the reply object for the client.
     let transfer = server.registers.transfer();
@@ -353,7 +367,21 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
     server.registers.update(|frame| frame.rbx = 0);
     *reply.state.lock() = ReplyState::Answered(words, handle_sent);
     let _ = server.space.close_handle(Handle::from_raw(handle));
-    Ok(Ok(()))
+    Ok(Ok(Replied::Now))
+}
+
+/// How an `IpcReply` ended.
+pub enum Replied {
+    /// Here and now: the caller writes its status.
+    Now,
+    /// While it waited for its client, which completed it: the status is in its registers.
+    ByPeer,
+}
+
+/// The outcome of a reply that waited: completed by its peer (with the status the peer wrote
+/// into the registers), or re-issued.
+fn waited(outcome: BlockingResult) -> Result<Result<Replied, Error>, Restart> {
+    outcome.map(|completed| completed.map(|()| Replied::ByPeer))
 }
 
 /// `IpcReplyWait`: the reply, then the call becomes `IpcWait` on the set.
@@ -361,7 +389,10 @@ pub fn reply_wait(registers: &SavedRegisters, arguments: [u64; 6]) -> BlockingRe
     let words = [arguments[1], arguments[2], arguments[3], arguments[4]];
     // A client that has gone away does not stop the server from serving the next one.
     match reply(arguments[0], words)? {
-        Ok(()) | Err(Error::PeerGone) => {}
+        Ok(Replied::Now) | Err(Error::PeerGone) => {}
+        // The client took the answer while this thread waited, and completed its call with
+        // an error (a success moves a waiting `IpcReplyWait` on to `IpcWait` instead).
+        Ok(Replied::ByPeer) => return Ok(Ok(())),
         Err(error) => return Ok(Err(error)),
     }
     let set = arguments[5];

@@ -73,7 +73,11 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::IpcReceive) => return finish(registers, ipc::receive(registers, first)?),
         Some(Call::IpcReply) => {
             let words = [arguments[1], arguments[2], arguments[3], arguments[4]];
-            return finish_empty(registers, ipc::reply(first, words)?);
+            return match ipc::reply(first, words)? {
+                Ok(ipc::Replied::Now) => finish_empty(registers, Ok(())),
+                Ok(ipc::Replied::ByPeer) => Ok(()),
+                Err(error) => finish_empty(registers, Err(error)),
+            };
         }
         Some(Call::IpcReplyWait) => {
             return finish(registers, ipc::reply_wait(registers, arguments)?);
