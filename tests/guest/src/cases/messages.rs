@@ -34,6 +34,14 @@ pub const CASES: &[Case] = &[
         run: bad_transfers_are_refused,
     },
     Case {
+        name: "ipc_a_receive_buffer_taken_away_fails_the_server_once",
+        run: receive_buffer_taken_away,
+    },
+    Case {
+        name: "ipc_closing_a_waiting_clients_reply_handle_wakes_it",
+        run: reply_handle_closed_under_the_client,
+    },
+    Case {
         name: "restart_torture_ipc_4_kib_each_way",
         run: || restart_torture(4096, 40),
     },
@@ -447,4 +455,128 @@ fn restart_torture(size: usize, rounds: u64) -> Result<(), CaseFailure> {
     runtime::println!("  {size} bytes: {moves} moves, {mid_transfer_moves} in mid-transfer");
     check!(wait_until_ended(&client), "the client never ended");
     finish(port, set, &server)
+}
+
+static SERVER_STATUS: AtomicU64 = AtomicU64::new(0);
+static WINDOW_PAGES: runtime::pager::PagePool<1> = runtime::pager::PagePool::new();
+const RECEIVE_WINDOW: u64 = 0x5a00_0000_0000;
+
+/// Waits with its receive buffer in a window that will be gone when the request comes; records
+/// the status, then drops the request.
+fn receive_into_a_window(set: u64) {
+    let mut transfer = TransferRegisters {
+        receive_address: RECEIVE_WINDOW,
+        receive_length: 64,
+        ..TransferRegisters::default()
+    };
+    let (status, results) = call_with_transfer(Call::IpcWait, [set, 0, 0, 0, 0, 0], &mut transfer);
+    SERVER_STATUS.store(status, SeqCst);
+    let _ = handle_close(Handle::from_raw(results[0]));
+}
+
+/// A server's receive buffer is taken away while it waits: the copy fails its call (once),
+/// and the client learns `PeerGone` when the server drops the request.
+fn receive_buffer_taken_away() -> Result<(), CaseFailure> {
+    use runtime::abi::memory::MemoryRights;
+    use runtime::memory::{mapping_create, mapping_destroy, region_create};
+    reset();
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let rights = MemoryRights::READ | MemoryRights::WRITE;
+    let region = region_create(WINDOW_PAGES.address(), 4096, rights).map_err(fail)?;
+    let window = mapping_create(
+        runtime::process::own_space(),
+        RECEIVE_WINDOW,
+        region,
+        0,
+        4096,
+        rights,
+    )
+    .map_err(fail)?;
+    let server = spawn(&SERVER_STACK, receive_into_a_window, set.raw()).map_err(fail)?;
+    check_equal!(server.resume(), Ok(()));
+    let blocked = || {
+        matches!(
+            server.status(),
+            Ok((runtime::abi::state::Condition::Blocked, _, _))
+        )
+    };
+    check!(wait_for(blocked), "the server never waited");
+    check_equal!(mapping_destroy(window), Ok(()));
+    let bytes = [7u8; 64];
+    let outgoing = Outgoing {
+        bytes: &bytes,
+        handle: Handle::NONE,
+    };
+    check_equal!(
+        ipc::call_with(port, [0; 4], outgoing, &mut []).err(),
+        Some(Error::PeerGone)
+    );
+    check!(wait_until_ended(&server), "the server never ended");
+    check_equal!(SERVER_STATUS.load(SeqCst), Error::BadAddress.code());
+    for handle in [window, region, port, set] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
+}
+
+static HOLD: AtomicU64 = AtomicU64::new(0);
+
+/// Takes one request and answers it only once `HOLD` is cleared.
+fn hold_one_request(set: u64) {
+    if let Ok(request) = ipc::wait(Handle::from_raw(set)) {
+        SERVED.fetch_add(1, SeqCst);
+        while HOLD.load(SeqCst) != 0 {
+            runtime::syscall::thread_yield();
+        }
+        let _ = ipc::reply(request.reply, [0; 4]);
+    }
+}
+
+fn call_and_record(port: u64) {
+    let outcome = ipc::call(Handle::from_raw(port), [0; 4]);
+    SERVER_STATUS.store(outcome.err().map_or(0, Error::code), SeqCst);
+    DONE.store(1, SeqCst);
+}
+
+/// Another thread of the client's space closes the reply handle the client is waiting on:
+/// the client's call ends with `PeerGone` instead of waiting for nothing.
+fn reply_handle_closed_under_the_client() -> Result<(), CaseFailure> {
+    use runtime::abi::state::{Condition, register};
+    reset();
+    SERVER_STATUS.store(0, SeqCst);
+    HOLD.store(1, SeqCst);
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let server = spawn(&SERVER_STACK, hold_one_request, set.raw()).map_err(fail)?;
+    check_equal!(server.resume(), Ok(()));
+    let client = spawn(&CLIENT_STACK, call_and_record, port.raw()).map_err(fail)?;
+    check_equal!(client.resume(), Ok(()));
+    let blocked = || matches!(client.status(), Ok((Condition::Blocked, _, _)));
+    check!(
+        wait_for(|| SERVED.load(SeqCst) == 1 && blocked()),
+        "the client never waited for its reply"
+    );
+    check_equal!(client.interrupt(), Ok(()));
+    let state = client.state().map_err(fail)?;
+    check_equal!(state.registers[register::RAX], Call::IpcAwaitReply.number());
+    check_equal!(client.resume(), Ok(()));
+    check!(wait_for(blocked), "the client never waited again");
+    check_equal!(
+        handle_close(Handle::from_raw(state.registers[register::RDI])),
+        Ok(())
+    );
+    check!(
+        wait_for(|| DONE.load(SeqCst) == 1),
+        "the client still waits for nothing"
+    );
+    check_equal!(SERVER_STATUS.load(SeqCst), Error::PeerGone.code());
+    HOLD.store(0, SeqCst);
+    check!(wait_until_ended(&client), "the client never ended");
+    check!(wait_until_ended(&server), "the server never ended");
+    check_equal!(handle_close(port), Ok(()));
+    check_equal!(handle_close(set), Ok(()));
+    Ok(())
 }
