@@ -132,6 +132,7 @@ pub fn current() -> Arc<Thread> {
 /// thread, the running thread is preempted at the end of this kernel entry.
 pub fn make_ready(thread: Arc<Thread>) {
     thread.set_run_state(RunState::Ready);
+    thread.inherits_quantum.store(false, Relaxed);
     let mut scheduler = SCHEDULER.lock();
     if let Some(current) = &scheduler.current
         && current.run_state() == RunState::Running

@@ -364,10 +364,10 @@ impl Mapping {
         MemoryRights::from_bits_truncate(self.rights.load(Relaxed))
     }
 
-    /// Changes the rights it grants, which may not exceed its region's; its entries go, to
-    /// refill with the new rights.
+    /// Changes the rights it grants, which may exceed neither its region's nor those it was
+    /// made with; its entries go, to refill with the new rights.
     pub fn protect(&self, rights: MemoryRights) -> Result<(), Error> {
-        if !self.region.rights().contains(rights) {
+        if !self.region.rights().contains(rights) || !self.window().rights.contains(rights) {
             return Err(Error::MissingRights);
         }
         self.rights.store(rights.bits(), Relaxed);

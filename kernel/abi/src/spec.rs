@@ -752,7 +752,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::Trivial,
         arguments: &[
             "mapping (CONTROL)",
-            "rights (MemoryRights), within the region's",
+            "rights (MemoryRights), within the region's and those it was made with",
         ],
         results: &[],
         message: "",
@@ -772,7 +772,7 @@ pub const TABLE: &[CallSpecification] = &[
         arguments: &["space (READ_STATE)", "address"],
         results: &[
             "what was found (memory::Found: 0 nothing, 1 region, 2 mapping)",
-            "a new handle to it in the caller's table",
+            "a new handle to it in the caller's table, with READ_STATE only",
             "its start",
             "its size",
             "its rights (MemoryRights)",

@@ -139,7 +139,9 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
     let Some(found) = target.first_after(address) else {
         return Ok([Found::Nothing as u64, 0, 0, 0, 0, 0]);
     };
-    let (kind, range, rights, offset, object, handle_rights) = match found {
+    // The handle names what was found, for identity and state only: reading a space's memory
+    // map must not give control of objects its creators kept for themselves.
+    let (kind, range, rights, offset, object, _) = match found {
         Either::Left(region) => (
             Found::Region,
             region.range(),
@@ -157,7 +159,7 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
             MAPPING_RIGHTS,
         ),
     };
-    let handle = own.insert_handle(object, handle_rights)?;
+    let handle = own.insert_handle(object, Rights::READ_STATE)?;
     Ok([
         kind as u64,
         handle.raw(),

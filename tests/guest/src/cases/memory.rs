@@ -564,6 +564,25 @@ fn protection_changes() -> Result<(), CaseFailure> {
     check_equal!(region_protect(region, READ_WRITE), Ok(()));
     store_through_rdi(window(1) + PAGE, 7);
     check_equal!(SOURCE.0[512].load(SeqCst), 7);
+    // A mapping made read-only stays so, whoever holds it: neither its handle's holder nor
+    // one who found it with a search can widen it.
+    let narrow = mapping_create(own_space(), window(2), region, 0, PAGE, MemoryRights::READ)
+        .map_err(fail)?;
+    check_equal!(
+        mapping_protect(narrow, READ_WRITE),
+        Err(Error::MissingRights)
+    );
+    let found = memory_search(own_space(), window(2)).map_err(fail)?;
+    let found = found.ok_or_else(|| fail(Error::InvalidState))?;
+    check_equal!(found.start, window(2));
+    check_equal!(
+        mapping_protect(found.handle, MemoryRights::READ),
+        Err(Error::MissingRights)
+    );
+    check_equal!(mapping_destroy(found.handle), Err(Error::MissingRights));
+    check_equal!(handle_close(found.handle), Ok(()));
+    check_equal!(mapping_destroy(narrow), Ok(()));
+    check_equal!(handle_close(narrow), Ok(()));
     check_equal!(mapping_destroy(mapping), Ok(()));
     check_equal!(handle_close(mapping), Ok(()));
     check_equal!(handle_close(region), Ok(()));
