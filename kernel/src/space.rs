@@ -2,7 +2,7 @@
 //! kernel-memory quota its objects are paid from.
 
 use crate::arch::lock::Lock;
-use crate::arch::paging::{AddressSpaceTables, MapError, TableFrameSource, UserRights};
+use crate::arch::paging::{AddressSpaceTables, MapError, TableFrameSource, UserPage, UserRights};
 use crate::arch::physical::{self, FRAME_SIZE};
 use crate::memory;
 use crate::object::KernelObject;
@@ -179,6 +179,7 @@ impl Space {
                 address + offset,
                 start + offset,
                 rights,
+                false,
                 &mut ChargedTableFrames(self),
             )?;
         }
@@ -189,11 +190,13 @@ impl Space {
     pub fn map_zeroed_page(&self, address: u64, rights: UserRights) -> Result<u64, MapError> {
         let frame = memory::allocate_frame().ok_or(MapError::OutOfMemory)?;
         physical::zero_frame(frame);
-        if let Err(error) =
-            self.tables
-                .lock()
-                .map_user_page(address, frame, rights, &mut ChargedTableFrames(self))
-        {
+        if let Err(error) = self.tables.lock().map_user_page(
+            address,
+            frame,
+            rights,
+            false,
+            &mut ChargedTableFrames(self),
+        ) {
             memory::free_frame(frame);
             return Err(error);
         }
@@ -201,8 +204,8 @@ impl Space {
         Ok(frame)
     }
 
-    /// The frame and rights of the page at `address` if the page tables have it.
-    pub fn lookup(&self, address: u64) -> Option<(u64, UserRights)> {
+    /// The page at `address` if the page tables have it.
+    pub fn lookup(&self, address: u64) -> Option<UserPage> {
         self.tables.lock().lookup_user(address)
     }
 
@@ -210,7 +213,7 @@ impl Space {
     pub fn install(&self, page: u64, frame: u64, rights: UserRights) -> Result<(), MapError> {
         self.tables
             .lock()
-            .map_user_page(page, frame, rights, &mut ChargedTableFrames(self))
+            .map_user_page(page, frame, rights, true, &mut ChargedTableFrames(self))
     }
 
     /// Removes the derived entries of `range` from the page tables.

@@ -130,10 +130,16 @@ fn resolve_link(
     needed: MemoryRights,
     depth: usize,
 ) -> Result<(u64, MemoryRights), Hole> {
-    if let Some((frame, rights)) = space.lookup(page) {
-        let rights = memory_rights(rights);
+    // An entry the space holds is the answer, but below the top of a chain only if it is the
+    // space's own page: a derived entry there is walked through again, so that every derived
+    // entry was made by a walk of at most `CHAIN_LIMIT` links, all of which invalidation
+    // reaches.
+    if let Some(found) = space.lookup(page)
+        && (depth == 0 || !found.derived)
+    {
+        let rights = memory_rights(found.rights);
         return if rights.contains(needed) {
-            Ok((frame, rights))
+            Ok((found.frame, rights))
         } else {
             Err(Hole::Protection)
         };

@@ -188,6 +188,17 @@ pub struct UserRights {
     pub execute: bool,
 }
 
+/// A user page as the page tables hold it.
+#[derive(Clone, Copy, Debug)]
+pub struct UserPage {
+    /// The frame it maps.
+    pub frame: u64,
+    /// The rights every level of the tables grants it.
+    pub rights: UserRights,
+    /// Whether the entry was derived through a chain of mappings (not the space's own page).
+    pub derived: bool,
+}
+
 /// The page tables of one address space.
 pub struct AddressSpaceTables {
     root: u64,
@@ -215,11 +226,14 @@ impl AddressSpaceTables {
     /// on the way grant everything (present, writable, user); the last entry alone carries the
     /// page's rights (Intel SDM vol. 3A section 4.6 combines them). An entry that goes from not
     /// present to present needs no TLB flush (section 4.10.4.3).
+    /// A `derived` entry (made by resolving a chain of mappings, marked with a bit the CPU
+    /// ignores) may replace a derived entry already there; any other entry there is an error.
     pub fn map_user_page(
         &mut self,
         virtual_address: u64,
         frame: u64,
         rights: UserRights,
+        derived: bool,
         frames: &mut dyn TableFrameSource,
     ) -> Result<(), MapError> {
         assert!(virtual_address < abi::registers::USER_ADDRESS_LIMIT);
@@ -244,10 +258,15 @@ impl AddressSpaceTables {
             };
         }
         let index = table_index(virtual_address, 1);
-        if read_entry(table, index) & ENTRY_PRESENT != 0 {
+        let existing = read_entry(table, index);
+        let replacing = existing & ENTRY_PRESENT != 0;
+        if replacing && !(derived && existing & ENTRY_DERIVED != 0) {
             return Err(MapError::AlreadyMapped);
         }
         let mut entry = frame | ENTRY_PRESENT | ENTRY_USER;
+        if derived {
+            entry |= ENTRY_DERIVED;
+        }
         if rights.write {
             entry |= ENTRY_WRITABLE;
         }
@@ -255,6 +274,11 @@ impl AddressSpaceTables {
             entry |= ENTRY_NO_EXECUTE;
         }
         write_entry(table, index, entry);
+        if replacing && Cr3::read().0.start_address().as_u64() == self.root {
+            // The entry changed in place (its rights may have narrowed): the old one may be
+            // cached (Intel SDM vol. 3A section 4.10.4.1).
+            x86_64::instructions::tlb::flush(VirtAddr::new(virtual_address));
+        }
         Ok(())
     }
 
@@ -277,7 +301,7 @@ impl AddressSpaceTables {
     /// user-accessible. A page is writable only if every level allows writes and executable
     /// only if no level forbids it (section 4.6). The kernel reaches user memory of any space
     /// through this and the direct map, with exactly the rights that space's threads have.
-    pub fn lookup_user(&self, virtual_address: u64) -> Option<(u64, UserRights)> {
+    pub fn lookup_user(&self, virtual_address: u64) -> Option<UserPage> {
         if virtual_address >= abi::registers::USER_ADDRESS_LIMIT {
             return None;
         }
@@ -298,7 +322,11 @@ impl AddressSpaceTables {
             if level == 1 || (level <= 3 && entry & ENTRY_LARGE != 0) {
                 let page_mask = (1u64 << (12 + 9 * (level - 1))) - 1;
                 let frame = (entry & ENTRY_ADDRESS & !page_mask) | (virtual_address & page_mask);
-                return Some((frame & !0xfff, rights));
+                return Some(UserPage {
+                    frame: frame & !0xfff,
+                    rights,
+                    derived: entry & ENTRY_DERIVED != 0,
+                });
             }
             table = entry & ENTRY_ADDRESS;
         }
@@ -348,6 +376,9 @@ const ENTRY_PRESENT: u64 = 1 << 0;
 const ENTRY_WRITABLE: u64 = 1 << 1;
 const ENTRY_USER: u64 = 1 << 2;
 const ENTRY_LARGE: u64 = 1 << 7;
+/// One of the bits the CPU ignores in a page entry (bits 9 to 11): the kernel marks the
+/// entries it derived through a chain of mappings with it.
+const ENTRY_DERIVED: u64 = 1 << 9;
 const ENTRY_NO_EXECUTE: u64 = 1 << 63;
 const ENTRY_ADDRESS: u64 = 0x000f_ffff_ffff_f000;
 

@@ -66,6 +66,10 @@ pub const CASES: &[Case] = &[
         name: "memory_huge_ranges_cost_what_is_mapped_not_their_size",
         run: huge_ranges,
     },
+    Case {
+        name: "memory_chains_longer_than_the_limit_fault_and_revocation_reaches_every_level",
+        run: long_chains,
+    },
 ];
 
 const PAGE: u64 = 4096;
@@ -701,5 +705,50 @@ fn huge_ranges() -> Result<(), CaseFailure> {
     check_equal!(mapping_destroy(mapping), Ok(()));
     check_equal!(handle_close(mapping), Ok(()));
     check_equal!(handle_close(region), Ok(()));
+    Ok(())
+}
+
+/// A chain of 40 links: the levels up to 32 links from the bottom show the memory, those
+/// beyond fault (a chain may have at most 32 links), and revoking the bottom link makes every
+/// level fault, however the levels were touched.
+fn long_chains() -> Result<(), CaseFailure> {
+    const LEVELS: u64 = 40;
+    const LIMIT: u64 = 32;
+    let mut links = [(Handle::NONE, Handle::NONE); LEVELS as usize + 1];
+    for level in 1..=LEVELS {
+        let below = if level == 1 {
+            source()
+        } else {
+            window(level - 1)
+        };
+        let region = region_create(below, PAGE, READ_WRITE).map_err(fail)?;
+        let mapping = mapping_create(own_space(), window(level), region, 0, PAGE, READ_WRITE)
+            .map_err(fail)?;
+        links[level as usize] = (region, mapping);
+    }
+    SOURCE.0[9].store(0x1234_5678, SeqCst);
+    for level in 1..=LEVELS {
+        let address = window(level) + 72;
+        if level <= LIMIT {
+            check_equal!(load_through_rdi(address), 0x1234_5678);
+        } else {
+            check!(
+                load_faults(address)?,
+                "level {level} is beyond the chain limit but shows memory"
+            );
+        }
+    }
+    check_equal!(region_destroy(links[1].0), Ok(()));
+    for level in 1..=LEVELS {
+        check!(
+            load_faults(window(level) + 72)?,
+            "level {level} still shows memory after the bottom link went"
+        );
+    }
+    for &(region, mapping) in links.iter().skip(1).rev() {
+        let _ = mapping_destroy(mapping);
+        check_equal!(handle_close(mapping), Ok(()));
+        check_equal!(handle_close(region), Ok(()));
+    }
     Ok(())
 }
