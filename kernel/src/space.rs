@@ -10,6 +10,7 @@ use crate::thread::Thread;
 use crate::virtual_memory::{self, Mapping, Region};
 use abi::memory::MemoryRights;
 use abi::{Error, Handle, Rights};
+use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use capability::{HandleTable, Quota, SLOT_COST};
@@ -30,10 +31,10 @@ pub struct Space {
     /// Frames backing this space's pages, freed with it.
     frames: Lock<Vec<u64>>,
     handles: Lock<HandleTable<KernelObject>>,
-    /// The regions exporting this space's memory.
-    regions: Lock<Vec<Arc<Region>>>,
-    /// The mappings showing other memory in this space.
-    mappings: Lock<Vec<Arc<Mapping>>>,
+    /// The regions exporting this space's memory, by start (they never overlap).
+    regions: Lock<BTreeMap<u64, Arc<Region>>>,
+    /// The mappings showing other memory in this space, by start (they never overlap).
+    mappings: Lock<BTreeMap<u64, Arc<Mapping>>>,
     quota: Lock<Quota>,
     /// The space that paid for this one (`SPACE_COST` plus the quota), repaid on drop.
     payer: Option<Arc<Space>>,
@@ -72,8 +73,8 @@ impl Space {
             tables: Lock::new(tables),
             frames: Lock::new(Vec::new()),
             handles: Lock::new(HandleTable::new()),
-            regions: Lock::new(Vec::new()),
-            mappings: Lock::new(Vec::new()),
+            regions: Lock::new(BTreeMap::new()),
+            mappings: Lock::new(BTreeMap::new()),
             quota: Lock::new(Quota::new(quota)),
             payer,
             threads: Lock::new(Vec::new()),
@@ -227,28 +228,22 @@ impl Space {
     pub fn mapping_at(&self, address: u64) -> Option<Arc<Mapping>> {
         self.mappings
             .lock()
-            .iter()
-            .find(|mapping| mapping.window().range.contains(address))
+            .range(..=address)
+            .next_back()
+            .map(|(_, mapping)| mapping)
+            .filter(|mapping| mapping.window().range.contains(address))
             .cloned()
     }
 
     /// The region or mapping of this space that starts first among those ending after
     /// `address`.
     pub fn first_after(&self, address: u64) -> Option<Either<Arc<Region>, Arc<Mapping>>> {
-        let region = self
-            .regions
-            .lock()
-            .iter()
-            .filter(|region| region.range().end() > address)
-            .min_by_key(|region| region.range().start())
-            .cloned();
-        let mapping = self
-            .mappings
-            .lock()
-            .iter()
-            .filter(|mapping| mapping.window().range.end() > address)
-            .min_by_key(|mapping| mapping.window().range.start())
-            .cloned();
+        let region = first_ending_after(&self.regions.lock(), address, |region| {
+            region.range().end()
+        });
+        let mapping = first_ending_after(&self.mappings.lock(), address, |mapping| {
+            mapping.window().range.end()
+        });
         match (region, mapping) {
             (Some(region), Some(mapping))
                 if mapping.window().range.start() < region.range().start() =>
@@ -263,10 +258,7 @@ impl Space {
 
     /// The regions exporting part of `range`.
     pub fn regions_overlapping(&self, range: &PageRange) -> Vec<Arc<Region>> {
-        self.regions
-            .lock()
-            .iter()
-            .filter(|region| region.range().overlaps(range))
+        overlapping(&self.regions.lock(), range, |region| region.range().end())
             .cloned()
             .collect()
     }
@@ -274,28 +266,43 @@ impl Space {
     /// Adds an exported region; regions of one space never overlap.
     pub fn add_region(&self, region: Arc<Region>) -> Result<(), Error> {
         let mut regions = self.regions.lock();
-        if regions
-            .iter()
-            .any(|other| other.range().overlaps(&region.range()))
+        let range = region.range();
+        if overlapping(&regions, &range, |other| other.range().end())
+            .next()
+            .is_some()
         {
             return Err(Error::Overlaps);
         }
-        regions.push(region);
+        regions.insert(range.start(), region);
         Ok(())
+    }
+
+    /// Whether a region other than `region` overlaps `range` (for a region that grows).
+    pub fn other_region_overlaps(&self, range: &PageRange, region: &Region) -> bool {
+        overlapping(&self.regions.lock(), range, |other| other.range().end())
+            .any(|other| !core::ptr::eq(Arc::as_ptr(other), region))
     }
 
     /// Forgets a destroyed region.
     pub fn remove_region(&self, region: &Region) {
-        self.regions
-            .lock()
-            .retain(|other| !core::ptr::eq(Arc::as_ptr(other), region));
+        let mut regions = self.regions.lock();
+        let start = region.range().start();
+        if regions
+            .get(&start)
+            .is_some_and(|other| core::ptr::eq(Arc::as_ptr(other), region))
+        {
+            let removed = regions.remove(&start);
+            drop(regions);
+            drop(removed);
+        }
     }
 
     /// Adds a mapping; it may overlap neither another mapping nor a page the space holds
     /// itself.
     pub fn add_mapping(&self, mapping: Arc<Mapping>) -> Result<(), Error> {
-        self.check_free_for_mapping(&mapping.window().range, &mapping)?;
-        self.mappings.lock().push(mapping);
+        let range = mapping.window().range;
+        self.check_free_for_mapping(&range, &mapping)?;
+        self.mappings.lock().insert(range.start(), mapping);
         Ok(())
     }
 
@@ -312,9 +319,10 @@ impl Space {
         if self.ram.is_some_and(|ram| ram.overlaps(range)) {
             return Err(Error::Overlaps);
         }
-        let others_overlap = self.mappings.lock().iter().any(|other| {
-            !core::ptr::eq(Arc::as_ptr(other), mapping) && other.window().range.overlaps(range)
-        });
+        let others_overlap = overlapping(&self.mappings.lock(), range, |other| {
+            other.window().range.end()
+        })
+        .any(|other| !core::ptr::eq(Arc::as_ptr(other), mapping));
         let tables = self.tables.lock();
         // A few pages are quickest looked up one by one; a larger range is walked by the
         // tables that exist.
@@ -332,9 +340,24 @@ impl Space {
 
     /// Forgets a destroyed mapping.
     pub fn remove_mapping(&self, mapping: &Mapping) {
-        self.mappings
-            .lock()
-            .retain(|other| !core::ptr::eq(Arc::as_ptr(other), mapping));
+        let mut mappings = self.mappings.lock();
+        let start = mapping.window().range.start();
+        if mappings
+            .get(&start)
+            .is_some_and(|other| core::ptr::eq(Arc::as_ptr(other), mapping))
+        {
+            let removed = mappings.remove(&start);
+            drop(mappings);
+            drop(removed);
+        }
+    }
+
+    /// Files a mapping that moved from `old_start` under its new start.
+    pub fn refile_mapping(&self, old_start: u64, new_start: u64) {
+        let mut mappings = self.mappings.lock();
+        if let Some(mapping) = mappings.remove(&old_start) {
+            mappings.insert(new_start, mapping);
+        }
     }
 
     /// The physical address a user access at `address` reaches in this space, if the page
@@ -389,12 +412,12 @@ impl Space {
         }
         drop(objects);
         let regions = core::mem::take(&mut *self.regions.lock());
-        for region in &regions {
+        for region in regions.values() {
             region.destroy();
         }
         drop(regions);
         let mappings = core::mem::take(&mut *self.mappings.lock());
-        for mapping in &mappings {
+        for mapping in mappings.values() {
             mapping.destroy();
         }
     }
@@ -403,6 +426,37 @@ impl Space {
     pub fn activate(&self) {
         self.tables.lock().activate();
     }
+}
+
+/// The items of `map` (keyed by their start, never overlapping one another) that overlap
+/// `range`: they are the last ones starting before its end, back to the first that ends after
+/// its start.
+fn overlapping<'a, T>(
+    map: &'a BTreeMap<u64, Arc<T>>,
+    range: &PageRange,
+    end_of: impl Fn(&T) -> u64 + 'a,
+) -> impl Iterator<Item = &'a Arc<T>> {
+    let start = range.start();
+    map.range(..range.end())
+        .rev()
+        .take_while(move |(_, item)| end_of(item) > start)
+        .map(|(_, item)| item)
+}
+
+/// The item of `map` (keyed by start, never overlapping) that starts first among those ending
+/// after `address`: the one holding `address`, or else the first starting beyond it.
+fn first_ending_after<T>(
+    map: &BTreeMap<u64, Arc<T>>,
+    address: u64,
+    end_of: impl Fn(&T) -> u64,
+) -> Option<Arc<T>> {
+    let holding = map
+        .range(..=address)
+        .next_back()
+        .filter(|(_, item)| end_of(item) > address);
+    holding
+        .or_else(|| map.range(address.saturating_add(1)..).next())
+        .map(|(_, item)| item.clone())
 }
 
 /// One of two things.
@@ -432,12 +486,12 @@ impl Drop for Space {
     fn drop(&mut self) {
         // What other spaces derived from this one's memory goes before the memory does.
         let regions = core::mem::take(self.regions.get_mut());
-        for region in &regions {
+        for region in regions.values() {
             region.destroy();
         }
         drop(regions);
         let mappings = core::mem::take(self.mappings.get_mut());
-        for mapping in &mappings {
+        for mapping in mappings.values() {
             mapping.destroy();
         }
         drop(mappings);

@@ -265,7 +265,7 @@ impl Region {
         let new = PageRange::new(self.start, size)?;
         let old = self.range();
         let space = self.space.upgrade().ok_or(Error::InvalidState)?;
-        if size > old.size() && space.regions_overlapping(&new).len() > 1 {
+        if size > old.size() && space.other_region_overlaps(&new, self) {
             return Err(Error::Overlaps);
         }
         self.size.store(size, Relaxed);
@@ -360,6 +360,7 @@ impl Mapping {
         let old = self.window();
         let range = PageRange::new(address, old.range.size())?;
         space.check_free_for_mapping(&range, self)?;
+        space.refile_mapping(old.range.start(), range.start());
         self.window.lock().range = range;
         invalidate(&space, old.range);
         Ok(())

@@ -49,9 +49,10 @@ pub mod transfer {
     /// The handle to send, and then the handle received.
     pub const HANDLE: usize = register::RBX;
 
-    /// The most bytes one call may name to send or to receive (1 GiB): the kernel checks a
-    /// buffer page by page before it moves anything, and that check must stay short.
-    pub const LENGTH_MAX: u64 = 1 << 30;
+    /// The most bytes one call may name to send or to receive (16 MiB; longer requests
+    /// stream in chunks): the kernel checks a buffer page by page before it moves anything,
+    /// and that check must stay short.
+    pub const LENGTH_MAX: u64 = 16 << 20;
 
     /// The five transfer registers' values.
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
