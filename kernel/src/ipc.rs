@@ -92,6 +92,19 @@ pub struct Reply {
     /// For a fault sent to a keeper: the thread that faulted, and its fault sequence number
     /// then; a `RESUME` answer lets it run on if it is still stopped by that fault.
     pub faulted: Lock<Option<(Arc<Thread>, u64)>>,
+    /// The space that paid for it, if one did.
+    payer: Option<Weak<Space>>,
+}
+
+/// What a reply object costs the space that pays for it.
+pub const REPLY_COST: u64 = crate::memory::heap_cost(size_of::<Reply>());
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(payer) = self.payer.as_ref().and_then(Weak::upgrade) {
+            payer.release(REPLY_COST);
+        }
+    }
 }
 
 impl Port {
@@ -169,9 +182,13 @@ impl Drop for PortSet {
 }
 
 impl Reply {
-    /// A connection in `state` (`Request` while request bytes remain, else `Pending`).
-    pub fn new(state: ReplyState) -> Arc<Reply> {
-        Arc::new(Reply {
+    /// A connection in `state` (`Request` while request bytes remain, else `Pending`), paid
+    /// for by `payer` (none for the reply object a thread keeps, which its own cost covers).
+    pub fn new(state: ReplyState, payer: Option<&Arc<Space>>) -> Result<Arc<Reply>, abi::Error> {
+        if let Some(payer) = payer {
+            payer.charge(REPLY_COST)?;
+        }
+        Ok(Arc::new(Reply {
             state: Lock::new(state),
             waiter: Lock::new(None),
             server: Lock::new(None),
@@ -179,7 +196,8 @@ impl Reply {
             streaming: AtomicBool::new(false),
             open: AtomicBool::new(false),
             faulted: Lock::new(None),
-        })
+            payer: payer.map(Arc::downgrade),
+        }))
     }
 }
 
@@ -188,7 +206,7 @@ impl Reply {
     /// last, if nothing else can reach it any more (no handle, no waiter), else a new one,
     /// which the client then keeps for next time. Reusing it keeps the heap out of the IPC
     /// path.
-    pub fn for_client(client: &Thread, state: ReplyState) -> Arc<Reply> {
+    pub fn for_client(client: &Thread, state: ReplyState) -> Result<Arc<Reply>, abi::Error> {
         let mut cache = client.reply_cache.lock();
         if let Some(reply) = cache.as_ref()
             && Arc::strong_count(reply) == 1
@@ -202,11 +220,17 @@ impl Reply {
             drop(cache);
             // What the former state held (an answer nobody took) goes outside the locks.
             drop(former);
-            return reply;
+            return Ok(reply);
         }
-        let reply = Reply::new(state);
-        *cache = Some(reply.clone());
-        reply
+        if cache.is_none() {
+            let reply = Reply::new(state, None)?;
+            *cache = Some(reply.clone());
+            return Ok(reply);
+        }
+        // The kept one is still in use (its connection lives on, moved to another thread or
+        // left open): another, paid from the client's quota, serves this call.
+        drop(cache);
+        Reply::new(state, Some(&client.space))
     }
 
     /// The client's handle to this reply object was closed (once the reply was delivered, or

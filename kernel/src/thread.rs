@@ -15,7 +15,7 @@ static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 /// What a thread costs its space's quota: its bookkeeping, the reply object it keeps for its
 /// calls and, in the process model, its kernel stack.
 pub const THREAD_COST: u64 = crate::memory::heap_cost(size_of::<Thread>())
-    + crate::memory::heap_cost(size_of::<crate::ipc::Reply>())
+    + crate::ipc::REPLY_COST
     + model::KERNEL_STACK_BYTES;
 
 /// What a thread is doing.

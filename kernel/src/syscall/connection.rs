@@ -30,7 +30,7 @@ pub(super) fn open_reply(
     server: &Thread,
     state: ReplyState,
 ) -> Result<(Arc<Reply>, Handle, Handle), Error> {
-    let reply = Reply::for_client(client, state);
+    let reply = Reply::for_client(client, state)?;
     let client_side = KernelObject::ReplyReceiver(reply.clone());
     let client_handle = client.space.insert_handle(client_side, Rights::RECEIVE)?;
     let server_side = KernelObject::ReplySender(reply.clone());

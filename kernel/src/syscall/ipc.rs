@@ -499,7 +499,8 @@ fn open_fault(
     server: &Thread,
     port: &Port,
 ) -> Result<[u64; 6], Error> {
-    let reply = Reply::new(ReplyState::Pending);
+    // The keeper's space pays for the request it receives.
+    let reply = Reply::new(ReplyState::Pending, Some(&server.space))?;
     let sequence = thread
         .fault_sequence
         .load(core::sync::atomic::Ordering::Relaxed);
