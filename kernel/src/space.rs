@@ -35,6 +35,8 @@ pub struct Space {
     regions: Lock<BTreeMap<u64, Arc<Region>>>,
     /// The mappings showing other memory in this space, by start (they never overlap).
     mappings: Lock<BTreeMap<u64, Arc<Mapping>>>,
+    /// The mapping the last lookup found: faults come in runs over the same mapping.
+    last_mapping: Lock<Option<Arc<Mapping>>>,
     quota: Lock<Quota>,
     /// The space that paid for this one (`SPACE_COST` plus the quota), repaid on drop.
     payer: Option<Arc<Space>>,
@@ -75,6 +77,7 @@ impl Space {
             handles: Lock::new(HandleTable::new()),
             regions: Lock::new(BTreeMap::new()),
             mappings: Lock::new(BTreeMap::new()),
+            last_mapping: Lock::new(None),
             quota: Lock::new(Quota::new(quota)),
             payer,
             threads: Lock::new(Vec::new()),
@@ -226,13 +229,27 @@ impl Space {
 
     /// The mapping covering `address`, if one does.
     pub fn mapping_at(&self, address: u64) -> Option<Arc<Mapping>> {
-        self.mappings
+        let mut last = self.last_mapping.lock();
+        if let Some(mapping) = last.as_ref()
+            && !mapping.is_destroyed()
+            && mapping.window().range.contains(address)
+        {
+            return Some(mapping.clone());
+        }
+        let found = self
+            .mappings
             .lock()
             .range(..=address)
             .next_back()
             .map(|(_, mapping)| mapping)
             .filter(|mapping| mapping.window().range.contains(address))
-            .cloned()
+            .cloned();
+        if found.is_some() {
+            let former = core::mem::replace(&mut *last, found.clone());
+            drop(last);
+            drop(former);
+        }
+        found
     }
 
     /// The region or mapping of this space that starts first among those ending after
@@ -340,6 +357,18 @@ impl Space {
 
     /// Forgets a destroyed mapping.
     pub fn remove_mapping(&self, mapping: &Mapping) {
+        let forgotten = {
+            let mut last = self.last_mapping.lock();
+            if last
+                .as_ref()
+                .is_some_and(|other| core::ptr::eq(Arc::as_ptr(other), mapping))
+            {
+                last.take()
+            } else {
+                None
+            }
+        };
+        drop(forgotten);
         let mut mappings = self.mappings.lock();
         let start = mapping.window().range.start();
         if mappings
@@ -416,6 +445,8 @@ impl Space {
             region.destroy();
         }
         drop(regions);
+        let hint = self.last_mapping.lock().take();
+        drop(hint);
         let mappings = core::mem::take(&mut *self.mappings.lock());
         for mapping in mappings.values() {
             mapping.destroy();

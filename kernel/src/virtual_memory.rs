@@ -348,6 +348,11 @@ impl Mapping {
         Ok(mapping)
     }
 
+    /// Whether it was destroyed.
+    pub fn is_destroyed(&self) -> bool {
+        self.destroyed.load(Relaxed)
+    }
+
     /// Where it is and what it shows.
     pub fn window(&self) -> Window {
         *self.window.lock()
