@@ -255,9 +255,8 @@ impl Space {
     /// The region or mapping of this space that starts first among those ending after
     /// `address`.
     pub fn first_after(&self, address: u64) -> Option<Either<Arc<Region>, Arc<Mapping>>> {
-        let region = first_ending_after(&self.regions.lock(), address, |region| {
-            region.range().end()
-        });
+        let region =
+            first_ending_after(&self.regions.lock(), address, |region| region.range().end());
         let mapping = first_ending_after(&self.mappings.lock(), address, |mapping| {
             mapping.window().range.end()
         });
