@@ -20,8 +20,10 @@ use abi::{Call, Error};
 /// blocked in the interrupt model: the registers are then left as they were at entry.
 #[inline(always)]
 pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
-    let (number, arguments) = registers.system_call();
-    let [first, second, ..] = arguments;
+    let (number, [first, second, ..]) = registers.system_call();
+    // The calls with more than two arguments read them here, so that the common path does not
+    // keep all six alive across the dispatch.
+    let arguments = || registers.system_call().1;
     // `Ok(Some(value))` for a call with a result in `rdi`.
     let outcome: Result<Option<u64>, Error> = match Call::from_number(number) {
         None => Err(Error::UnknownCall),
@@ -39,14 +41,14 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::HandleClose) => handles::close(first).map(|()| None),
         Some(Call::HandleDuplicate) => handles::duplicate(first, second).map(Some),
         Some(Call::SpaceCreate) => handles::create_space(first).map(Some),
-        Some(Call::ThreadCreate) => threads::create(first, second, arguments[2]).map(Some),
+        Some(Call::ThreadCreate) => threads::create(first, second, arguments()[2]).map(Some),
         Some(Call::ThreadResume) => threads::resume(first).map(|()| None),
         Some(Call::ThreadInterrupt) => threads::interrupt(first).map(|()| None),
         Some(Call::ThreadGetState) => {
-            threads::get_state(first, second, arguments[2]).map(|()| None)
+            threads::get_state(first, second, arguments()[2]).map(|()| None)
         }
         Some(Call::ThreadSetState) => {
-            threads::set_state(first, second, arguments[2]).map(|()| None)
+            threads::set_state(first, second, arguments()[2]).map(|()| None)
         }
         Some(Call::ThreadYield) => {
             scheduler::rotate_current();
@@ -56,10 +58,10 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::PortCreate) => ipc::port_create(first).map(Some),
         Some(Call::PortSetCreate) => ipc::port_set_create().map(Some),
         Some(Call::PortSetAdd) => ipc::port_set_add(first, second).map(|()| None),
-        Some(Call::IpcSend) => ipc::send(
-            first,
-            [arguments[1], arguments[2], arguments[3], arguments[4]],
-        )
+        Some(Call::IpcSend) => ipc::send(first, {
+            let all = arguments();
+            [all[1], all[2], all[3], all[4]]
+        })
         .map(|()| None),
         Some(Call::IpcCall | Call::IpcConnect) => {
             return finish(registers, ipc::call(registers, first)?);
@@ -72,7 +74,10 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::IpcWait) => return finish(registers, ipc::wait(registers, first)?),
         Some(Call::IpcReceive) => return finish(registers, ipc::receive(registers, first)?),
         Some(Call::IpcReply) => {
-            let words = [arguments[1], arguments[2], arguments[3], arguments[4]];
+            let words = {
+                let all = arguments();
+                [all[1], all[2], all[3], all[4]]
+            };
             return match ipc::reply(first, words)? {
                 Ok(ipc::Replied::Now) => finish_empty(registers, Ok(())),
                 Ok(ipc::Replied::ByPeer) => Ok(()),
@@ -80,7 +85,7 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
             };
         }
         Some(Call::IpcReplyWait) => {
-            return finish(registers, ipc::reply_wait(registers, arguments)?);
+            return finish(registers, ipc::reply_wait(registers, arguments())?);
         }
         Some(Call::MutexCreate) => synchronization::mutex_create().map(Some),
         Some(Call::MutexTryLock) => synchronization::try_lock(first).map(|()| None),
@@ -94,12 +99,12 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::CondWait) => {
             return finish(registers, synchronization::wait(registers, first, second)?);
         }
-        Some(Call::HandleGrant) => handles::grant(first, second, arguments[2]).map(Some),
+        Some(Call::HandleGrant) => handles::grant(first, second, arguments()[2]).map(Some),
         Some(Call::RegionCreate) => {
-            memory::region_create(first, second, arguments[2], arguments[3]).map(Some)
+            memory::region_create(first, second, arguments()[2], arguments()[3]).map(Some)
         }
         Some(Call::RegionDestroy) => memory::region_destroy(first).map(|()| None),
-        Some(Call::MappingCreate) => memory::mapping_create(arguments).map(Some),
+        Some(Call::MappingCreate) => memory::mapping_create(arguments()).map(Some),
         Some(Call::MappingDestroy) => memory::mapping_destroy(first).map(|()| None),
         Some(Call::SpaceDestroy) => threads::destroy_space(first).map(|()| None),
         Some(Call::RegionProtect) => memory::region_protect(first, second).map(|()| None),
