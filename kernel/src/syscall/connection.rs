@@ -61,7 +61,7 @@ pub(super) fn server_results(reply: Handle, words: [u64; MESSAGE_WORDS], port: &
 /// `IpcAwaitReply` for `IpcCall`, `IpcSendMore` for `IpcConnect` (a streaming connection).
 /// The request's bytes are still to move. On error nothing has changed.
 pub(super) fn connect(client: &Thread, server: &Thread, port: &Port) -> Result<Arc<Reply>, Error> {
-    let streaming = client.registers.get().rax == Call::IpcConnect.number();
+    let streaming = client.registers.system_call().0 == Call::IpcConnect.number();
     let bytes = client.registers.transfer().send_length != 0
         && server.registers.transfer().receive_length != 0;
     let state = if bytes || streaming {
@@ -184,7 +184,7 @@ pub(super) fn stop_running_for_keeper(keeper: Arc<Port>, address: u64, write: bo
     let report = FaultReport {
         vector: 14,
         error_code,
-        rip: thread.registers.get().rip - abi::registers::SYSCALL_INSTRUCTION_LENGTH,
+        rip: thread.registers.instruction_pointer() - abi::registers::SYSCALL_INSTRUCTION_LENGTH,
         address,
     };
     crate::trap::stop_for_keeper(&thread, report, keeper);
@@ -314,13 +314,13 @@ pub(super) fn move_reply(
 /// so that the server can try again.
 pub fn release_server(server: &Arc<Thread>, outcome: Result<(), Error>) {
     *server.waiting_in.lock() = None;
-    let frame = server.registers.get();
-    let answering = frame.rax != Call::IpcReceive.number();
+    let (call, [handle, ..]) = server.registers.system_call();
+    let answering = call != Call::IpcReceive.number();
     let over = matches!(outcome, Err(Error::PeerGone)) || (answering && outcome.is_ok());
     if over {
-        let _ = server.space.close_handle(Handle::from_raw(frame.rdi));
+        let _ = server.space.close_handle(Handle::from_raw(handle));
     }
-    if over && frame.rax == Call::IpcReplyWait.number() {
+    if over && call == Call::IpcReplyWait.number() {
         model::advance_blocked(server, |frame| {
             frame.rax = Call::IpcWait.number();
             frame.rdi = frame.r9;
@@ -374,7 +374,7 @@ pub(super) fn pull_request(
             Err(Stop::Wait) => return wait_for_peer(&reply, server, &reply.server),
         }
     }
-    let sending = client.registers.get().rax == Call::IpcSendMore.number();
+    let sending = client.registers.system_call().0 == Call::IpcSendMore.number();
     if chunk_done && sending {
         model::complete_blocked(&client, 0, &[]);
     } else {
