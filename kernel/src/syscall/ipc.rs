@@ -137,8 +137,8 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
         // The rest of the first chunk waits for the server's next `IpcReceiveMore`.
         return wait_for_peer(&reply, client, &reply.waiter);
     }
-    drop((client, reply));
-    await_reply(registers, registers.first_argument())
+    drop(client);
+    await_on(registers, reply, registers.first_argument())
 }
 
 /// `IpcSendMore`: sends the next chunk of a streaming request; completes when all of it has
@@ -224,6 +224,11 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
         Ok(reply) => reply,
         Err(error) => return Ok(Err(error)),
     };
+    await_on(registers, reply, handle)
+}
+
+/// `IpcAwaitReply` on `reply`, which the handle `handle` of the caller names.
+fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> BlockingResult {
     let client = scheduler::current();
     if let Err(error) = transfer::check_receive(&client) {
         return Ok(Err(error));
