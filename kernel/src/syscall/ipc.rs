@@ -504,8 +504,9 @@ fn open_fault(
     server: &Thread,
     port: &Port,
 ) -> Result<[u64; 6], Error> {
-    // The keeper's space pays for the request it receives.
-    let reply = Reply::new(ReplyState::Pending, Some(&server.space))?;
+    // The faulting thread's own reply object serves, as for its calls (it is not in one:
+    // or else it is in use, and the thread's space pays for another).
+    let reply = Reply::for_client(thread, ReplyState::Pending)?;
     let sequence = thread
         .fault_sequence
         .load(core::sync::atomic::Ordering::Relaxed);
