@@ -12,7 +12,7 @@ use crate::syscall::handle_close;
 use abi::keeper::{FaultMessage, RESUME};
 use abi::memory::MemoryRights;
 use abi::{Error, Handle};
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::AtomicU64;
 
 /// The size of a page.
 pub const PAGE_SIZE: u64 = 4096;
@@ -118,9 +118,7 @@ impl ZeroFillPager {
         let fault = FaultMessage::from_words(request.words);
         let address = fault.address & !(PAGE_SIZE - 1);
         let page = self.pages.get(self.next).ok_or(Error::OutOfMemory)?;
-        for word in page {
-            word.store(0, Relaxed);
-        }
+        crate::arch::memory::zero_page(page);
         let supplied = match mapping_create(
             self.space,
             address,

@@ -4,5 +4,6 @@
 pub mod counter;
 pub mod entry;
 pub mod fault;
+pub mod memory;
 pub mod probe;
 pub mod syscall;

@@ -45,9 +45,7 @@ fn zero_fill_keeper(_: u64) {
         let _ = handle_close(Handle::from_raw(fault.thread));
         let index = next % POOL_PAGES;
         next += 1;
-        for word in &POOL.pages()[index] {
-            word.store(0, Relaxed);
-        }
+        runtime::arch::memory::zero_page(&POOL.pages()[index]);
         if let Ok(mapping) = mapping_create(
             own_space(),
             fault.address & !(PAGE_SIZE - 1),
