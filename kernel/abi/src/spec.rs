@@ -361,8 +361,10 @@ pub const TABLE: &[CallSpecification] = &[
         restart: "re-issued from the registers: r12/r13 and r14/r15 always say how much of \
                   the request is still to send and how much room the reply still has; the \
                   reply waits in the reply object (or in the server's registers) until taken",
-        summary: "Finishes sending the request's bytes if any are left, then waits for the \
-                  reply; the handle is closed once the reply (or PeerGone) is delivered.",
+        summary: "Finishes sending the request's bytes if any are left (on a streaming \
+                  connection they are its last chunk: the call reverses the connection), then \
+                  waits for the reply; the handle is closed once the reply (or PeerGone) is \
+                  delivered.",
     },
     CallSpecification {
         call: Call::IpcWait,
