@@ -254,7 +254,7 @@ impl Space {
 
     /// The region or mapping of this space that starts first among those ending after
     /// `address`.
-    pub fn first_after(&self, address: u64) -> Option<Either<Arc<Region>, Arc<Mapping>>> {
+    pub fn first_after(&self, address: u64) -> Option<MemoryObject> {
         let region =
             first_ending_after(&self.regions.lock(), address, |region| region.range().end());
         let mapping = first_ending_after(&self.mappings.lock(), address, |mapping| {
@@ -264,10 +264,10 @@ impl Space {
             (Some(region), Some(mapping))
                 if mapping.window().range.start() < region.range().start() =>
             {
-                Some(Either::Right(mapping))
+                Some(MemoryObject::Mapping(mapping))
             }
-            (Some(region), _) => Some(Either::Left(region)),
-            (None, Some(mapping)) => Some(Either::Right(mapping)),
+            (Some(region), _) => Some(MemoryObject::Region(region)),
+            (None, Some(mapping)) => Some(MemoryObject::Mapping(mapping)),
             (None, None) => None,
         }
     }
@@ -489,12 +489,12 @@ fn first_ending_after<T>(
         .map(|(_, item)| item.clone())
 }
 
-/// One of two things.
-pub enum Either<A, B> {
-    /// The first.
-    Left(A),
-    /// The second.
-    Right(B),
+/// A region a space exports or a mapping it shows.
+pub enum MemoryObject {
+    /// A region.
+    Region(Arc<Region>),
+    /// A mapping.
+    Mapping(Arc<Mapping>),
 }
 
 /// Page-table frames for a space, paid from its quota (they stay until the space goes, and the

@@ -262,6 +262,9 @@ impl Region {
     /// another region of the space; shrinking takes away (from every mapping of it, and what
     /// was derived from them) what it no longer exports.
     pub fn resize(&self, size: u64) -> Result<(), Error> {
+        if self.destroyed.load(Relaxed) {
+            return Err(Error::InvalidState);
+        }
         let new = PageRange::new(self.start, size)?;
         let old = self.range();
         let space = self.space.upgrade().ok_or(Error::InvalidState)?;
@@ -361,6 +364,9 @@ impl Mapping {
     /// Shows the same memory at `address` instead: the old range's entries go (with what was
     /// derived from them) and the new range must be free in its space.
     pub fn move_to(&self, address: u64) -> Result<(), Error> {
+        if self.is_destroyed() {
+            return Err(Error::InvalidState);
+        }
         let space = self.space.upgrade().ok_or(Error::InvalidState)?;
         let old = self.window();
         let range = PageRange::new(address, old.range.size())?;

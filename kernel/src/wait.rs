@@ -15,6 +15,18 @@ use alloc::sync::{Arc, Weak};
 /// an error.
 pub type BlockingResult = Result<Result<(), Error>, Restart>;
 
+/// The value of a `Result<T, Error>` inside a call that may block, or its error returned as the
+/// call's outcome (`Ok(Err(error))`).
+macro_rules! or_return_error {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(error) => return Ok(Err(error)),
+        }
+    };
+}
+pub(crate) use or_return_error;
+
 /// The wait queue a blocked thread is in. The references are weak: a thread waiting on an
 /// object does not keep it alive (the object holds the thread in its queue), so an object whose
 /// last handle goes is destroyed, and its destruction fails or wakes its waiters.

@@ -3,6 +3,9 @@
 
 use bitflags::bitflags;
 
+/// The size of a page: regions, mappings and their offsets are multiples of it.
+pub const PAGE_SIZE: u64 = 4096;
+
 bitflags! {
     /// Access rights to memory.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,8 +9,7 @@ use abi::Error;
 use abi::memory::MemoryRights;
 use abi::registers::{NULL_GUARD_END, USER_ADDRESS_LIMIT};
 
-/// The size of a page.
-pub const PAGE_SIZE: u64 = 4096;
+pub use abi::memory::PAGE_SIZE;
 
 /// A non-empty, page-aligned range of user addresses, `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

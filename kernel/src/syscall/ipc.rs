@@ -13,7 +13,7 @@ use crate::object::KernelObject;
 use crate::scheduler;
 use crate::thread::{FaultReport, RunState, Thread};
 use crate::transfer;
-use crate::wait::{BlockingResult, WaitQueue, block_in};
+use crate::wait::{BlockingResult, WaitQueue, block_in, or_return_error};
 use abi::keeper::{self, FaultMessage};
 use abi::registers::MESSAGE_WORDS;
 use abi::{Call, Error, Handle, Rights};
@@ -74,14 +74,9 @@ pub fn port_set_add(set: u64, port: u64) -> Result<(), Error> {
 /// `IpcCall` and `IpcConnect`, stage 1: hand the request to a waiting server, or wait for
 /// one.
 pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
-    let port = match object(port, Rights::SEND, KernelObject::into_port) {
-        Ok(port) => port,
-        Err(error) => return Ok(Err(error)),
-    };
+    let port = or_return_error!(object(port, Rights::SEND, KernelObject::into_port));
     let client = scheduler::current();
-    if let Err(error) = transfer::check_send(&client).and(transfer::check_receive(&client)) {
-        return Ok(Err(error));
-    }
+    or_return_error!(transfer::check_send(&client).and(transfer::check_receive(&client)));
     let set = port.set.lock().clone();
     let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
     let Some(server) = server else {
@@ -144,14 +139,13 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
 /// `IpcSendMore`: sends the next chunk of a streaming request; completes when all of it has
 /// moved, waiting for the server's `IpcReceiveMore` as often as it takes.
 pub fn send_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
-    let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_receiver) {
-        Ok(reply) => reply,
-        Err(error) => return Ok(Err(error)),
-    };
+    let reply = or_return_error!(object(
+        handle,
+        Rights::RECEIVE,
+        KernelObject::into_reply_receiver
+    ));
     let client = scheduler::current();
-    if let Err(error) = transfer::check_send(&client) {
-        return Ok(Err(error));
-    }
+    or_return_error!(transfer::check_send(&client));
     let state = reply.state.lock().clone();
     match state {
         ReplyState::Request if reply.open.load(core::sync::atomic::Ordering::Relaxed) => {}
@@ -190,14 +184,13 @@ pub fn send_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
 /// completes at once, with no bytes, once the client has reversed the connection (or for a
 /// request that was never streamed).
 pub fn receive_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
-    let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_sender) {
-        Ok(reply) => reply,
-        Err(error) => return Ok(Err(error)),
-    };
+    let reply = or_return_error!(object(
+        handle,
+        Rights::RECEIVE,
+        KernelObject::into_reply_sender
+    ));
     let server = scheduler::current();
-    if let Err(error) = transfer::check_receive(&server) {
-        return Ok(Err(error));
-    }
+    or_return_error!(transfer::check_receive(&server));
     if reply
         .client_gone
         .load(core::sync::atomic::Ordering::Relaxed)
@@ -220,25 +213,22 @@ pub fn receive_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
 /// `IpcAwaitReply` (and `IpcCall`'s stage 2): finish sending the request if bytes of it are
 /// left, then wait for the reply.
 pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
-    let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_receiver) {
-        Ok(reply) => reply,
-        Err(error) => return Ok(Err(error)),
-    };
+    let reply = or_return_error!(object(
+        handle,
+        Rights::RECEIVE,
+        KernelObject::into_reply_receiver
+    ));
     await_on(registers, reply, handle)
 }
 
 /// `IpcAwaitReply` on `reply`, which the handle `handle` of the caller names.
 fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> BlockingResult {
     let client = scheduler::current();
-    if let Err(error) = transfer::check_receive(&client) {
-        return Ok(Err(error));
-    }
+    or_return_error!(transfer::check_receive(&client));
     let state = reply.state.lock().clone();
     match state {
         ReplyState::Request => {
-            if let Err(error) = transfer::check_send(&client) {
-                return Ok(Err(error));
-            }
+            or_return_error!(transfer::check_send(&client));
             // Reversing the connection: these are the request's last bytes.
             reply
                 .open
@@ -311,13 +301,12 @@ fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> Block
 /// there to take them.
 pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<Result<Replied, Error>, Restart> {
     let server = scheduler::current();
-    let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_sender) {
-        Ok(reply) => reply,
-        Err(error) => return Ok(Err(error)),
-    };
-    if let Err(error) = transfer::check_send(&server) {
-        return Ok(Err(error));
-    }
+    let reply = or_return_error!(object(
+        handle,
+        Rights::RECEIVE,
+        KernelObject::into_reply_sender
+    ));
+    or_return_error!(transfer::check_send(&server));
     let faulted = reply.faulted.lock().take();
     if let Some((thread, sequence)) = faulted {
         *reply.state.lock() = ReplyState::Answered(words, None);
@@ -362,10 +351,9 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<Result<Replied,
     // No bytes: the answer waits in the reply object for the client.
     let transfer = server.registers.transfer();
     let handle_sent = if transfer.handle != 0 {
-        match server.space.transferable(Handle::from_raw(transfer.handle)) {
-            Ok(sent) => Some(sent),
-            Err(error) => return Ok(Err(error)),
-        }
+        Some(or_return_error!(
+            server.space.transferable(Handle::from_raw(transfer.handle))
+        ))
     } else {
         None
     };
@@ -410,14 +398,9 @@ pub fn reply_wait(registers: &SavedRegisters, arguments: [u64; 6]) -> BlockingRe
 
 /// `IpcWait`: take the oldest waiting request of the set, or wait for one.
 pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
-    let set = match object(set, Rights::RECEIVE, KernelObject::into_port_set) {
-        Ok(set) => set,
-        Err(error) => return Ok(Err(error)),
-    };
+    let set = or_return_error!(object(set, Rights::RECEIVE, KernelObject::into_port_set));
     let server = scheduler::current();
-    if let Err(error) = transfer::check_receive(&server) {
-        return Ok(Err(error));
-    }
+    or_return_error!(transfer::check_receive(&server));
     while let Some((port, caller)) = set.take_caller() {
         // It waited in this port's queue, and leaves it now.
         *caller.thread.waiting_in.lock() = None;
@@ -450,13 +433,12 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
 /// them.
 pub fn receive(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     let server = scheduler::current();
-    let reply = match object(handle, Rights::RECEIVE, KernelObject::into_reply_sender) {
-        Ok(reply) => reply,
-        Err(error) => return Ok(Err(error)),
-    };
-    if let Err(error) = transfer::check_receive(&server) {
-        return Ok(Err(error));
-    }
+    let reply = or_return_error!(object(
+        handle,
+        Rights::RECEIVE,
+        KernelObject::into_reply_sender
+    ));
+    or_return_error!(transfer::check_receive(&server));
     if !matches!(*reply.state.lock(), ReplyState::Request) {
         registers.complete_system_call(0, &[]);
         return Ok(Ok(()));

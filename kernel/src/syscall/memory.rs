@@ -3,7 +3,7 @@
 
 use crate::object::KernelObject;
 use crate::scheduler;
-use crate::space::Either;
+use crate::space::MemoryObject;
 use crate::virtual_memory::{Mapping, Region};
 use abi::memory::{Found, MemoryRights};
 use abi::{Error, Handle, Rights};
@@ -141,23 +141,24 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
     };
     // The handle names what was found, for identity and state only: reading a space's memory
     // map must not give control of objects its creators kept for themselves.
-    let (kind, range, rights, offset, object, _) = match found {
-        Either::Left(region) => (
+    let (kind, range, rights, offset, object) = match found {
+        MemoryObject::Region(region) => (
             Found::Region,
             region.range(),
             region.rights(),
             0,
             KernelObject::Region(region),
-            REGION_RIGHTS,
         ),
-        Either::Right(mapping) => (
-            Found::Mapping,
-            mapping.window().range,
-            mapping.rights(),
-            mapping.window().offset,
-            KernelObject::Mapping(mapping),
-            MAPPING_RIGHTS,
-        ),
+        MemoryObject::Mapping(mapping) => {
+            let window = mapping.window();
+            (
+                Found::Mapping,
+                window.range,
+                mapping.rights(),
+                window.offset,
+                KernelObject::Mapping(mapping),
+            )
+        }
     };
     let handle = own.insert_handle(object, Rights::READ_STATE)?;
     Ok([
@@ -172,21 +173,10 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
 
 /// `RegionResize`.
 pub fn region_resize(region: u64, size: u64) -> Result<(), Error> {
-    let region = region_of(region)?;
-    if region.destroyed.load(core::sync::atomic::Ordering::Relaxed) {
-        return Err(Error::InvalidState);
-    }
-    region.resize(size)
+    region_of(region)?.resize(size)
 }
 
 /// `MappingMove`.
 pub fn mapping_move(mapping: u64, address: u64) -> Result<(), Error> {
-    let mapping = mapping_of(mapping)?;
-    if mapping
-        .destroyed
-        .load(core::sync::atomic::Ordering::Relaxed)
-    {
-        return Err(Error::InvalidState);
-    }
-    mapping.move_to(address)
+    mapping_of(mapping)?.move_to(address)
 }

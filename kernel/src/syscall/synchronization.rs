@@ -6,7 +6,7 @@ use crate::model;
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::synchronization::{Condition, KernelMutex};
-use crate::wait::{BlockingResult, WaitQueue, block_in};
+use crate::wait::{BlockingResult, WaitQueue, block_in, or_return_error};
 use abi::{Call, Error, Handle, Rights};
 use alloc::sync::Arc;
 
@@ -53,10 +53,7 @@ pub fn condition_create() -> Result<u64, Error> {
 /// `MutexLock`: takes the mutex, or waits until an unlock hands it over (which completes the
 /// call, so a waiter stopped after that owns the mutex and its registers say the call is done).
 pub fn lock(registers: &SavedRegisters, handle: u64) -> BlockingResult {
-    let mutex = match mutex_of(handle) {
-        Ok(mutex) => mutex,
-        Err(error) => return Ok(Err(error)),
-    };
+    let mutex = or_return_error!(mutex_of(handle));
     let mut locked = mutex.locked.lock();
     if !*locked {
         *locked = true;
@@ -104,13 +101,8 @@ pub fn unlock(handle: u64) -> Result<(), Error> {
 /// `CondWait`: unlocks the mutex, then becomes `MutexLock` on it before waiting, so that a
 /// signal and an interruption both end in locking it again.
 pub fn wait(registers: &SavedRegisters, mutex: u64, condition: u64) -> BlockingResult {
-    let condition = match condition_of(condition) {
-        Ok(condition) => condition,
-        Err(error) => return Ok(Err(error)),
-    };
-    if let Err(error) = unlock(mutex) {
-        return Ok(Err(error));
-    }
+    let condition = or_return_error!(condition_of(condition));
+    or_return_error!(unlock(mutex));
     registers.update(|frame| frame.rax = Call::MutexLock.number());
     let thread = scheduler::current();
     condition.waiters.lock().push_back(thread.clone());

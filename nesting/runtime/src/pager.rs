@@ -14,8 +14,7 @@ use abi::memory::MemoryRights;
 use abi::{Error, Handle};
 use core::sync::atomic::AtomicU64;
 
-/// The size of a page.
-pub const PAGE_SIZE: u64 = 4096;
+pub use abi::memory::PAGE_SIZE;
 
 /// Page-aligned memory for a pager's pool, in a `static` (interior mutability: the pager
 /// zeroes pages that other spaces then write through mappings).

@@ -72,7 +72,7 @@ pub const CASES: &[Case] = &[
     },
 ];
 
-const PAGE: u64 = 4096;
+const PAGE: u64 = runtime::abi::memory::PAGE_SIZE;
 const SOURCE_PAGES: u64 = 4;
 const READ_WRITE: MemoryRights = MemoryRights::READ.union(MemoryRights::WRITE);
 
