@@ -276,6 +276,21 @@ pub fn preemption_point() -> bool {
     crate::arch::apic::timer_interrupt_pending()
 }
 
+/// Whether the running thread is to give way at the end of this kernel entry (it stopped
+/// running, or a thread that outranks it became ready).
+pub fn switch_pending() -> bool {
+    SWITCH_PENDING.load(Relaxed)
+}
+
+/// Gives the processor straight to `next`, which the running thread has just unblocked and
+/// now waits for (the IPC fast path): no ready queue on the way, and `next` runs on the rest
+/// of the running thread's quantum. The caller has checked that `next` would run next anyway
+/// (its priority is at least the running thread's, and no switch is pending).
+pub fn hand_over_to(next: &Arc<Thread>) {
+    next.inherits_quantum.store(true, Relaxed);
+    switch_in(next);
+}
+
 /// Asks the current thread's scheduling to be looked at at the end of this kernel entry.
 pub fn request_switch() {
     SWITCH_PENDING.store(true, Relaxed);
@@ -344,6 +359,7 @@ pub fn leave_behind(thread: Arc<Thread>) {
 /// Makes `next` the running thread: its registers become the target of the next kernel entry,
 /// and its FPU state, segment bases and address space are loaded.
 pub fn switch_in(next: &Arc<Thread>) {
+    model::prepare_to_run(next);
     next.set_run_state(RunState::Running);
     let mut scheduler = SCHEDULER.lock();
     let owns_fpu = scheduler

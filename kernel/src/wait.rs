@@ -57,6 +57,16 @@ pub fn block_in(thread: Arc<Thread>, queue: WaitQueue) -> BlockingResult {
     }
 }
 
+/// Blocks the current thread, which the caller has put in `queue`'s list of waiters, at its
+/// restart point: its registers say everything about its call, and a peer completes it or
+/// moves it to its next stage through them alone (the IPC waits; `model::block_at_restart_point`).
+pub fn block_at_restart_point(thread: Arc<Thread>, queue: WaitQueue) -> BlockingResult {
+    *thread.waiting_in.lock() = Some(queue);
+    thread.set_run_state(RunState::Waiting);
+    scheduler::request_switch();
+    Err(model::block_at_restart_point(&thread))
+}
+
 /// Takes a thread out of the wait queue it is blocked in (to stop it); whether it was in one.
 pub fn withdraw(thread: &Arc<Thread>) -> bool {
     let Some(queue) = thread.waiting_in.lock().take() else {

@@ -66,6 +66,27 @@ pub fn block() -> Result<Wake, Restart> {
     Err(Restart)
 }
 
+/// A blocking point whose call the registers fully describe: as every other here.
+pub fn block_at_restart_point(_: &Thread) -> Restart {
+    Restart
+}
+
+/// Whether `thread`, blocked, keeps nothing on a kernel stack: always.
+pub fn blocked_at_restart_point(_: &Thread) -> bool {
+    true
+}
+
+/// Nothing to prepare: a thread's state is its registers.
+pub fn prepare_to_run(_: &Thread) {}
+
+/// [`complete_blocked`] for a thread that the caller switches to at once (the IPC fast path).
+pub fn complete_at_restart_point(thread: &Thread, status: u64, results: &[u64]) {
+    thread.registers.complete_system_call(status, results);
+    thread
+        .registers
+        .update(|registers| registers.rip += SYSCALL_INSTRUCTION_LENGTH);
+}
+
 /// A peer completes the call `thread` is blocked in. Its registers were rolled back to the
 /// `syscall` instruction when it blocked; with the results written, `rip` moves past it again.
 pub fn complete_blocked(thread: &Arc<Thread>, status: u64, results: &[u64]) {

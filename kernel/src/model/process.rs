@@ -1,6 +1,12 @@
 //! The process model: every thread has its own kernel stack and keeps its kernel context
 //! across a block; a blocking point switches stacks and returns `Ok` when the thread is woken,
 //! or `Err(Restart)` when it was interrupted while blocked.
+//!
+//! The IPC waits are the exception (the "continuation" optimization of Draves et al., SOSP
+//! 1991): a thread waiting for a request or a reply keeps nothing on its stack, because its
+//! registers already say everything about its call. It blocks at its restart point, as in the
+//! interrupt model, and its stack starts over when it runs again; so a peer can hand it the
+//! processor without switching stacks (the IPC fast path).
 
 use super::{Restart, Wake};
 
@@ -8,6 +14,7 @@ use crate::arch::context::{KernelStack, abandon_to, switch};
 use crate::arch::{cpu, entry};
 use crate::scheduler;
 use crate::thread::{RunState, Thread};
+use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
@@ -23,6 +30,10 @@ pub struct ExecutionContext {
     /// Set while the thread is blocked inside a call: stopping it then means letting it unwind
     /// to the call's restart point first.
     in_call: AtomicBool,
+    /// Set while the thread is blocked at its restart point, its stack holding nothing: a
+    /// peer that completes its call moves its `rip` past the `syscall` again, and its stack
+    /// starts over when it is switched in.
+    at_restart_point: AtomicBool,
 }
 
 impl ExecutionContext {
@@ -31,6 +42,7 @@ impl ExecutionContext {
         ExecutionContext {
             stack: KernelStack::new(KERNEL_STACK_BYTES as usize, first_run, 0),
             in_call: AtomicBool::new(false),
+            at_restart_point: AtomicBool::new(false),
         }
     }
 }
@@ -129,20 +141,60 @@ pub fn block() -> Result<Wake, Restart> {
     Ok(wake)
 }
 
+/// A blocking point whose call the registers fully describe (an IPC wait): the thread keeps
+/// nothing on its stack, which the caller unwinds with the `Restart` (the system-call entry
+/// then points the thread back at its `syscall` instruction); a peer completes the call or
+/// moves it to its next stage through the registers alone.
+pub fn block_at_restart_point(thread: &Thread) -> Restart {
+    thread.execution.at_restart_point.store(true, Relaxed);
+    Restart
+}
+
+/// Whether `thread`, blocked, keeps nothing on its kernel stack, so that a peer may hand it
+/// the processor by loading its user state alone.
+pub fn blocked_at_restart_point(thread: &Thread) -> bool {
+    thread.execution.at_restart_point.load(Relaxed)
+}
+
+/// Makes `thread`, about to be switched in, ready to run from its stack: a thread blocked at
+/// its restart point starts over from the top, and returns to user mode.
+pub fn prepare_to_run(thread: &Thread) {
+    if thread.execution.at_restart_point.swap(false, Relaxed) {
+        thread.execution.stack.start_over();
+    }
+}
+
+/// Writes a peer's results into a blocked thread's registers.
+fn write_results(thread: &Thread, status: u64, results: &[u64]) {
+    thread.registers.complete_system_call(status, results);
+    if thread.execution.at_restart_point.load(Relaxed) {
+        // It was pointed back at its `syscall` instruction when it blocked.
+        thread
+            .registers
+            .update(|registers| registers.rip += SYSCALL_INSTRUCTION_LENGTH);
+    } else {
+        thread.wake.store(Wake::Completed as u8, Relaxed);
+    }
+}
+
 /// A peer completes the call `thread` is blocked in: the results go into its registers, which
 /// it returns as they are when it runs.
 pub fn complete_blocked(thread: &Arc<Thread>, status: u64, results: &[u64]) {
-    thread.registers.complete_system_call(status, results);
-    thread.wake.store(Wake::Completed as u8, Relaxed);
+    write_results(thread, status, results);
     scheduler::make_ready(thread.clone());
 }
 
 /// [`complete_blocked`] by a thread that is about to wait for `thread` (an IPC peer): the
 /// processor goes to `thread` next if its priority allows (`scheduler::make_ready_next`).
 pub fn complete_blocked_handing_over(thread: &Arc<Thread>, status: u64, results: &[u64]) {
-    thread.registers.complete_system_call(status, results);
-    thread.wake.store(Wake::Completed as u8, Relaxed);
+    write_results(thread, status, results);
     scheduler::make_ready_next(thread.clone());
+}
+
+/// [`complete_blocked`] for a thread blocked at its restart point that the caller switches
+/// to at once (the IPC fast path).
+pub fn complete_at_restart_point(thread: &Thread, status: u64, results: &[u64]) {
+    write_results(thread, status, results);
 }
 
 /// A peer moves the call `thread` is blocked in to its next stage by rewriting its registers;

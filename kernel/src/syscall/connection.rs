@@ -12,7 +12,7 @@ use crate::object::KernelObject;
 use crate::scheduler;
 use crate::thread::{FaultReport, Thread};
 use crate::transfer::{self, Interruption};
-use crate::wait::{BlockingResult, WaitQueue, block_in};
+use crate::wait::{BlockingResult, WaitQueue, block_at_restart_point};
 use abi::registers::MESSAGE_WORDS;
 use abi::{Call, Error, Handle, Rights};
 use alloc::sync::Arc;
@@ -238,7 +238,7 @@ pub(super) fn wait_for_peer(
     *occupant = Some(thread.clone());
     drop(occupant);
     let queue = WaitQueue::Reply(Arc::downgrade(reply));
-    block_in(thread, queue)
+    block_at_restart_point(thread, queue)
 }
 
 /// Moves the reply from `server` to `client` (one running, the other blocked and out of every

@@ -13,7 +13,7 @@ use crate::object::KernelObject;
 use crate::scheduler;
 use crate::thread::{FaultReport, RunState, Thread};
 use crate::transfer;
-use crate::wait::{BlockingResult, WaitQueue, block_in, or_return_error};
+use crate::wait::{BlockingResult, WaitQueue, block_at_restart_point, or_return_error};
 use abi::keeper::{self, FaultMessage};
 use abi::registers::MESSAGE_WORDS;
 use abi::{Call, Error, Handle, Rights};
@@ -88,7 +88,7 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
         // not keep what it waits on alive.
         let queue = WaitQueue::Port(Arc::downgrade(&port));
         drop((port, set));
-        return block_in(client, queue);
+        return block_at_restart_point(client, queue);
     };
     *server.waiting_in.lock() = None;
     let reply = match connect(&client, &server, &port) {
@@ -426,7 +426,7 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
     set.servers.lock().push_back(server.clone());
     let queue = WaitQueue::PortSet(Arc::downgrade(&set));
     drop(set);
-    block_in(server, queue)
+    block_at_restart_point(server, queue)
 }
 
 /// `IpcReceive` (`IpcWait`'s stage while a request's bytes are moving): finish receiving

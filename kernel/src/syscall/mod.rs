@@ -4,6 +4,7 @@
 
 mod connection;
 mod console_and_clock;
+mod fast_path;
 mod handles;
 pub mod ipc;
 mod memory;
@@ -64,6 +65,9 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         })
         .map(|()| None),
         Some(Call::IpcCall | Call::IpcConnect) => {
+            if fast_path::call(registers) {
+                return Ok(());
+            }
             return finish(registers, ipc::call(registers, first)?);
         }
         Some(Call::IpcSendMore) => return finish(registers, ipc::send_more(registers, first)?),
@@ -85,6 +89,9 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
             };
         }
         Some(Call::IpcReplyWait) => {
+            if fast_path::reply_wait(registers) {
+                return Ok(());
+            }
             return finish(registers, ipc::reply_wait(registers, arguments())?);
         }
         Some(Call::MutexCreate) => synchronization::mutex_create().map(Some),

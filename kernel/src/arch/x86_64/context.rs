@@ -48,8 +48,12 @@ unsafe extern "C" {
 
 /// A kernel stack and the stack pointer saved when its thread last switched away.
 pub struct KernelStack {
-    memory: alloc::boxed::Box<[u64]>,
+    // Atomic words only so that the stack's memory can be rewritten (`start_over`) through a
+    // shared reference; the CPU uses it as a plain stack.
+    memory: alloc::boxed::Box<[AtomicU64]>,
     saved_stack_pointer: AtomicU64,
+    entry: extern "C" fn(u64) -> !,
+    argument: u64,
 }
 
 impl KernelStack {
@@ -57,30 +61,41 @@ impl KernelStack {
     /// must never return).
     pub fn new(size: usize, entry: extern "C" fn(u64) -> !, argument: u64) -> KernelStack {
         // Exactly `size` (a power of two), which the heap hands out naturally aligned.
-        let mut memory = alloc::vec![0u64; size / 8].into_boxed_slice();
-        let start = memory.as_ptr() as u64;
-        let top = (start + memory.len() as u64 * 8) & !15;
+        let memory = (0..size / 8).map(|_| AtomicU64::new(0)).collect();
+        let stack = KernelStack {
+            memory,
+            saved_stack_pointer: AtomicU64::new(0),
+            entry,
+            argument,
+        };
+        stack.start_over();
+        stack
+    }
+
+    /// Makes the next switch to this stack start afresh with `entry(argument)`, as the first
+    /// one did: whatever context it held is dropped. The CPU must not be running on it
+    /// (checked).
+    pub fn start_over(&self) {
+        let stack_pointer: u64;
+        // SAFETY: reads the stack pointer; no memory access.
+        unsafe { core::arch::asm!("mov {}, rsp", out(reg) stack_pointer, options(nomem, nostack)) };
+        let start = self.memory.as_ptr() as u64;
+        let top = self.top();
+        assert!(
+            !(start..top).contains(&stack_pointer),
+            "starting over the kernel stack the CPU is running on"
+        );
         // What `switch_kernel_stack` pops (r15, r14, r13 = entry, r12 = argument, rbx, rbp),
         // its return address, and two words that leave the stack 16-byte aligned before
-        // `kernel_thread_start` calls the entry, as the System V ABI wants.
-        let initial: [u64; 9] = [
-            0,
-            0,
-            entry as *const () as u64,
-            argument,
-            0,
-            0,
-            kernel_thread_start as *const () as u64,
-            0,
-            0,
-        ];
-        let base = top - initial.len() as u64 * 8;
+        // `kernel_thread_start` calls the entry, as the System V ABI wants. Only the entry,
+        // the argument and the return address matter: the other registers start as anything.
+        const WORDS: u64 = 9;
+        let base = top - WORDS * 8;
         let first_slot = ((base - start) / 8) as usize;
-        memory[first_slot..first_slot + initial.len()].copy_from_slice(&initial);
-        KernelStack {
-            memory,
-            saved_stack_pointer: AtomicU64::new(base),
-        }
+        self.memory[first_slot + 2].store(self.entry as *const () as u64, Relaxed);
+        self.memory[first_slot + 3].store(self.argument, Relaxed);
+        self.memory[first_slot + 6].store(kernel_thread_start as *const () as u64, Relaxed);
+        self.saved_stack_pointer.store(base, Relaxed);
     }
 
     /// The stack pointer saved when this stack's thread last switched away.

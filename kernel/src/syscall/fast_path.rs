@@ -1,0 +1,159 @@
+//! The IPC fast path (DESIGN.md section 10: "the fast path must stay a fast path"): a call and
+//! a reply-and-wait that carry only the four words in registers, to a peer that waits at its
+//! restart point, hand the processor straight to that peer: its registers get the message,
+//! the caller's registers become its own restart point (the stage it waits in), and the CPU
+//! returns to user mode as the peer, without a trip through the ready queues or a switch of
+//! kernel stacks.
+//!
+//! Each shortcut has exactly the outcome of the general path in `super::ipc` (the same
+//! connection objects and handles, the same registers on both sides). It only runs when
+//! nothing could make a difference: no bytes or handles to move, no thread that outranks the
+//! peer, no stop requested. When a condition fails it has changed nothing, and the general
+//! path runs instead.
+
+use super::connection::{connect, handle_of, reply_results};
+use crate::arch::frame::SavedRegisters;
+use crate::ipc::{PortSet, Reply, ReplyState};
+use crate::model;
+use crate::object::KernelObject;
+use crate::scheduler;
+use crate::thread::{RunState, Thread};
+use crate::transfer;
+use crate::wait::WaitQueue;
+use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
+use abi::{Call, Handle, Rights};
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering::Relaxed;
+
+/// Whether the registers of the running thread carry only words: no handle, no bytes to send
+/// or room to receive.
+fn words_only(registers: &SavedRegisters) -> bool {
+    let transfer = registers.transfer();
+    transfer.handle == 0 && transfer.send_length == 0 && transfer.receive_length == 0
+}
+
+/// Whether the running thread may hand the processor to `peer` directly: it would run next
+/// anyway (its priority is at least the running thread's, and nothing else is due), and it
+/// waits with nothing on a kernel stack.
+fn may_hand_over(current: &Thread, peer: &Thread) -> bool {
+    peer.priority() >= current.priority()
+        && model::blocked_at_restart_point(peer)
+        && !current.stop_requested.load(Relaxed)
+        && !scheduler::switch_pending()
+}
+
+/// Blocks the running thread at its restart point: its registers already name the stage it
+/// waits in, and its `rip` goes back to the `syscall` instruction.
+fn wait_at_restart_point(thread: &Arc<Thread>, queue: WaitQueue) {
+    thread
+        .registers
+        .update(|registers| registers.rip -= SYSCALL_INSTRUCTION_LENGTH);
+    *thread.waiting_in.lock() = Some(queue);
+    thread.set_run_state(RunState::Waiting);
+    let _ = model::block_at_restart_point(thread);
+}
+
+/// `IpcCall` with words only, to a port whose set has a server waiting at its restart point:
+/// the server gets the request, the client waits for the reply, and the processor goes to the
+/// server. Whether it did.
+pub fn call(registers: &SavedRegisters) -> bool {
+    let (number, [port, ..]) = registers.system_call();
+    if number != Call::IpcCall.number() || !words_only(registers) {
+        return false;
+    }
+    let client = scheduler::current();
+    let Ok(port) = client
+        .space
+        .typed(Handle::from_raw(port), Rights::SEND, KernelObject::into_port)
+    else {
+        return false;
+    };
+    let Some(set) = port.set.lock().clone() else {
+        return false;
+    };
+    let server = set.servers.lock().front().cloned();
+    let Some(server) = server.filter(|server| may_hand_over(&client, server)) else {
+        return false;
+    };
+    let Ok(reply) = connect(&client, &server, &port) else {
+        return false;
+    };
+    set.servers.lock().pop_front();
+    *server.waiting_in.lock() = None;
+    model::complete_at_restart_point(&server, 0, &[]);
+    *reply.waiter.lock() = Some(client.clone());
+    wait_at_restart_point(&client, WaitQueue::Reply(Arc::downgrade(&reply)));
+    scheduler::hand_over_to(&server);
+    true
+}
+
+/// `IpcReplyWait` with words only, answering a client that waits at its restart point, on a
+/// port set with no request queued: the client gets the answer, the server waits on the set,
+/// and the processor goes to the client. Whether it did.
+pub fn reply_wait(registers: &SavedRegisters) -> bool {
+    let (_, [reply_handle, first, second, third, fourth, set_handle]) = registers.system_call();
+    if !words_only(registers) {
+        return false;
+    }
+    let server = scheduler::current();
+    let Ok(reply) = server.space.typed(
+        Handle::from_raw(reply_handle),
+        Rights::RECEIVE,
+        KernelObject::into_reply_sender,
+    ) else {
+        return false;
+    };
+    let Some(client) = answerable_client(&server, &reply) else {
+        return false;
+    };
+    let Ok(set) = server.space.typed(
+        Handle::from_raw(set_handle),
+        Rights::RECEIVE,
+        KernelObject::into_port_set,
+    ) else {
+        return false;
+    };
+    if !nothing_queued(&set) || transfer::check_receive(&server).is_err() {
+        return false;
+    }
+    reply.waiter.lock().take();
+    *client.waiting_in.lock() = None;
+    let words = [first, second, third, fourth];
+    *reply.state.lock() = ReplyState::Answered(words, None);
+    let _ = client
+        .space
+        .close_handle(Handle::from_raw(handle_of(&client)));
+    let _ = server.space.close_handle(Handle::from_raw(reply_handle));
+    model::complete_at_restart_point(&client, 0, &reply_results(words));
+    registers.update(|frame| {
+        frame.rax = Call::IpcWait.number();
+        frame.rdi = set_handle;
+    });
+    set.servers.lock().push_back(server.clone());
+    wait_at_restart_point(&server, WaitQueue::PortSet(Arc::downgrade(&set)));
+    scheduler::hand_over_to(&client);
+    true
+}
+
+/// The client a reply answers, if the fast path may answer it: a plain call's reply (not a
+/// keeper's answer to a fault) whose request is all in, with the client waiting for it.
+fn answerable_client(server: &Thread, reply: &Reply) -> Option<Arc<Thread>> {
+    if reply.faulted.lock().is_some()
+        || !matches!(*reply.state.lock(), ReplyState::Pending)
+        || reply.client_gone.load(Relaxed)
+    {
+        return None;
+    }
+    let client = reply.waiter.lock().clone()?;
+    may_hand_over(server, &client).then_some(client)
+}
+
+/// Whether no request waits on any port of the set (a server that waits there would take it
+/// at once, which the general path does).
+fn nothing_queued(set: &PortSet) -> bool {
+    set.ports
+        .lock()
+        .iter()
+        .filter_map(alloc::sync::Weak::upgrade)
+        .all(|port| port.callers.lock().is_empty())
+}
