@@ -120,10 +120,14 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
     *client.waiting_in.lock() = None;
     let words = [first, second, third, fourth];
     *reply.state.lock() = ReplyState::Answered(words, None);
+    // Both sides of the connection close. What closing them would do is done: the client has
+    // its answer and waits no more, the server waits on nothing of it; the reply object goes
+    // back to being the client's spare for its next call.
+    reply.client_gone.store(true, Relaxed);
     let _ = client
         .space
-        .close_handle(Handle::from_raw(handle_of(&client)));
-    let _ = server.space.close_handle(Handle::from_raw(reply_handle));
+        .forget_handle(Handle::from_raw(handle_of(&client)));
+    let _ = server.space.forget_handle(Handle::from_raw(reply_handle));
     model::complete_at_restart_point(&client, 0, &reply_results(words));
     registers.update(|frame| {
         frame.rax = Call::IpcWait.number();
