@@ -13,6 +13,10 @@ extern crate alloc;
 compile_error!("choose an execution model: --features model-process or model-interrupt");
 #[cfg(all(feature = "model-process", feature = "model-interrupt"))]
 compile_error!("the features model-process and model-interrupt exclude each other");
+#[cfg(not(any(feature = "preempt-none", feature = "preempt-partial")))]
+compile_error!("choose a preemption: --features preempt-none or preempt-partial");
+#[cfg(all(feature = "preempt-none", feature = "preempt-partial"))]
+compile_error!("the features preempt-none and preempt-partial exclude each other");
 
 mod arch;
 mod clock;
@@ -43,14 +47,15 @@ pub fn kernel_main(information: &'static BootInformation) -> ! {
     let command_line = CommandLine::parse(information.command_line());
     logger::initialize(command_line.log_level);
     log::info!(
-        "fluke-rs kernel, {} model, command line {:?}",
+        "fluke-rs kernel, {} model, {} preemption, command line {:?}",
         model::NAME,
+        model::PREEMPTION,
         information.command_line()
     );
     if let Some(unknown) = command_line.first_unknown {
         log::warn!("ignoring unknown command-line option {unknown:?}");
     }
-    scheduler::set_preemption(command_line.preemption);
+    model::set_preemption(command_line.preemption);
     arch::initialize_processor();
     let (boot_files, boot_files_physical) = memory::initialize(information);
     clock::start();

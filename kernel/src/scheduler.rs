@@ -11,7 +11,6 @@ use abi::registers::PRIORITY_MAX;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use boot::command_line::Preemption;
 use boot::exit::ExitCode;
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
@@ -253,27 +252,6 @@ pub fn set_priority(thread: &Arc<Thread>, priority: u64) {
     {
         SWITCH_PENDING.store(true, Relaxed);
     }
-}
-
-/// Whether preemption points stop at every opportunity (`preemption=every-point`).
-static PREEMPT_AT_EVERY_POINT: AtomicBool = AtomicBool::new(false);
-
-/// Sets when long kernel operations stop at their preemption points.
-pub fn set_preemption(mode: Preemption) {
-    PREEMPT_AT_EVERY_POINT.store(mode == Preemption::EveryPoint, Relaxed);
-}
-
-/// A preemption point of a long kernel operation (DESIGN.md section 3): whether the operation
-/// is to stop here, with its progress in the registers, and be re-issued. It stops when the
-/// timer wants the CPU (whose interrupt is then taken on the way back to user mode), or at
-/// every point under `preemption=every-point`, where the thread also gives way to ready
-/// threads of its priority.
-pub fn preemption_point() -> bool {
-    if PREEMPT_AT_EVERY_POINT.load(Relaxed) {
-        rotate_current();
-        return true;
-    }
-    crate::arch::apic::timer_interrupt_pending()
 }
 
 /// Whether the running thread is to give way at the end of this kernel entry (it stopped

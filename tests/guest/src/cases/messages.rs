@@ -398,7 +398,12 @@ fn exchange_in_rounds(_: u64) {
             bytes: &send[..size],
             handle: Handle::NONE,
         };
+        // The controller gets a turn before and after every call, whatever the kernel's
+        // preemption: without preemption points a transfer cannot be caught in mid-copy, and
+        // these are the moments left (a server waiting for a request, a client between calls).
+        runtime::syscall::thread_yield();
         let outcome = ipc::call_with(port, [round, 0, 0, 0], outgoing, &mut receive[..size]);
+        runtime::syscall::thread_yield();
         let correct = match outcome {
             Ok((words, incoming)) => {
                 words[0] == size as u64
