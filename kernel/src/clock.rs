@@ -1,23 +1,75 @@
-//! The monotonic clock, advanced by the local APIC timer.
+//! The monotonic clock, advanced by the local APIC timer, and the instants its interrupts were
+//! raised, in time-stamp-counter units (for measuring how long a wake-up waited).
 
+use crate::arch::{apic, cpu};
 use abi::registers::CLOCK_TICK_NANOSECONDS;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
 
+/// The time-stamp counter at the last timer expiry the kernel handled (0 before the first).
+static LAST_EXPIRY: AtomicU64 = AtomicU64::new(0);
+
+/// Time-stamp-counter units per APIC timer count, times 2^16.
+static STAMPS_PER_COUNT: AtomicU64 = AtomicU64::new(1 << 16);
+
 /// Starts the periodic timer.
 pub fn start() {
-    let rate = crate::arch::apic::initialize(CLOCK_TICK_NANOSECONDS);
+    let rate = apic::initialize(CLOCK_TICK_NANOSECONDS);
+    let stamps = measure_stamps_per_count();
+    STAMPS_PER_COUNT.store(stamps, Relaxed);
     log::info!(
-        "clock: APIC timer at {} counts/ms, one tick every {} ns",
+        "clock: APIC timer at {} counts/ms, one tick every {} ns, {}.{:03} time stamps per count",
         rate,
-        CLOCK_TICK_NANOSECONDS
+        CLOCK_TICK_NANOSECONDS,
+        stamps >> 16,
+        (stamps & 0xffff) * 1000 >> 16
     );
 }
 
-/// Counts one timer interrupt.
-pub fn tick() {
-    TICKS.fetch_add(1, Relaxed);
+/// How many time-stamp-counter units one APIC timer count lasts, times 2^16: measured over
+/// a tenth of a period (under QEMU's `-icount` both count virtual nanoseconds: exactly 1).
+fn measure_stamps_per_count() -> u64 {
+    let span = apic::timer_period() / 10;
+    let first = apic::counts_since_expiry();
+    let start = cpu::time_stamp();
+    let mut elapsed = 0;
+    while elapsed < span {
+        let now = apic::counts_since_expiry();
+        // The timer expired meanwhile: count from the expiry instead.
+        elapsed = if now >= first {
+            now - first
+        } else {
+            now + apic::timer_period() - first
+        };
+    }
+    let stamps = cpu::time_stamp() - start;
+    ((stamps << 16) / elapsed.max(1)).max(1)
+}
+
+/// Counts the timer interrupt being handled: the clock moves on by every period that has
+/// passed since the last one handled (several, if interrupts were off that long). Returns the
+/// time stamp at which this interrupt was raised: the first expiry after the last one handled.
+pub fn tick() -> u64 {
+    let now = cpu::time_stamp();
+    let stamps_per_count = STAMPS_PER_COUNT.load(Relaxed);
+    let since_expiry = (apic::counts_since_expiry() * stamps_per_count) >> 16;
+    let period = (apic::timer_period() * stamps_per_count) >> 16;
+    let expiry = now.saturating_sub(since_expiry);
+    let last = LAST_EXPIRY.swap(expiry, Relaxed);
+    if last == 0 || period == 0 || expiry <= last {
+        TICKS.fetch_add(1, Relaxed);
+        return expiry;
+    }
+    let periods = ((expiry - last + period / 2) / period).max(1);
+    TICKS.fetch_add(periods, Relaxed);
+    if periods == 1 {
+        return expiry;
+    }
+    // Interrupts were off for longer than a period: this interrupt was raised by the first
+    // expiry after the last one handled, and later ones merged into it. (Only then is the
+    // period extrapolated: across a `hlt` the counter and the timer may drift apart.)
+    last + period
 }
 
 /// Nanoseconds since the clock started, in whole ticks.

@@ -188,12 +188,14 @@ pub fn sleep_current(deadline: u64) {
     SWITCH_PENDING.store(true, Relaxed);
 }
 
-/// Wakes every sleeper whose deadline has passed.
-pub fn wake_sleepers(now: u64) {
+/// Wakes every sleeper whose deadline has passed, by the timer interrupt raised at the time
+/// stamp `raised` (which each learns: `SleepUntil`'s result).
+pub fn wake_sleepers(now: u64, raised: u64) {
     let mut due = Vec::new();
     SCHEDULER.lock().sleeping.retain(|thread| {
         let wake = matches!(thread.run_state(), RunState::Sleeping { deadline } if deadline <= now);
         if wake {
+            thread.woken_at.store(raised, Relaxed);
             due.push(thread.clone());
         }
         !wake

@@ -426,38 +426,41 @@ impl Space {
         Ok(())
     }
 
-    /// Destroys the space's contents: `end` is called for each of its threads, then every
-    /// handle of its table is closed and its regions and mappings go, which breaks the
-    /// reference cycles a space's own handles may form (a handle to one of its own threads,
-    /// a reply object naming one). The space itself goes when the last reference does.
-    pub fn destroy(&self, end: impl Fn(&Arc<Thread>)) {
-        if self.destroyed.swap(true, Relaxed) {
-            return;
+    /// Destroys one piece of the space's contents; whether nothing is left. The pieces go in
+    /// order: its threads (`end` is called for each), every handle of its table, its regions,
+    /// its mappings; that breaks the reference cycles a space's own handles may form (a handle
+    /// to one of its own threads, a reply object naming one). The space is marked destroyed
+    /// at the first step, so nothing new comes in and the steps end. The space itself goes
+    /// when the last reference does.
+    pub fn destroy_step(&self, end: impl Fn(&Arc<Thread>)) -> bool {
+        // From here on nothing new comes in (no thread, handle, region or mapping), so what
+        // is left only shrinks.
+        self.destroyed.store(true, Relaxed);
+        let thread = self.threads.lock().pop();
+        if let Some(thread) = thread {
+            if let Some(thread) = thread.upgrade() {
+                end(&thread);
+            }
+            return false;
         }
-        let threads: Vec<Arc<Thread>> = core::mem::take(&mut *self.threads.lock())
-            .iter()
-            .filter_map(Weak::upgrade)
-            .collect();
-        for thread in &threads {
-            end(thread);
-        }
-        drop(threads);
-        let objects = self.handles.lock().drain();
-        for object in &objects {
+        let object = self.handles.lock().take_last();
+        if let Some(object) = object {
             object.handle_closed();
+            return false;
         }
-        drop(objects);
-        let regions = core::mem::take(&mut *self.regions.lock());
-        for region in regions.values() {
+        let region = self.regions.lock().pop_first();
+        if let Some((_, region)) = region {
             region.destroy();
+            return false;
         }
-        drop(regions);
         let hint = self.last_mapping.lock().take();
         drop(hint);
-        let mappings = core::mem::take(&mut *self.mappings.lock());
-        for mapping in mappings.values() {
+        let mapping = self.mappings.lock().pop_first();
+        if let Some((_, mapping)) = mapping {
             mapping.destroy();
+            return false;
         }
+        true
     }
 
     /// Makes this space the CPU's current one.

@@ -82,6 +82,9 @@ pub struct Thread {
     pub inherits_quantum: AtomicBool,
     /// Set by `ThreadInterrupt`: stop at the next point the registers fully describe.
     pub stop_requested: AtomicBool,
+    /// The time stamp of the timer interrupt that last ended its sleep (0 once `SleepUntil`
+    /// has returned it).
+    pub woken_at: AtomicU64,
     /// Why the thread was last woken from a block (a `model::Wake` code; process model).
     #[cfg_attr(feature = "model-interrupt", allow(dead_code))]
     pub wake: AtomicU8,
@@ -128,6 +131,7 @@ impl Thread {
             stop_requested: AtomicBool::new(false),
             inherits_quantum: AtomicBool::new(false),
             wake: AtomicU8::new(0),
+            woken_at: AtomicU64::new(0),
             waiting_in: Lock::new(None),
             keeper: Lock::new(None),
             fault_sequence: AtomicU64::new(0),

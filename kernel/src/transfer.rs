@@ -29,9 +29,12 @@ pub enum Interruption {
     Preempted,
 }
 
-/// Checks a range of a thread's own memory that a transfer will use: wholly in the user half,
-/// and every page mapped with the access the transfer needs (written, for a receive buffer),
-/// or in a hole a region keeper will fill.
+/// Checks a range of a thread's own memory that a transfer will use, in bounded time: wholly
+/// in the user half, and its first and last pages mapped with the access the transfer needs
+/// (written, for a receive buffer) or in a hole a region keeper will fill. A page in between
+/// that turns out missing stops the copy there, with the progress in the registers; checking
+/// every page here would make each re-issue of a long transfer (after every preemption point)
+/// walk all that is left of it again.
 fn check_range(thread: &Thread, address: u64, length: u64, write: bool) -> Result<(), Error> {
     if length == 0 {
         return Ok(());
@@ -43,7 +46,7 @@ fn check_range(thread: &Thread, address: u64, length: u64, write: bool) -> Resul
         Ok(_) => true,
         Err(hole) => hole.keeper().is_some(),
     };
-    if range.pages().all(good) {
+    if range.end_pages().into_iter().all(good) {
         Ok(())
     } else {
         Err(Error::BadAddress)

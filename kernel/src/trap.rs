@@ -110,8 +110,8 @@ pub fn stop_for_keeper(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Po
 /// The clock's periodic interrupt; `from_user` when it interrupted a user thread, which may then
 /// be preempted (from kernel mode it interrupted the idle loop, which looks for work itself).
 pub fn timer_interrupt(from_user: bool) {
-    clock::tick();
-    scheduler::wake_sleepers(clock::now());
+    let raised = clock::tick();
+    scheduler::wake_sleepers(clock::now(), raised);
     if from_user {
         scheduler::rotate_current_after_quantum(clock::now());
         scheduler::reschedule();

@@ -46,6 +46,14 @@ impl UserSlice {
         }
     }
 
+    /// The addresses of the first and the last page the range touches (the same page for a
+    /// range within one).
+    pub fn end_pages(&self) -> [u64; 2] {
+        let page = crate::arch::physical::FRAME_SIZE;
+        let last_byte = self.address + self.length.max(1) - 1;
+        [self.address & !(page - 1), last_byte & !(page - 1)]
+    }
+
     /// The address of every page the range touches, in order.
     pub fn pages(&self) -> impl Iterator<Item = u64> {
         let page = crate::arch::physical::FRAME_SIZE;

@@ -91,7 +91,7 @@ impl QemuCommand {
         arguments.push(self.command_line.clone().into());
         if self.count_instructions {
             arguments.push("-icount".into());
-            arguments.push("shift=0".into());
+            arguments.push("shift=0,sleep=off".into());
         }
         if self.wait_for_debugger {
             arguments.push("-s".into());

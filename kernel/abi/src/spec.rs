@@ -86,7 +86,11 @@ pub const TABLE: &[CallSpecification] = &[
         call: Call::SleepUntil,
         category: Category::Long,
         arguments: &["absolute deadline in nanoseconds of the monotonic clock"],
-        results: &[],
+        results: &[
+            "the time-stamp counter when the timer interrupt that ended the sleep was \
+                    raised, or when the call returned if it did not sleep (for measuring \
+                    wake-up latency)",
+        ],
         message: "",
         errors: &[],
         restart: "re-issued from scratch: the deadline is absolute, so restarting never \
@@ -715,7 +719,7 @@ pub const TABLE: &[CallSpecification] = &[
     },
     CallSpecification {
         call: Call::SpaceDestroy,
-        category: Category::Trivial,
+        category: Category::MultiStage,
         arguments: &["space (CONTROL), not the caller's own"],
         results: &[],
         message: "",
@@ -725,8 +729,10 @@ pub const TABLE: &[CallSpecification] = &[
             Error::MissingRights,
             Error::InvalidState,
         ],
-        restart: "never interrupted; returns once every thread of the space is stopped, in \
-                  bounded time",
+        restart: "stops at a preemption point between any two pieces it destroys (a thread, \
+                  a handle, a region, a mapping); the space keeps what is left and is already \
+                  marked destroyed, so the re-issued call, with the same registers, goes on \
+                  from there",
         summary: "Destroys a space: its threads stop where they are and read as exited with \
                   status KILLED, every handle in its table is closed (which ends its sides of \
                   any conversation), its regions and mappings go with everything derived \

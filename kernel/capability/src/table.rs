@@ -62,10 +62,12 @@ impl<T> HandleTable<T> {
     /// Stores an object with rights; returns its handle.
     pub fn insert(&mut self, object: T, rights: Rights) -> Handle {
         self.live += 1;
-        if let Some(index) = self.free.pop() {
-            let slot = &mut self.slots[index as usize];
-            slot.entry = Some((object, rights));
-            return Handle::new(index, slot.generation);
+        // Free slots past the end were taken away by `take_last`.
+        while let Some(index) = self.free.pop() {
+            if let Some(slot) = self.slots.get_mut(index as usize) {
+                slot.entry = Some((object, rights));
+                return Handle::new(index, slot.generation);
+            }
         }
         if self.slots.is_empty() {
             // Slot 0 stays empty forever, so that 0 is never a handle.
@@ -125,6 +127,18 @@ impl<T> HandleTable<T> {
         Ok(entry)
     }
 
+    /// Takes out the object of the last live slot, if any, and drops the slots after it: for
+    /// destroying a space piece by piece, with preemption points in between.
+    pub fn take_last(&mut self) -> Option<T> {
+        while let Some(slot) = self.slots.pop() {
+            if let Some((object, _)) = slot.entry {
+                self.live -= 1;
+                return Some(object);
+            }
+        }
+        None
+    }
+
     /// Takes every object out, leaving an empty table (for destroying a space).
     pub fn drain(&mut self) -> Vec<T> {
         self.free.clear();
@@ -181,6 +195,25 @@ mod tests {
         assert_eq!(table.get(old, Rights::empty()), Err(Error::BadHandle));
         assert_eq!(table.get(new, Rights::empty()), Ok(&2));
         assert_eq!(table.slot_count(), 1);
+    }
+
+    #[test]
+    fn taking_the_last_handles_one_by_one_empties_the_table() {
+        let mut table = HandleTable::new();
+        let handles: Vec<Handle> = (0..5)
+            .map(|value| table.insert(value, Rights::all()))
+            .collect();
+        table.remove(handles[4]).unwrap();
+        table.remove(handles[1]).unwrap();
+        assert_eq!(table.take_last(), Some(3));
+        assert_eq!(table.take_last(), Some(2));
+        assert_eq!(table.take_last(), Some(0));
+        assert_eq!(table.take_last(), None);
+        assert!(table.is_empty());
+        // Slots freed before were dropped with the rest; a new handle gets a fresh one.
+        let fresh = table.insert(9, Rights::all());
+        assert_eq!(table.get(fresh, Rights::empty()), Ok(&9));
+        assert_eq!(table.len(), 1);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::user_pointer::UserSlice;
 use crate::{clock, logger, scheduler};
 use abi::Error;
 use abi::registers::DEBUG_PRINT_MAX;
+use core::sync::atomic::Ordering::Relaxed;
 
 /// `DebugPrint`: all or nothing, the bytes are copied in before any is printed.
 pub fn debug_print(address: u64, length: u64) -> Result<(), Error> {
@@ -18,12 +19,18 @@ pub fn debug_print(address: u64, length: u64) -> Result<(), Error> {
 
 /// `SleepUntil`. In the process model this loops after each wake-up; in the interrupt model
 /// `block` returns `Restart` and the re-issued call starts here again. Either way the deadline
-/// is checked afresh, so a spurious wake-up never cuts the sleep short.
-pub fn sleep_until(deadline: u64) -> Result<(), Restart> {
+/// is checked afresh, so a spurious wake-up never cuts the sleep short. Returns the time stamp
+/// of the timer interrupt that ended the sleep, or the present one if the call did not sleep.
+pub fn sleep_until(deadline: u64) -> Result<u64, Restart> {
+    let thread = scheduler::current();
     while clock::now() < deadline {
+        thread.woken_at.store(0, Relaxed);
         scheduler::sleep_current(deadline);
         // Only the clock wakes a sleeper: whatever the reason, look at the clock again.
         model::block()?;
     }
-    Ok(())
+    match thread.woken_at.swap(0, Relaxed) {
+        0 => Ok(crate::arch::cpu::time_stamp()),
+        raised => Ok(raised),
+    }
 }

@@ -35,10 +35,7 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
             Ok(None)
         }
         Some(Call::ClockMonotonic) => Ok(Some(crate::clock::now())),
-        Some(Call::SleepUntil) => {
-            console_and_clock::sleep_until(first)?;
-            Ok(None)
-        }
+        Some(Call::SleepUntil) => Ok(Some(console_and_clock::sleep_until(first)?)),
         Some(Call::HandleClose) => handles::close(first).map(|()| None),
         Some(Call::HandleDuplicate) => handles::duplicate(first, second).map(Some),
         Some(Call::SpaceCreate) => handles::create_space(first).map(Some),
@@ -113,7 +110,7 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::RegionDestroy) => memory::region_destroy(first).map(|()| None),
         Some(Call::MappingCreate) => memory::mapping_create(arguments()).map(Some),
         Some(Call::MappingDestroy) => memory::mapping_destroy(first).map(|()| None),
-        Some(Call::SpaceDestroy) => threads::destroy_space(first).map(|()| None),
+        Some(Call::SpaceDestroy) => return finish_empty(registers, threads::destroy_space(first)?),
         Some(Call::RegionProtect) => memory::region_protect(first, second).map(|()| None),
         Some(Call::MappingProtect) => memory::mapping_protect(first, second).map(|()| None),
         Some(Call::RegionResize) => memory::region_resize(first, second).map(|()| None),

@@ -3,10 +3,12 @@
 
 use crate::arch::thread_state;
 use crate::ipc::Port;
+use crate::model::{self, Restart};
 use crate::object::KernelObject;
+use crate::scheduler;
 use crate::thread::{RunState, SegmentBases, Thread};
 use crate::user_pointer::UserSlice;
-use crate::{model, scheduler};
+use crate::wait::{BlockingResult, or_return_error};
 use abi::registers::PRIORITY_MAX;
 use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState, flags as state_flags};
 use abi::{Error, Handle, Rights};
@@ -104,23 +106,31 @@ pub fn interrupt(handle: u64) -> Result<(), Error> {
 
 /// `SpaceDestroy`: ends every thread of the space and empties it. A space cannot destroy
 /// itself (its caller would end in the middle of the call).
-pub fn destroy_space(handle: u64) -> Result<(), Error> {
+pub fn destroy_space(handle: u64) -> BlockingResult {
     let caller = scheduler::current();
-    let space = caller.space.typed(
+    let space = or_return_error!(caller.space.typed(
         Handle::from_raw(handle),
         Rights::CONTROL,
         KernelObject::into_space,
-    )?;
+    ));
     if Arc::ptr_eq(&space, &caller.space) {
-        return Err(Error::InvalidState);
+        return Ok(Err(Error::InvalidState));
     }
-    space.destroy(|thread| {
+    drop(caller);
+    let end = |thread: &Arc<Thread>| {
         let _ = stop(thread);
         // A faulted thread may still wait in its keeper's queue.
         crate::wait::withdraw(thread);
         thread.set_run_state(RunState::Exited(abi::state::KILLED));
-    });
-    Ok(())
+    };
+    // A space with many objects takes long to empty: between pieces, a preemption point lets
+    // a due thread run; the call is then re-issued and goes on with what is left.
+    while !space.destroy_step(end) {
+        if model::preemption_point() {
+            return Err(Restart);
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// A handle to `thread` was closed. The last one, while the thread is stopped or faulted, ends

@@ -47,6 +47,12 @@ pub fn sleep_until(deadline: u64) -> Result<(), Error> {
     Error::check(call3(Call::SleepUntil, deadline, 0, 0).status)
 }
 
+/// `SleepUntil`, returning the time stamp (`rdtsc`) at which the timer interrupt that ended
+/// the sleep was raised: reading the counter on return gives the wake-up latency.
+pub fn sleep_until_measured(deadline: u64) -> Result<u64, Error> {
+    status(call3(Call::SleepUntil, deadline, 0, 0))
+}
+
 fn status(returned: crate::arch::syscall::Returned) -> Result<u64, Error> {
     Error::check(returned.status).map(|()| returned.results[0])
 }

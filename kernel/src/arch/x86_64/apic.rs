@@ -3,6 +3,7 @@
 
 use super::interrupts::{SPURIOUS_VECTOR, TIMER_VECTOR};
 use super::paging::device_address;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use x86_64::instructions::port::Port;
 
 /// The local APIC's physical register page (its reset default, `IA32_APIC_BASE`).
@@ -103,6 +104,9 @@ fn measure_counts_per_millisecond() -> Option<u64> {
     (per_millisecond > 0).then_some(per_millisecond)
 }
 
+/// The timer's period in counts, once started.
+static PERIOD_COUNTS: AtomicU64 = AtomicU64::new(0);
+
 /// Enables the local APIC and starts its timer with one interrupt per `period_nanoseconds`.
 /// Returns the measured timer rate in counts per millisecond.
 pub fn initialize(period_nanoseconds: u64) -> u64 {
@@ -118,8 +122,20 @@ pub fn initialize(period_nanoseconds: u64) -> u64 {
     let count = (per_millisecond * period_nanoseconds / 1_000_000).clamp(1, u32::MAX as u64);
     write(TIMER_DIVIDE_REGISTER, DIVIDE_BY_ONE);
     write(TIMER_VECTOR_REGISTER, TIMER_PERIODIC | TIMER_VECTOR as u32);
+    PERIOD_COUNTS.store(count, Relaxed);
     write(TIMER_INITIAL_COUNT_REGISTER, count as u32);
     per_millisecond
+}
+
+/// The timer's period in counts.
+pub fn timer_period() -> u64 {
+    PERIOD_COUNTS.load(Relaxed)
+}
+
+/// Counts since the timer last expired: in periodic mode the current-count register restarts
+/// from the initial count at each expiry and counts down (Intel SDM vol. 3A section 11.5.4).
+pub fn counts_since_expiry() -> u64 {
+    timer_period().saturating_sub(read(TIMER_CURRENT_COUNT_REGISTER) as u64)
 }
 
 /// Acknowledges the interrupt being handled.

@@ -77,6 +77,13 @@ pub fn set_entry_points(frame_top: u64, kernel_stack_top: u64) {
     super::segmentation::set_kernel_entry_stack(frame_top);
 }
 
+/// The time-stamp counter (Intel SDM vol. 3B section 18.17). Under QEMU's `-icount` it counts
+/// virtual nanoseconds, one per guest instruction with `shift=0`.
+pub fn time_stamp() -> u64 {
+    // SAFETY: `rdtsc` only reads the counter; user mode may read it too, so it reveals nothing.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
 /// Waits for the next interrupt with interrupts enabled, then disables them again. The
 /// `sti; hlt` pair cannot lose a wake-up: `sti` takes effect after the next instruction.
 pub fn wait_for_interrupt() {

@@ -1,6 +1,7 @@
 //! Isolation between spaces: a child space whose threads spin, fault in a loop and flood its
 //! parent's port with one-way messages cannot stop the parent from being served, sleeping to
-//! its deadlines and stopping the child.
+//! its deadlines and stopping the child; and destroying a child full of objects is a
+//! restartable operation like any other.
 
 use super::handles::fail;
 use super::memory::child_running_this_program;
@@ -17,10 +18,16 @@ use runtime::syscall::{clock_monotonic, handle_close, handle_grant, sleep_until,
 use runtime::thread::{Stack, Thread, spawn, spawn_in};
 
 /// The cases.
-pub const CASES: &[Case] = &[Case {
-    name: "isolation_a_spinning_faulting_flooding_child_cannot_starve_its_parent",
-    run: hostile_child,
-}];
+pub const CASES: &[Case] = &[
+    Case {
+        name: "isolation_a_spinning_faulting_flooding_child_cannot_starve_its_parent",
+        run: hostile_child,
+    },
+    Case {
+        name: "restart_torture_destroying_a_space_full_of_objects",
+        run: destroy_moving,
+    },
+];
 
 static SPINNER_STACK: Stack<1024> = Stack::new();
 static FAULTER_STACK: Stack<1024> = Stack::new();
@@ -160,5 +167,87 @@ fn hostile_child() -> Result<(), CaseFailure> {
         wait_for(|| matches!(server.status(), Ok((Condition::Exited, 0, _)))),
         "the service never ended"
     );
+    Ok(())
+}
+
+/// Handles the parent puts in the child it destroys.
+const GRANTED: u64 = 1500;
+static DESTROYER_STACK: Stack<1024> = Stack::new();
+static CALLER_STACK: Stack<1024> = Stack::new();
+static DESTROYED: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Destroys the space `child` and records the call's status.
+fn destroy(child: u64) {
+    let status = match space_destroy(Handle::from_raw(child)) {
+        Ok(()) => 0,
+        Err(error) => error.code(),
+    };
+    DESTROYED.store(status, SeqCst);
+}
+
+/// In the child: one call to the parent, which the parent takes and never answers.
+fn call_parent(port: u64) {
+    let _ = ipc::call(Handle::from_raw(port), [7, 0, 0, 0]);
+}
+
+/// The restart torture test for `SpaceDestroy`: a thread destroys a child holding a thread in
+/// a call, spinning threads and 1,500 handles, while the controller keeps moving it into new
+/// threads (between any two pieces under partial preemption, where the call stops at every
+/// preemption point); the destruction completes once, with all its effects.
+fn destroy_moving() -> Result<(), CaseFailure> {
+    let (child, image, shown) = child_running_this_program()?;
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let child_port = handle_grant(child, port, Rights::SEND).map_err(fail)?;
+    for _ in 1..GRANTED {
+        handle_grant(child, port, Rights::SEND).map_err(fail)?;
+    }
+    let caller = spawn_in(child, &CALLER_STACK, call_parent, child_port.raw()).map_err(fail)?;
+    let spinner = spawn_in(child, &SPINNER_STACK, spin, 0).map_err(fail)?;
+    check_equal!(caller.resume(), Ok(()));
+    check_equal!(spinner.resume(), Ok(()));
+    let request = ipc::wait(set).map_err(fail)?;
+    check_equal!(request.words[0], 7);
+    DESTROYED.store(u64::MAX, SeqCst);
+    let mut destroyer = spawn(&DESTROYER_STACK, destroy, child.raw()).map_err(fail)?;
+    check_equal!(destroyer.resume(), Ok(()));
+    let (mut moves, mut mid_call) = (0u64, 0u64);
+    while DESTROYED.load(SeqCst) == u64::MAX && moves < 100_000 {
+        runtime::syscall::thread_yield();
+        let mut inspect = |moved: super::Moved<'_>| {
+            if moved.state.registers[runtime::abi::state::register::RAX]
+                == runtime::abi::Call::SpaceDestroy.number()
+            {
+                mid_call += 1;
+            }
+        };
+        match super::transplant(&destroyer, &mut inspect)? {
+            Some(moved) => destroyer = moved,
+            None => break,
+        }
+        moves += 1;
+    }
+    check!(
+        wait_for(|| DESTROYED.load(SeqCst) != u64::MAX),
+        "the destroyer never returned"
+    );
+    check_equal!(DESTROYED.load(SeqCst), 0);
+    runtime::println!("  {moves} moves, {mid_call} in the middle of the destruction");
+    // Its threads are gone, and the handle its caller held: the call's reply goes nowhere.
+    check_equal!(caller.status(), Ok((Condition::Exited, KILLED, 0)));
+    check_equal!(spinner.status(), Ok((Condition::Exited, KILLED, 0)));
+    check_equal!(
+        ipc::reply(request.reply, [0, 0, 0, 0]),
+        Err(Error::PeerGone)
+    );
+    check_equal!(
+        handle_grant(child, port, Rights::SEND).err(),
+        Some(Error::InvalidState)
+    );
+    drop((caller, spinner, destroyer));
+    for handle in [port, set, shown, image, child] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
     Ok(())
 }

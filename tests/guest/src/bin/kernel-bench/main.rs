@@ -6,6 +6,7 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
+mod latency;
 mod paging;
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -306,6 +307,10 @@ fn main(_: &str) -> i32 {
         return 1;
     }
     report("mutex_hand_off", &samples, overhead / 2);
+    if let Err(error) = latency::latency_benchmarks() {
+        println!("bench-note the latency benchmarks could not run: {error}");
+        return 1;
+    }
 
     0
 }
