@@ -20,7 +20,7 @@ use goblin::elf::{Elf, header, program_header};
 use region::PageRange;
 
 /// The kernel memory the root program's space may use for objects, in bytes.
-const ROOT_QUOTA: u64 = 12 << 20;
+const ROOT_QUOTA: u64 = 32 << 20;
 
 /// The root program's stack: 256 KiB ending here, its argument string at the very top.
 const STACK_TOP: u64 = 0x0000_7fff_ffff_0000;

@@ -59,6 +59,7 @@ pub fn kernel_main(information: &'static BootInformation) -> ! {
     arch::initialize_processor();
     let (boot_files, boot_files_physical) = memory::initialize(information);
     clock::start();
+    thread::log_cost();
     if let Some(crash) = command_line.crash {
         arch::crash::provoke(crash);
     }

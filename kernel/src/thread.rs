@@ -18,6 +18,19 @@ pub const THREAD_COST: u64 = crate::memory::heap_cost(size_of::<Thread>())
     + crate::ipc::REPLY_COST
     + model::KERNEL_STACK_BYTES;
 
+/// Logs what a thread costs, part by part (the measurement report quotes it).
+pub fn log_cost() {
+    log::info!(
+        "memory: a thread is charged {THREAD_COST} bytes: control block {} (of which registers \
+         {} and FPU area {}), reply object {}, kernel stack {}",
+        crate::memory::heap_cost(size_of::<Thread>()),
+        size_of::<SavedRegisters>(),
+        size_of::<FpuState>(),
+        crate::ipc::REPLY_COST,
+        model::KERNEL_STACK_BYTES
+    );
+}
+
 /// What a thread is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunState {

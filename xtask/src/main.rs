@@ -7,6 +7,7 @@
 mod bench;
 mod build;
 mod configuration;
+mod plot;
 mod run;
 mod spec;
 mod test;

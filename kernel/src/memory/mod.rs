@@ -8,7 +8,7 @@ use crate::arch::{heap, paging, physical};
 use frames::FrameAllocator;
 
 /// The kernel heap's size: kernel objects live here until per-space quotas arrive.
-const HEAP_SIZE: u64 = 16 << 20;
+const HEAP_SIZE: u64 = 40 << 20;
 /// Below this the PC keeps firmware data and the loader its boot information.
 const LOW_MEMORY_END: u64 = 1 << 20;
 

@@ -7,11 +7,9 @@
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use runtime::abi::memory::{MemoryRights, PAGE_SIZE};
-use runtime::abi::registers::transfer::Transfer;
-use runtime::abi::{Call, Error, Handle, Rights};
+use runtime::abi::{Error, Handle, Rights};
 use runtime::arch::counter::time_stamp;
-use runtime::arch::syscall::call_with_transfer;
-use runtime::ipc::{port_create, port_set_add, port_set_create};
+use runtime::ipc::port_create;
 use runtime::memory::{mapping_create, mapping_destroy, region_create};
 use runtime::syscall::{
     clock_monotonic, handle_close, handle_grant, sleep_until_measured, space_create, space_destroy,
@@ -33,8 +31,6 @@ static CLIENT_STACK: Stack<1024> = Stack::new();
 static SERVER_STACK: Stack<1024> = Stack::new();
 static LOADER_STACK: Stack<2048> = Stack::new();
 
-/// The RAM the transfer load copies from (the first `TRANSFER_BYTES`) and into (the next).
-static RAM_BUFFERS: AtomicU64 = AtomicU64::new(0);
 /// Where the chain load maps its chain (two windows of `CHAIN_PAGES` pages).
 static CHAIN_BASE: AtomicU64 = AtomicU64::new(0);
 
@@ -77,51 +73,17 @@ fn report_latency(name: &str, samples: &[u64; SAMPLES]) {
     );
 }
 
-/// A client that sends `TRANSFER_BYTES` in every call, forever.
-fn transfer_client(port: u64) {
-    let ram = RAM_BUFFERS.load(Relaxed);
-    loop {
-        let mut transfer = Transfer {
-            send_address: ram,
-            send_length: TRANSFER_BYTES,
-            ..Transfer::default()
-        };
-        call_with_transfer(Call::IpcCall, [port, 0, 0, 0, 0, 0], &mut transfer);
-    }
-}
-
-/// A server that takes `TRANSFER_BYTES` with every request and answers with words only.
-fn transfer_server(set: u64) {
-    let ram = RAM_BUFFERS.load(Relaxed);
-    let room = || Transfer {
-        receive_address: ram + TRANSFER_BYTES,
-        receive_length: TRANSFER_BYTES,
-        ..Transfer::default()
-    };
-    let (_, results) = call_with_transfer(Call::IpcWait, [set, 0, 0, 0, 0, 0], &mut room());
-    let mut reply = results[0];
-    loop {
-        let arguments = [reply, 0, 0, 0, 0, set];
-        let (_, results) = call_with_transfer(Call::IpcReplyWait, arguments, &mut room());
-        reply = results[0];
-    }
-}
-
 /// The first load: a client and a server moving 4 MiB per call between two RAM buffers.
 fn transfers(samples: &mut [u64; SAMPLES]) -> Result<(), Error> {
-    let (ram, size) = runtime::process::ram();
-    if size < 2 * TRANSFER_BYTES {
-        return Err(Error::OutOfMemory);
-    }
-    RAM_BUFFERS.store(ram + size - 2 * TRANSFER_BYTES, Relaxed);
-    let port = port_create(0)?;
-    let set = port_set_create()?;
-    port_set_add(set, port)?;
-    let server = spawn(&SERVER_STACK, transfer_server, set.raw())?;
-    let client = spawn(&CLIENT_STACK, transfer_client, port.raw())?;
-    under_load("ipc_4_mib_transfer", &[server, client], samples)?;
-    handle_close(port)?;
-    handle_close(set)
+    let pair = crate::transfer::TransferPair::new(TRANSFER_BYTES, &SERVER_STACK, LOAD_PRIORITY)?;
+    let client = spawn(
+        &CLIENT_STACK,
+        crate::transfer::send_forever,
+        pair.port().raw(),
+    )?;
+    let outcome = under_load("ipc_4_mib_transfer", &[client], samples);
+    pair.close()?;
+    outcome
 }
 
 /// Maps `pages` of `region` at `address` of this space.

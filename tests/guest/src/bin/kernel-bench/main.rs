@@ -6,8 +6,10 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
+mod footprint;
 mod latency;
 mod paging;
+mod transfer;
 
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use runtime::abi::memory::MemoryRights;
@@ -241,7 +243,24 @@ fn paging_benchmarks(overhead: u64) -> Result<(), runtime::abi::Error> {
     Ok(())
 }
 
-fn main(_: &str) -> i32 {
+/// Reports the 1 MiB call of `transfer::one_mebibyte_calls`.
+fn one_mebibyte_call() -> Result<(), runtime::abi::Error> {
+    let mut rounds = [0u64; 20];
+    transfer::one_mebibyte_calls(&mut rounds)?;
+    report_samples("ipc_call_1_mib", &rounds, 0);
+    Ok(())
+}
+
+/// With the argument `restart` (the boot with `preemption=every-point`), only the benchmark
+/// whose restarts are priced; otherwise every benchmark.
+fn main(arguments: &str) -> i32 {
+    if arguments.trim() == "restart" {
+        if let Err(error) = one_mebibyte_call() {
+            println!("bench-note ipc_call_1_mib could not run: {error}");
+            return 1;
+        }
+        return 0;
+    }
     let mut samples = [0u64; ITERATIONS];
     sample(&mut samples, || {});
     let overhead = samples[ITERATIONS / 2];
@@ -307,6 +326,14 @@ fn main(_: &str) -> i32 {
         return 1;
     }
     report("mutex_hand_off", &samples, overhead / 2);
+    if let Err(error) = one_mebibyte_call() {
+        println!("bench-note ipc_call_1_mib could not run: {error}");
+        return 1;
+    }
+    if let Err(error) = footprint::threads_blocked_in_ipc() {
+        println!("bench-note threads_blocked_in_ipc could not run: {error}");
+        return 1;
+    }
     if let Err(error) = latency::latency_benchmarks() {
         println!("bench-note the latency benchmarks could not run: {error}");
         return 1;
