@@ -281,16 +281,18 @@ fn threads_leak_nothing() -> Result<(), CaseFailure> {
 
 static MANY: [AtomicU64; 16384] = [const { AtomicU64::new(0) }; 16384];
 
-/// Creating stopped threads until the space's quota is spent ends in `QuotaExceeded`, never in
-/// a kernel that ran out of memory; closing them gives the quota back.
+/// Creating stopped threads until a space's quota is spent ends in `QuotaExceeded`, never in
+/// a kernel that ran out of memory; closing them gives the quota back. (A child space with a
+/// quota of 4 MiB pays for them, whatever the root program's quota.)
 fn quota_runs_out_cleanly() -> Result<(), CaseFailure> {
     let state = initial_state(STACK.top(), exit_at_once, 0);
+    let space = runtime::syscall::space_create(4 << 20).map_err(fail)?;
     let mut created = 0;
     let outcome = loop {
         if created == MANY.len() {
             break Ok(());
         }
-        match thread_create(own_space(), &state) {
+        match thread_create(space, &state) {
             Ok(handle) => {
                 MANY[created].store(handle.raw(), SeqCst);
                 created += 1;
@@ -306,7 +308,8 @@ fn quota_runs_out_cleanly() -> Result<(), CaseFailure> {
         created > 100,
         "only {created} threads before the quota ran out"
     );
-    let again = thread_create(own_space(), &state).map_err(fail)?;
+    let again = thread_create(space, &state).map_err(fail)?;
     check_equal!(runtime::syscall::handle_close(again), Ok(()));
+    check_equal!(runtime::syscall::handle_close(space), Ok(()));
     Ok(())
 }
