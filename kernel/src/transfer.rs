@@ -29,17 +29,36 @@ pub enum Interruption {
     Preempted,
 }
 
-/// Checks a range of a thread's own memory that a transfer will use, in bounded time: wholly
-/// in the user half, and its first and last pages mapped with the access the transfer needs
-/// (written, for a receive buffer) or in a hole a region keeper will fill. A page in between
-/// that turns out missing stops the copy there, with the progress in the registers; checking
-/// every page here would make each re-issue of a long transfer (after every preemption point)
-/// walk all that is left of it again.
-fn check_range(thread: &Thread, address: u64, length: u64, write: bool) -> Result<(), Error> {
+/// What a call checks of its buffers before anything moves, in bounded time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// The first stage of a call: the bounds, and that the first and last pages are mapped
+    /// with the access the transfer needs (written, for a receive buffer) or lie in a hole a
+    /// region keeper will fill; so that an absurd buffer is refused before anything moves.
+    Ends,
+    /// A later stage, re-issued after every preemption point of a long transfer: the bounds
+    /// only, which costs nothing per page.
+    Bounds,
+}
+
+/// Checks a range of a thread's own memory that a transfer will use: wholly in the user
+/// half, no longer than a call may name, and as `check` says. A page that turns out missing
+/// stops the copy there, with the progress in the registers; checking every page here would
+/// make each re-issue of a long transfer walk all that is left of it again.
+fn check_range(
+    thread: &Thread,
+    address: u64,
+    length: u64,
+    write: bool,
+    check: Check,
+) -> Result<(), Error> {
     if length == 0 {
         return Ok(());
     }
     let range = UserSlice::new(address, length, abi::registers::transfer::LENGTH_MAX)?;
+    if check == Check::Bounds {
+        return Ok(());
+    }
     // A page is good if it is there, or a region keeper can supply it when the copy gets to
     // it.
     let good = |page| match virtual_memory::resolve(&thread.space, page, needed(write)) {
@@ -55,12 +74,18 @@ fn check_range(thread: &Thread, address: u64, length: u64, write: bool) -> Resul
 
 /// Checks what the calling thread is about to send: its bytes, and the handle in `rbx` (which
 /// must carry `TRANSFER`).
-pub fn check_send(thread: &Thread) -> Result<(), Error> {
+pub fn check_send(thread: &Thread, check: Check) -> Result<(), Error> {
     let transfer = thread.registers.transfer();
     if transfer.send_length == 0 && transfer.handle == 0 {
         return Ok(());
     }
-    check_range(thread, transfer.send_address, transfer.send_length, false)?;
+    check_range(
+        thread,
+        transfer.send_address,
+        transfer.send_length,
+        false,
+        check,
+    )?;
     if transfer.handle != 0 {
         thread
             .space
@@ -70,13 +95,14 @@ pub fn check_send(thread: &Thread) -> Result<(), Error> {
 }
 
 /// Checks the calling thread's receive buffer.
-pub fn check_receive(thread: &Thread) -> Result<(), Error> {
+pub fn check_receive(thread: &Thread, check: Check) -> Result<(), Error> {
     let transfer = thread.registers.transfer();
     check_range(
         thread,
         transfer.receive_address,
         transfer.receive_length,
         true,
+        check,
     )
 }
 

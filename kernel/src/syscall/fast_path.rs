@@ -114,7 +114,7 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
     ) else {
         return false;
     };
-    if !nothing_queued(&set) || transfer::check_receive(&server).is_err() {
+    if !nothing_queued(&set) || transfer::check_receive(&server, transfer::Check::Ends).is_err() {
         return false;
     }
     reply.waiter.lock().take();

@@ -12,7 +12,7 @@ use crate::model::{self, Restart};
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::thread::{FaultReport, RunState, Thread};
-use crate::transfer;
+use crate::transfer::{self, Check};
 use crate::wait::{BlockingResult, WaitQueue, block_at_restart_point, or_return_error};
 use abi::keeper::{self, FaultMessage};
 use abi::registers::MESSAGE_WORDS;
@@ -76,7 +76,10 @@ pub fn port_set_add(set: u64, port: u64) -> Result<(), Error> {
 pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
     let port = or_return_error!(object(port, Rights::SEND, KernelObject::into_port));
     let client = scheduler::current();
-    or_return_error!(transfer::check_send(&client).and(transfer::check_receive(&client)));
+    or_return_error!(
+        transfer::check_send(&client, Check::Ends)
+            .and(transfer::check_receive(&client, Check::Ends))
+    );
     let set = port.set.lock().clone();
     let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
     let Some(server) = server else {
@@ -145,7 +148,7 @@ pub fn send_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
         KernelObject::into_reply_receiver
     ));
     let client = scheduler::current();
-    or_return_error!(transfer::check_send(&client));
+    or_return_error!(transfer::check_send(&client, Check::Bounds));
     let state = reply.state.lock().clone();
     match state {
         ReplyState::Request if reply.open.load(core::sync::atomic::Ordering::Relaxed) => {}
@@ -190,7 +193,7 @@ pub fn receive_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
         KernelObject::into_reply_sender
     ));
     let server = scheduler::current();
-    or_return_error!(transfer::check_receive(&server));
+    or_return_error!(transfer::check_receive(&server, Check::Bounds));
     if reply
         .client_gone
         .load(core::sync::atomic::Ordering::Relaxed)
@@ -224,11 +227,11 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
 /// `IpcAwaitReply` on `reply`, which the handle `handle` of the caller names.
 fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> BlockingResult {
     let client = scheduler::current();
-    or_return_error!(transfer::check_receive(&client));
+    or_return_error!(transfer::check_receive(&client, Check::Bounds));
     let state = reply.state.lock().clone();
     match state {
         ReplyState::Request => {
-            or_return_error!(transfer::check_send(&client));
+            or_return_error!(transfer::check_send(&client, Check::Bounds));
             // Reversing the connection: these are the request's last bytes.
             reply
                 .open
@@ -306,7 +309,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<Result<Replied,
         Rights::RECEIVE,
         KernelObject::into_reply_sender
     ));
-    or_return_error!(transfer::check_send(&server));
+    or_return_error!(transfer::check_send(&server, Check::Ends));
     let faulted = reply.faulted.lock().take();
     if let Some((thread, sequence)) = faulted {
         *reply.state.lock() = ReplyState::Answered(words, None);
@@ -400,7 +403,7 @@ pub fn reply_wait(registers: &SavedRegisters, arguments: [u64; 6]) -> BlockingRe
 pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
     let set = or_return_error!(object(set, Rights::RECEIVE, KernelObject::into_port_set));
     let server = scheduler::current();
-    or_return_error!(transfer::check_receive(&server));
+    or_return_error!(transfer::check_receive(&server, Check::Ends));
     while let Some((port, caller)) = set.take_caller() {
         // It waited in this port's queue, and leaves it now.
         *caller.thread.waiting_in.lock() = None;
@@ -438,7 +441,7 @@ pub fn receive(registers: &SavedRegisters, handle: u64) -> BlockingResult {
         Rights::RECEIVE,
         KernelObject::into_reply_sender
     ));
-    or_return_error!(transfer::check_receive(&server));
+    or_return_error!(transfer::check_receive(&server, Check::Bounds));
     if !matches!(*reply.state.lock(), ReplyState::Request) {
         registers.complete_system_call(0, &[]);
         return Ok(Ok(()));
