@@ -183,7 +183,7 @@ impl Drop for PortSet {
 
 impl Reply {
     /// A connection in `state` (`Request` while request bytes remain, else `Pending`), paid
-    /// for by `payer` (none for the reply object a thread keeps, which its own cost covers).
+    /// for by `payer`, if any.
     pub fn new(state: ReplyState, payer: Option<&Arc<Space>>) -> Result<Arc<Reply>, abi::Error> {
         if let Some(payer) = payer {
             payer.charge(REPLY_COST)?;
@@ -204,8 +204,8 @@ impl Reply {
 impl Reply {
     /// A reply object for a new connection of `client`, in `state`: the one the client used
     /// last, if nothing else can reach it any more (no handle, no waiter), else a new one,
-    /// which the client then keeps for next time. Reusing it keeps the heap out of the IPC
-    /// path.
+    /// which the client then keeps for next time (its space pays for it from then on, as for
+    /// any other). Reusing it keeps the heap out of the IPC path.
     pub fn for_client(client: &Thread, state: ReplyState) -> Result<Arc<Reply>, abi::Error> {
         let mut cache = client.reply_cache.lock();
         if let Some(reply) = cache.as_ref()
@@ -223,7 +223,7 @@ impl Reply {
             return Ok(reply);
         }
         if cache.is_none() {
-            let reply = Reply::new(state, None)?;
+            let reply = Reply::new(state, Some(&client.space))?;
             *cache = Some(reply.clone());
             return Ok(reply);
         }

@@ -20,6 +20,7 @@ compile_error!("the features preempt-none and preempt-partial exclude each other
 
 mod arch;
 mod clock;
+mod fpu;
 mod ipc;
 mod loader;
 mod logger;

@@ -84,7 +84,6 @@ struct Scheduler {
     current: Option<Arc<Thread>>,
     ready: ReadyQueues,
     sleeping: Vec<Arc<Thread>>,
-    fpu_owner: Option<Arc<Thread>>,
     /// The thread the CPU last switched away from (or left for good), kept until the next
     /// switch so that nothing frees it, and its kernel stack, while the CPU may still be on it.
     left_behind: Option<Arc<Thread>>,
@@ -107,7 +106,6 @@ static SCHEDULER: Lock<Scheduler> = Lock::new(Scheduler {
     current: None,
     ready: ReadyQueues::new(),
     sleeping: Vec::new(),
-    fpu_owner: None,
     left_behind: None,
     quantum_started: 0,
 });
@@ -337,33 +335,17 @@ pub fn leave_behind(thread: Arc<Thread>) {
 }
 
 /// Makes `next` the running thread: its registers become the target of the next kernel entry,
-/// and its FPU state, segment bases and address space are loaded.
+/// and its FPU state (`crate::fpu`), segment bases and address space are loaded.
 pub fn switch_in(next: &Arc<Thread>) {
     model::prepare_to_run(next);
     next.set_run_state(RunState::Running);
+    crate::fpu::switch_to(next);
     let mut scheduler = SCHEDULER.lock();
-    let owns_fpu = scheduler
-        .fpu_owner
-        .as_ref()
-        .is_some_and(|owner| Arc::ptr_eq(owner, next));
-    // Threads leave the scheduler's slots only after its lock is released: freeing one can
-    // reach objects whose release takes the lock again.
-    let mut former_fpu_owner = None;
-    if !owns_fpu {
-        former_fpu_owner = scheduler.fpu_owner.replace(next.clone());
-        if let Some(owner) = &former_fpu_owner
-            && !owner.has_ended()
-        {
-            owner.fpu.lock().save();
-        }
-        next.fpu.lock().restore();
-    }
     let previous = scheduler.current.replace(next.clone());
     if !next.inherits_quantum.swap(false, Relaxed) {
         scheduler.quantum_started = crate::clock::now();
     }
     drop(scheduler);
-    drop(former_fpu_owner);
     // User code can change its segment bases itself (loading fs or gs loads a base), so the
     // bases in the CPU are the leaving thread's truth: keep them, then load the next ones.
     let (fs, gs) = cpu::user_segment_bases();
@@ -389,34 +371,6 @@ pub fn switch_in(next: &Arc<Thread>) {
         let released = SCHEDULER.lock().left_behind.replace(previous);
         drop(released);
     }
-}
-
-/// Makes sure a stopped thread's FPU state is in its `fpu` field, not only in the CPU.
-pub fn flush_fpu_state(thread: &Arc<Thread>) {
-    let scheduler = SCHEDULER.lock();
-    if scheduler
-        .fpu_owner
-        .as_ref()
-        .is_some_and(|owner| Arc::ptr_eq(owner, thread))
-    {
-        thread.fpu.lock().save();
-    }
-}
-
-/// Forgets which thread's FPU state the CPU holds, so that the next thread to run loads its own
-/// (after `ThreadSetState` replaced a stopped owner's state).
-pub fn forget_fpu_owner(thread: &Arc<Thread>) {
-    let mut scheduler = SCHEDULER.lock();
-    let mut former = None;
-    if scheduler
-        .fpu_owner
-        .as_ref()
-        .is_some_and(|owner| Arc::ptr_eq(owner, thread))
-    {
-        former = scheduler.fpu_owner.take();
-    }
-    drop(scheduler);
-    drop(former);
 }
 
 /// Called by the idle loop: stops the machine when no thread is left that could ever run.

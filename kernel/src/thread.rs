@@ -12,22 +12,26 @@ use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 
 static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
-/// What a thread costs its space's quota: its bookkeeping, the reply object it keeps for its
-/// calls and, in the process model, its kernel stack.
-pub const THREAD_COST: u64 = crate::memory::heap_cost(size_of::<Thread>())
-    + crate::ipc::REPLY_COST
-    + model::KERNEL_STACK_BYTES;
+/// What a thread costs its space's quota: its bookkeeping and, in the process model, its
+/// kernel stack. The reply object it keeps for its calls and its FPU save area are charged
+/// when it first needs them.
+pub const THREAD_COST: u64 =
+    crate::memory::heap_cost(size_of::<Thread>()) + model::KERNEL_STACK_BYTES;
+
+/// What a thread's FPU save area costs, once it uses the FPU (a boxed 512-byte block).
+pub const FPU_AREA_COST: u64 = size_of::<FpuState>() as u64;
 
 /// Logs what a thread costs, part by part (the measurement report quotes it).
 pub fn log_cost() {
     log::info!(
-        "memory: a thread is charged {THREAD_COST} bytes: control block {} (of which registers \
-         {} and FPU area {}), reply object {}, kernel stack {}",
+        "memory: a thread is charged {THREAD_COST} bytes: control block {} ({} used, of which \
+         registers {}), kernel stack {}; then a reply object {} at its first call and an FPU \
+         area {FPU_AREA_COST} at its first FPU instruction",
         crate::memory::heap_cost(size_of::<Thread>()),
+        size_of::<Thread>(),
         size_of::<SavedRegisters>(),
-        size_of::<FpuState>(),
-        crate::ipc::REPLY_COST,
-        model::KERNEL_STACK_BYTES
+        model::KERNEL_STACK_BYTES,
+        crate::ipc::REPLY_COST
     );
 }
 
@@ -83,8 +87,9 @@ pub struct Thread {
     pub space: Arc<Space>,
     /// Its user registers, written on every entry to the kernel.
     pub registers: SavedRegisters,
-    /// Its FPU/SSE registers while another thread owns the CPU's.
-    pub fpu: Lock<FpuState>,
+    /// Its FPU/SSE registers while another thread owns the CPU's; none until it first uses
+    /// the FPU (its state is the initial one until then).
+    pub fpu: Lock<Option<alloc::boxed::Box<FpuState>>>,
     /// Its segment bases.
     pub segment_bases: Lock<SegmentBases>,
     /// What it is doing.
@@ -137,7 +142,7 @@ impl Thread {
             id,
             space,
             registers: SavedRegisters::default(),
-            fpu: Lock::new(FpuState::default()),
+            fpu: Lock::new(None),
             segment_bases: Lock::new(SegmentBases::default()),
             state: Lock::new(RunState::Stopped),
             priority: AtomicU64::new(priority),
@@ -179,8 +184,34 @@ impl Thread {
     }
 }
 
+impl Thread {
+    /// Gives the thread an FPU save area holding `state`, charged to its space; `Ok` at once
+    /// if it has one.
+    pub fn give_fpu_area(&self, state: FpuState) -> Result<(), Error> {
+        let mut area = self.fpu.lock();
+        match area.as_mut() {
+            Some(area) => **area = state,
+            None => {
+                self.space.charge(FPU_AREA_COST)?;
+                *area = Some(alloc::boxed::Box::new(state));
+            }
+        }
+        Ok(())
+    }
+
+    /// Its FPU state as last saved (the initial one if it never used the FPU).
+    pub fn fpu_state(&self) -> FpuState {
+        self.fpu.lock().as_deref().copied().unwrap_or_default()
+    }
+}
+
 impl Drop for Thread {
     fn drop(&mut self) {
-        self.space.release(THREAD_COST);
+        let area = if self.fpu.get_mut().is_some() {
+            FPU_AREA_COST
+        } else {
+            0
+        };
+        self.space.release(THREAD_COST + area);
     }
 }

@@ -32,6 +32,17 @@ pub fn system_call(registers: &SavedRegisters) {
     scheduler::reschedule();
 }
 
+/// The running thread's first FPU instruction (#NM): it gets its save area and the instruction
+/// runs again; if its space cannot pay for the area, the exception goes to its keeper.
+pub fn fpu_unavailable() {
+    let thread = scheduler::current();
+    if crate::fpu::first_use(&thread).is_ok() {
+        return;
+    }
+    drop(thread);
+    user_exception(7, 0, 0);
+}
+
 /// A CPU exception raised by user code: the thread stops, and the exception goes to its keeper
 /// as a request; with no keeper the stop is for good and the fault is reported.
 pub fn user_exception(vector: u64, error_code: u64, address: u64) {

@@ -40,7 +40,7 @@ pub fn write_bar_chart(chart: &BarChart<'_>, path: &Path) -> Result<()> {
 
 fn draw(chart: &BarChart<'_>, path: &Path) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let groups = chart.groups.len().max(1);
-    let width = 160 + 110 * groups as u32;
+    let width = 200 + 150 * groups as u32;
     let root = SVGBackend::new(path, (width, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     let largest = chart
@@ -71,7 +71,7 @@ fn draw(chart: &BarChart<'_>, path: &Path) -> std::result::Result<(), Box<dyn st
             }
         })
         .y_desc(chart.unit)
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_label_formatter(&|y| thousands(*y as u64))
         .draw()?;
     let series = chart.series.len().max(1) as f64;
     let bar = 0.8 / series;
@@ -94,7 +94,7 @@ fn draw(chart: &BarChart<'_>, path: &Path) -> std::result::Result<(), Box<dyn st
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], colour.filled()));
     }
     plot.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()?;
@@ -102,9 +102,30 @@ fn draw(chart: &BarChart<'_>, path: &Path) -> std::result::Result<(), Box<dyn st
     Ok(())
 }
 
+/// A whole number with commas between groups of three digits.
+fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut text = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            text.push(',');
+        }
+        text.push(digit);
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(10_000_000), "10,000,000");
+    }
 
     #[test]
     fn a_chart_is_an_svg_with_its_labels() {

@@ -31,9 +31,8 @@ fn read_state(address: u64) -> Result<ThreadState, Error> {
 /// Loads a checked state into a thread that is not running.
 fn apply_state(thread: &Arc<Thread>, state: &ThreadState) -> Result<(), Error> {
     let (frame, fpu) = thread_state::from_state(state)?;
+    crate::fpu::set_state(thread, fpu)?;
     thread.registers.update(|registers| *registers = frame);
-    *thread.fpu.lock() = fpu;
-    scheduler::forget_fpu_owner(thread);
     *thread.segment_bases.lock() = SegmentBases {
         fs: state.fs_base,
         gs: state.gs_base,
@@ -206,14 +205,14 @@ pub fn get_state(handle: u64, buffer: u64, flags: u64) -> Result<(), Error> {
         }
         _ => 0,
     };
-    scheduler::flush_fpu_state(&thread);
+    crate::fpu::flush(&thread);
     let bases = *thread.segment_bases.lock();
     let state = ThreadState {
         registers: thread_state::registers_of(&thread.registers.get()),
         fs_base: bases.fs,
         gs_base: bases.gs,
         keeper,
-        fpu: thread.fpu.lock().image(),
+        fpu: thread.fpu_state().image(),
     };
     let written = destination.write_from(&state.to_bytes());
     if written.is_err() && keeper != 0 {

@@ -23,6 +23,8 @@ const DOUBLE_FAULT_VECTOR: u8 = 8;
 const MACHINE_CHECK_VECTOR: u64 = 18;
 const DOUBLE_FAULT_VECTOR_NUMBER: u64 = DOUBLE_FAULT_VECTOR as u64;
 const PAGE_FAULT_VECTOR: u64 = 14;
+/// #NM: an FPU instruction while `CR0.TS` is set (Intel SDM vol. 3A section 6.15).
+const DEVICE_NOT_AVAILABLE_VECTOR: u64 = 7;
 const GENERAL_PROTECTION_VECTOR: u64 = 13;
 
 #[derive(Clone, Copy)]
@@ -121,6 +123,7 @@ pub fn user_trap(vector: u64, error_code: u64) {
         NON_MASKABLE_VECTOR | MACHINE_CHECK_VECTOR | DOUBLE_FAULT_VECTOR_NUMBER => {
             panic!("hardware error: vector {vector} while running user code")
         }
+        DEVICE_NOT_AVAILABLE_VECTOR => crate::trap::fpu_unavailable(),
         vector if vector < 32 => {
             let address = if vector == PAGE_FAULT_VECTOR {
                 fault_address()

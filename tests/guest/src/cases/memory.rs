@@ -464,7 +464,7 @@ fn child_space() -> Result<(), CaseFailure> {
 
 /// The largest quota a new space could get from this one right now: what is left of this
 /// space's own quota, less the cost of a space (found by bisection).
-fn quota_left() -> Result<u64, CaseFailure> {
+pub(super) fn quota_left() -> Result<u64, CaseFailure> {
     let (mut low, mut high) = (0u64, 1u64 << 40);
     while low + 1 < high {
         let middle = low + (high - low) / 2;

@@ -23,6 +23,10 @@ pub const CASES: &[Case] = &[
         run: vector_registers_survive_blocking,
     },
     Case {
+        name: "a_thread_pays_for_an_fpu_area_only_once_it_uses_the_fpu",
+        run: fpu_area_on_first_use,
+    },
+    Case {
         name: "registers_survive_timer_preemption",
         run: registers_survive_preemption,
     },
@@ -79,4 +83,53 @@ fn registers_survive_preemption() -> Result<(), CaseFailure> {
         );
         iterations *= 4;
     }
+}
+
+static PLAIN_STACK: runtime::thread::Stack<1024> = runtime::thread::Stack::new();
+static VECTOR_STACK: runtime::thread::Stack<1024> = runtime::thread::Stack::new();
+
+/// Sleeps until `deadline` without touching the FPU.
+fn sleep_plainly(deadline: u64) {
+    let _ = runtime::syscall::sleep_until(deadline);
+}
+
+/// Loads the vector registers, then sleeps until `deadline`.
+fn sleep_with_vectors(deadline: u64) {
+    probe::vector_registers_survive(Call::SleepUntil, deadline, 7);
+}
+
+/// Spawns a thread running `function(deadline)` and waits until it sleeps.
+fn sleeping(
+    stack: &'static runtime::thread::Stack<1024>,
+    function: fn(u64),
+    deadline: u64,
+) -> Result<runtime::thread::Thread, CaseFailure> {
+    let thread = runtime::thread::spawn(stack, function, deadline).map_err(super::handles::fail)?;
+    check_equal!(thread.resume(), Ok(()));
+    let blocked = || {
+        matches!(
+            thread.status(),
+            Ok((runtime::abi::state::Condition::Blocked, _, _))
+        )
+    };
+    check!(super::wait_for(blocked), "the thread never went to sleep");
+    Ok(thread)
+}
+
+/// A thread that never runs an FPU or SSE instruction costs no save area; one that does pays
+/// for the 512-byte `fxsave` area (Intel SDM vol. 1 section 10.5.1) from its first one on.
+fn fpu_area_on_first_use() -> Result<(), CaseFailure> {
+    let deadline = clock_monotonic() + 10_000 * CLOCK_TICK_NANOSECONDS;
+    let before = super::memory::quota_left()?;
+    let plain = sleeping(&PLAIN_STACK, sleep_plainly, deadline)?;
+    let after_plain = super::memory::quota_left()?;
+    let vector = sleeping(&VECTOR_STACK, sleep_with_vectors, deadline)?;
+    let after_vector = super::memory::quota_left()?;
+    let plain_cost = before - after_plain;
+    let vector_cost = after_plain - after_vector;
+    check_equal!(vector_cost - plain_cost, 512);
+    for thread in [plain, vector] {
+        check_equal!(thread.interrupt(), Ok(()));
+    }
+    Ok(())
 }

@@ -1,0 +1,120 @@
+//! Which thread's FPU/SSE state the CPU holds, and the save areas threads get when they first
+//! use the FPU (the mechanism is in `arch::fpu`).
+//!
+//! The CPU's FPU registers hold either the state of one thread with a save area (the owner),
+//! with `CR0.TS` clear, or the initial state, with `CR0.TS` set so that the first FPU
+//! instruction of whichever thread runs traps. A thread with a save area is switched eagerly
+//! (saved and restored at every switch that changes the owner); a thread without one (most of
+//! them: the user programs are built without SSE) costs neither the 512 bytes nor the saving.
+
+use crate::arch::fpu::{self, FpuState};
+use crate::arch::lock::Lock;
+use crate::thread::Thread;
+use abi::Error;
+use alloc::sync::Arc;
+
+struct Ownership {
+    /// The thread whose state the registers hold, if any.
+    owner: Option<Arc<Thread>>,
+    /// Whether `CR0.TS` is set (the registers then hold the initial state).
+    trapping: bool,
+}
+
+static OWNERSHIP: Lock<Ownership> = Lock::new(Ownership {
+    owner: None,
+    trapping: false,
+});
+
+/// Loads the FPU state of `next`, which the CPU is about to run.
+pub fn switch_to(next: &Arc<Thread>) {
+    let mut ownership = OWNERSHIP.lock();
+    if ownership
+        .owner
+        .as_ref()
+        .is_some_and(|owner| Arc::ptr_eq(owner, next))
+    {
+        return;
+    }
+    let has_area = next.fpu.lock().is_some();
+    if !has_area && ownership.owner.is_none() && ownership.trapping {
+        // The registers hold the initial state and will trap: nothing to do.
+        return;
+    }
+    if ownership.trapping {
+        fpu::set_trap_on_use(false);
+    }
+    // Threads leave the slot only after the lock is released: freeing one can reach objects
+    // whose release takes other locks.
+    let former = ownership.owner.take();
+    if let Some(owner) = &former
+        && !owner.has_ended()
+        && let Some(area) = owner.fpu.lock().as_mut()
+    {
+        area.save();
+    }
+    if let Some(area) = next.fpu.lock().as_ref() {
+        area.restore();
+        ownership.owner = Some(next.clone());
+        ownership.trapping = false;
+    } else {
+        fpu::load_initial();
+        fpu::set_trap_on_use(true);
+        ownership.trapping = true;
+    }
+    drop(ownership);
+    drop(former);
+}
+
+/// The running thread's first FPU instruction trapped (#NM): it gets a save area, charged to
+/// its space, and the registers (which hold the initial state) become its own. `Err` when the
+/// quota cannot pay: the exception then goes to the thread's keeper as any other.
+pub fn first_use(thread: &Arc<Thread>) -> Result<(), Error> {
+    thread.give_fpu_area(FpuState::default())?;
+    let mut ownership = OWNERSHIP.lock();
+    if ownership.trapping {
+        fpu::set_trap_on_use(false);
+        ownership.trapping = false;
+    }
+    let former = ownership.owner.replace(thread.clone());
+    drop(ownership);
+    drop(former);
+    Ok(())
+}
+
+/// Makes sure a stopped thread's FPU state is in its save area, not only in the CPU.
+pub fn flush(thread: &Arc<Thread>) {
+    let ownership = OWNERSHIP.lock();
+    if ownership
+        .owner
+        .as_ref()
+        .is_some_and(|owner| Arc::ptr_eq(owner, thread))
+        && let Some(area) = thread.fpu.lock().as_mut()
+    {
+        area.save();
+    }
+}
+
+/// Loads `state` into a thread that is not running (`ThreadSetState`): into its save area,
+/// made if the state is not the initial one; and the CPU no longer counts as holding its
+/// registers, so that they are loaded afresh when it runs.
+pub fn set_state(thread: &Arc<Thread>, state: FpuState) -> Result<(), Error> {
+    if thread.fpu.lock().is_some() || !state.is_initial() {
+        thread.give_fpu_area(state)?;
+    }
+    let mut ownership = OWNERSHIP.lock();
+    let mut former = None;
+    if ownership
+        .owner
+        .as_ref()
+        .is_some_and(|owner| Arc::ptr_eq(owner, thread))
+    {
+        former = ownership.owner.take();
+        // Its old registers must not stay in the CPU for the next thread to see.
+        fpu::load_initial();
+        fpu::set_trap_on_use(true);
+        ownership.trapping = true;
+    }
+    drop(ownership);
+    drop(former);
+    Ok(())
+}
