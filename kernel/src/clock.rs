@@ -23,7 +23,7 @@ pub fn start() {
         rate,
         CLOCK_TICK_NANOSECONDS,
         stamps >> 16,
-        (stamps & 0xffff) * 1000 >> 16
+        ((stamps & 0xffff) * 1000) >> 16
     );
 }
 

@@ -13,10 +13,20 @@ extern crate alloc;
 compile_error!("choose an execution model: --features model-process or model-interrupt");
 #[cfg(all(feature = "model-process", feature = "model-interrupt"))]
 compile_error!("the features model-process and model-interrupt exclude each other");
-#[cfg(not(any(feature = "preempt-none", feature = "preempt-partial")))]
-compile_error!("choose a preemption: --features preempt-none or preempt-partial");
-#[cfg(all(feature = "preempt-none", feature = "preempt-partial"))]
-compile_error!("the features preempt-none and preempt-partial exclude each other");
+#[cfg(not(any(
+    feature = "preempt-none",
+    feature = "preempt-partial",
+    feature = "preempt-full"
+)))]
+compile_error!("choose a preemption: --features preempt-none, preempt-partial or preempt-full");
+#[cfg(any(
+    all(feature = "preempt-none", feature = "preempt-partial"),
+    all(feature = "preempt-none", feature = "preempt-full"),
+    all(feature = "preempt-partial", feature = "preempt-full")
+))]
+compile_error!("the preempt-* features exclude each other");
+#[cfg(all(feature = "preempt-full", feature = "model-interrupt"))]
+compile_error!("full preemption needs the process model: a kernel context to keep in place");
 
 mod arch;
 mod clock;

@@ -25,6 +25,10 @@ pub const ALL: &[Configuration] = &[
         features: "model-process,preempt-none",
     },
     Configuration {
+        name: "process-full",
+        features: "model-process,preempt-full",
+    },
+    Configuration {
         name: "interrupt-partial",
         features: "model-interrupt,preempt-partial",
     },

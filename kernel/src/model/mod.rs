@@ -13,7 +13,7 @@ pub use interrupt::*;
 pub use process::*;
 
 mod preemption;
-pub use preemption::{NAME as PREEMPTION, preemption_point, set_preemption};
+pub use preemption::{NAME as PREEMPTION, preempt_here, preemption_point, set_preemption};
 
 /// A blocking point gave up the CPU in a way that loses the kernel stack: the system call must
 /// be re-issued from the thread's registers (which describe the remaining work) when the

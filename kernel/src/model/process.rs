@@ -177,6 +177,30 @@ fn write_results(thread: &Thread, status: u64, results: &[u64]) {
     }
 }
 
+/// A preemption window of full preemption (`preemption::preempt_here`): interrupts are
+/// enabled for a moment, so that a pending timer interrupt is taken here, where nothing is
+/// half-done; if a thread is then due, the running one gives it the CPU and waits in the
+/// ready queue with its kernel context kept, like a blocked thread (so that stopping it
+/// meanwhile unwinds it to its restart point: `Err(Restart)`).
+#[cfg(feature = "preempt-full")]
+pub fn preempt_in_place() -> Result<(), Restart> {
+    cpu::take_pending_interrupts();
+    scheduler::rotate_current_after_quantum(crate::clock::now());
+    if !scheduler::switch_pending() {
+        return Ok(());
+    }
+    scheduler::current().execution.in_call.store(true, Relaxed);
+    scheduler::reschedule();
+    let thread = scheduler::current();
+    thread.execution.in_call.store(false, Relaxed);
+    if thread.stop_requested.load(Relaxed) {
+        // The end of this kernel entry stops it; the call unwinds to its restart point.
+        scheduler::request_switch();
+        return Err(Restart);
+    }
+    Ok(())
+}
+
 /// A peer completes the call `thread` is blocked in: the results go into its registers, which
 /// it returns as they are when it runs.
 pub fn complete_blocked(thread: &Arc<Thread>, status: u64, results: &[u64]) {

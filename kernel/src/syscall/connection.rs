@@ -103,13 +103,46 @@ pub(super) fn wait_on(reply: &Arc<Reply>, slot: &Lock<Option<Arc<Thread>>>, thre
     *slot.lock() = Some(thread);
 }
 
+/// Copies bytes from `sender` to `receiver` (one running, the other `blocked` and out of every
+/// queue) through preemption points: at each, the blocked one goes back to `slot`, where
+/// others can find it (to stop it, say), while the operation is preempted; when it goes on in
+/// place (full preemption), it takes the blocked one back, if it still waits there.
+fn copy_through_preemption(
+    reply: &Arc<Reply>,
+    sender: &Arc<Thread>,
+    receiver: &Arc<Thread>,
+    blocked: &Arc<Thread>,
+    slot: &Lock<Option<Arc<Thread>>>,
+) -> Result<Result<(), Interruption>, Stop> {
+    loop {
+        match transfer::copy_bytes(sender, receiver) {
+            Err(Interruption::Preempted) => {
+                wait_on(reply, slot, blocked.clone());
+                model::preempt_here().map_err(|Restart| Stop::Restart)?;
+                let mut occupant = slot.lock();
+                if !occupant
+                    .as_ref()
+                    .is_some_and(|other| Arc::ptr_eq(other, blocked))
+                {
+                    // It moved meanwhile: the stage starts over from the registers.
+                    return Err(Stop::Restart);
+                }
+                occupant.take();
+                drop(occupant);
+                *blocked.waiting_in.lock() = None;
+            }
+            outcome => return Ok(outcome),
+        }
+    }
+}
+
 /// Moves the request's bytes from `client` to `server`, one of which is the running thread
 /// and the other blocked and taken out of every queue, until the client's chunk is through or
 /// the server's room is full: `Ok` with whether the chunk is through. The request phase ends
 /// when a client that no longer streams has nothing more to send (or, for a plain call, when
 /// the server's room is full: the rest is not sent). Otherwise [`Stop`] says what the running
-/// side does: a pause, or a hole a keeper fills, puts the blocked one back in its slot and
-/// stops the running one for a re-issue; a fault with no keeper fails the call of the side
+/// side does: a preemption, or a hole a keeper fills, puts the blocked one back in its slot
+/// and stops the running one for a re-issue; a fault with no keeper fails the call of the side
 /// whose memory it is.
 pub(super) fn move_request(
     reply: &Arc<Reply>,
@@ -117,7 +150,12 @@ pub(super) fn move_request(
     server: &Arc<Thread>,
     client_is_running: bool,
 ) -> Result<bool, Stop> {
-    match transfer::copy_bytes(client, server) {
+    let (blocked, slot) = if client_is_running {
+        (server, &reply.server)
+    } else {
+        (client, &reply.waiter)
+    };
+    match copy_through_preemption(reply, client, server, blocked, slot)? {
         Ok(()) => {
             let chunk_done = client.registers.transfer().send_length == 0;
             let streaming = reply.streaming.load(Relaxed);
@@ -127,11 +165,6 @@ pub(super) fn move_request(
             Ok(chunk_done)
         }
         Err(interruption) => {
-            let (blocked, slot) = if client_is_running {
-                (server, &reply.server)
-            } else {
-                (client, &reply.waiter)
-            };
             if let Some((keeper, address, write)) = keeper_for(interruption, client, server) {
                 wait_on(reply, slot, blocked.clone());
                 stop_running_for_keeper(keeper, address, write);
@@ -263,12 +296,10 @@ pub(super) fn move_reply(
         release_server(server, Err(error));
         return Err(Stop::Wait);
     }
-    match transfer::copy_bytes(server, client) {
+    match copy_through_preemption(reply, server, client, blocked, slot)? {
         Ok(()) => {}
-        Err(Interruption::Preempted) => {
-            wait_on(reply, slot, blocked.clone());
-            return Err(Stop::Restart);
-        }
+        // (Preemption is handled while copying; should it come back, re-issue the stage.)
+        Err(Interruption::Preempted) => return Err(Stop::Restart),
         Err(fault) => {
             if let Some((keeper, address, write)) = keeper_for(fault, server, client) {
                 wait_on(reply, slot, blocked.clone());

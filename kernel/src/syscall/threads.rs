@@ -3,7 +3,7 @@
 
 use crate::arch::thread_state;
 use crate::ipc::Port;
-use crate::model::{self, Restart};
+use crate::model;
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::thread::{RunState, SegmentBases, Thread};
@@ -126,7 +126,7 @@ pub fn destroy_space(handle: u64) -> BlockingResult {
     // a due thread run; the call is then re-issued and goes on with what is left.
     while !space.destroy_step(end) {
         if model::preemption_point() {
-            return Err(Restart);
+            model::preempt_here()?;
         }
     }
     Ok(Ok(()))

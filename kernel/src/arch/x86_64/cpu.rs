@@ -84,6 +84,15 @@ pub fn time_stamp() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
+/// Enables interrupts for one instruction, so that a pending one is taken now (`sti` takes
+/// effect after the next instruction, Intel SDM vol. 2B, STI), then disables them again.
+#[cfg_attr(not(feature = "preempt-full"), allow(dead_code))]
+pub fn take_pending_interrupts() {
+    // SAFETY: interrupts are taken here in kernel mode, where the kernel-trap path handles
+    // them on the current stack; the caller holds no lock an interrupt handler may take.
+    unsafe { core::arch::asm!("sti", "nop", "cli", options(nomem, nostack)) }
+}
+
 /// Waits for the next interrupt with interrupts enabled, then disables them again. The
 /// `sti; hlt` pair cannot lose a wake-up: `sti` takes effect after the next instruction.
 pub fn wait_for_interrupt() {
