@@ -228,11 +228,17 @@ impl Space {
             .map_user_page(page, frame, rights, true, &mut ChargedTableFrames(self))
     }
 
-    /// Removes the derived entries of `range` from the page tables.
+    /// Removes the derived entries of `range` from the page tables; the tables that lay wholly
+    /// inside it go too, and their quota comes back.
     pub fn unmap(&self, range: PageRange) {
+        let mut freed = 0;
         self.tables
             .lock()
-            .unmap_user_range(range.start(), range.end());
+            .unmap_user_range(range.start(), range.end(), &mut |frame| {
+                memory::free_frame(frame);
+                freed += 1;
+            });
+        self.release(freed * FRAME_SIZE);
     }
 
     /// The mapping covering `address`, if one does.

@@ -335,18 +335,22 @@ impl AddressSpaceTables {
 
     /// Removes the user pages of `[start, end)` (page-aligned) from the tables, leaving the
     /// frames they mapped alone (their owner frees them), and flushes them from the TLB if
-    /// these tables are loaded (Intel SDM vol. 3A section 4.10.4.1). Empty tables stay.
-    pub fn unmap_user_range(&mut self, start: u64, end: u64) {
+    /// these tables are loaded (Intel SDM vol. 3A section 4.10.4.1). A table that lies wholly
+    /// inside the range goes with everything under it, its frames handed to `free`: removing a
+    /// range then costs what its tables do, not what its pages do (a 2 MiB table, one entry).
+    pub fn unmap_user_range(&mut self, start: u64, end: u64, free: &mut dyn FnMut(u64)) {
         assert!(start.is_multiple_of(4096) && end.is_multiple_of(4096));
         assert!(end <= abi::registers::USER_ADDRESS_LIMIT);
+        if start == end {
+            return;
+        }
         let loaded = Cr3::read().0.start_address().as_u64() == self.root;
-        visit_pages(self.root, 4, 0, start, end, &mut |table, index, address| {
-            write_entry(table, index, 0);
-            if loaded {
-                x86_64::instructions::tlb::flush(VirtAddr::new(address));
-            }
-            true
-        });
+        let detached = unmap_range(self.root, 4, 0, start, end, loaded, free);
+        if detached && loaded {
+            // The pages under a detached table were not flushed one by one; reloading CR3
+            // flushes every non-global translation and the paging-structure caches.
+            x86_64::instructions::tlb::flush_all();
+        }
     }
 
     /// Whether any user page of `[start, end)` (page-aligned) is present. Like every walk
@@ -462,6 +466,53 @@ fn next_table(entry: u64) -> Option<u64> {
 
 /// Frees the table at `level` (3: PDPT, 2: PD, 1: PT) and the tables below it; page tables'
 /// entries map data frames, which are not freed here.
+/// Removes the present entries of `[start, end)` under `table` at `level` (first address
+/// `base`): page entries one by one (flushed if `loaded`), tables wholly inside the range at
+/// once with their subtrees (their frames to `free`). Returns whether it detached a table.
+fn unmap_range(
+    table: u64,
+    level: u32,
+    base: u64,
+    start: u64,
+    end: u64,
+    loaded: bool,
+    free: &mut dyn FnMut(u64),
+) -> bool {
+    let span = 1u64 << (12 + 9 * (level - 1));
+    let first = (start.max(base) - base) / span;
+    let last = ((end - 1 - base) / span).min(511);
+    let mut detached = false;
+    for index in first..=last {
+        // The kernel half (entries 256 and up of the root) is never a user page.
+        if level == 4 && index >= 256 {
+            break;
+        }
+        let address = base + index * span;
+        let entry = read_entry(table, index as usize);
+        if entry & ENTRY_PRESENT == 0 {
+            continue;
+        }
+        if level == 1 {
+            write_entry(table, index as usize, 0);
+            if loaded {
+                x86_64::instructions::tlb::flush(VirtAddr::new(address));
+            }
+            continue;
+        }
+        let Some(child) = next_table(entry) else {
+            continue;
+        };
+        if start <= address && address + span <= end {
+            write_entry(table, index as usize, 0);
+            release_tree(child, level as u8 - 1, free);
+            detached = true;
+        } else {
+            detached |= unmap_range(child, level - 1, address, start, end, loaded, free);
+        }
+    }
+    detached
+}
+
 fn release_tree(table: u64, level: u8, free: &mut dyn FnMut(u64)) {
     if level > 1 {
         for index in 0..512 {

@@ -47,6 +47,10 @@ pub const CASES: &[Case] = &[
         run: page_tables_are_paid,
     },
     Case {
+        name: "memory_revoking_a_mapping_gives_back_the_page_tables_inside_it",
+        run: revoked_tables_come_back,
+    },
+    Case {
         name: "memory_the_root_program_gets_ram_and_its_boot_files",
         run: ram_and_boot_files,
     },
@@ -503,6 +507,28 @@ fn page_tables_are_paid() -> Result<(), CaseFailure> {
         check_equal!(mapping_destroy(mapping), Ok(()));
         check_equal!(handle_close(mapping), Ok(()));
     }
+    check_equal!(handle_close(region), Ok(()));
+    Ok(())
+}
+
+/// Touching a 4 MiB window, 2 MiB-aligned, of RAM makes the kernel build two page tables
+/// for it (besides the directories above, which reach far beyond it); destroying the mapping
+/// takes them away whole and gives their frames back to the quota.
+fn revoked_tables_come_back() -> Result<(), CaseFailure> {
+    const SIZE: u64 = 4 << 20;
+    let (ram_start, _) = ram();
+    let region = region_create(ram_start, SIZE, READ_WRITE).map_err(fail)?;
+    let address = 0x1800_0000_0000;
+    let mapping =
+        mapping_create(own_space(), address, region, 0, SIZE, READ_WRITE).map_err(fail)?;
+    for page in (0..SIZE).step_by(PAGE as usize) {
+        load_through_rdi(address + page);
+    }
+    let touched = quota_left()?;
+    check_equal!(mapping_destroy(mapping), Ok(()));
+    let revoked = quota_left()?;
+    check_equal!(revoked - touched, 2 * PAGE);
+    check_equal!(handle_close(mapping), Ok(()));
     check_equal!(handle_close(region), Ok(()));
     Ok(())
 }
