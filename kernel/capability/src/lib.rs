@@ -7,6 +7,7 @@
 extern crate alloc;
 
 mod quota;
+mod segmented;
 mod table;
 
 pub use quota::Quota;

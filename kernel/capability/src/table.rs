@@ -4,22 +4,27 @@
 //! so an old handle to a reused slot is refused as stale rather than naming the new object.
 //! Slot 0 is never used, so the raw value 0 is never a valid handle.
 
+use crate::segmented::SegmentedVec;
 use abi::{Error, Handle, Rights};
 use alloc::vec::Vec;
 
 /// Kernel memory one slot costs its space's quota (charged when the table grows by a slot):
-/// a slot takes at most 32 bytes, and the table's vector may hold twice as many as it uses.
+/// a slot takes at most 32 bytes, and the table may hold room for twice as many as it uses.
 pub const SLOT_COST: u64 = 64;
 
 struct Slot<T> {
     generation: u32,
+    /// While the slot is free: the next free slot (0 for none: slot 0 is never used).
+    next_free: u32,
     entry: Option<(T, Rights)>,
 }
 
-/// A space's handles.
+/// A space's handles. Its slots never move, so inserting a handle costs at most one
+/// allocation however large the table is; the free slots form a list through themselves.
 pub struct HandleTable<T> {
-    slots: Vec<Slot<T>>,
-    free: Vec<u32>,
+    slots: SegmentedVec<Slot<T>>,
+    /// The most recently freed slot (0 for none).
+    free: u32,
     live: usize,
 }
 
@@ -33,15 +38,15 @@ impl<T> HandleTable<T> {
     /// An empty table.
     pub const fn new() -> HandleTable<T> {
         HandleTable {
-            slots: Vec::new(),
-            free: Vec::new(),
+            slots: SegmentedVec::new(),
+            free: 0,
             live: 0,
         }
     }
 
     /// Whether the next [`insert`](Self::insert) needs a new slot (which costs [`SLOT_COST`]).
     pub fn needs_new_slot(&self) -> bool {
-        self.free.is_empty()
+        self.free == 0
     }
 
     /// How many handles are live.
@@ -60,41 +65,48 @@ impl<T> HandleTable<T> {
     }
 
     /// Stores an object with rights; returns its handle.
+    #[inline]
     pub fn insert(&mut self, object: T, rights: Rights) -> Handle {
         self.live += 1;
-        // Free slots past the end were taken away by `take_last`.
-        while let Some(index) = self.free.pop() {
-            if let Some(slot) = self.slots.get_mut(index as usize) {
-                slot.entry = Some((object, rights));
-                return Handle::new(index, slot.generation);
-            }
+        let index = self.free;
+        if let Some(slot) = self.slots.get_mut(index as usize)
+            && index != 0
+        {
+            self.free = slot.next_free;
+            slot.entry = Some((object, rights));
+            return Handle::new(index, slot.generation);
         }
         if self.slots.is_empty() {
             // Slot 0 stays empty forever, so that 0 is never a handle.
             self.slots.push(Slot {
                 generation: 0,
+                next_free: 0,
                 entry: None,
             });
         }
         let index = self.slots.len() as u32;
         self.slots.push(Slot {
             generation: 1,
+            next_free: 0,
             entry: Some((object, rights)),
         });
         Handle::new(index, 1)
     }
 
+    #[inline]
     fn slot(&self, handle: Handle) -> Result<&(T, Rights), Error> {
         match self.slots.get(handle.index() as usize) {
             Some(Slot {
                 generation,
                 entry: Some(entry),
+                ..
             }) if *generation == handle.generation() => Ok(entry),
             _ => Err(Error::BadHandle),
         }
     }
 
     /// The object a handle names, if the handle is live and carries every right in `needed`.
+    #[inline]
     pub fn get(&self, handle: Handle, needed: Rights) -> Result<&T, Error> {
         let (object, rights) = self.slot(handle)?;
         if rights.contains(needed) {
@@ -106,6 +118,7 @@ impl<T> HandleTable<T> {
 
     /// The object and rights of a live handle, unchecked (for callers that check the
     /// object's type before its rights).
+    #[inline]
     pub fn entry(&self, handle: Handle) -> Result<(&T, Rights), Error> {
         self.slot(handle).map(|(object, rights)| (object, *rights))
     }
@@ -116,13 +129,18 @@ impl<T> HandleTable<T> {
     }
 
     /// Closes a handle, returning what it held.
+    #[inline]
     pub fn remove(&mut self, handle: Handle) -> Result<(T, Rights), Error> {
         self.slot(handle)?;
-        let slot = &mut self.slots[handle.index() as usize];
+        let slot = self
+            .slots
+            .get_mut(handle.index() as usize)
+            .ok_or(Error::BadHandle)?;
         let entry = slot.entry.take().ok_or(Error::BadHandle)?;
         // Generation 0 is skipped so a handle's raw value is never 0.
         slot.generation = slot.generation.wrapping_add(1).max(1);
-        self.free.push(handle.index());
+        slot.next_free = self.free;
+        self.free = handle.index();
         self.live -= 1;
         Ok(entry)
     }
@@ -130,7 +148,9 @@ impl<T> HandleTable<T> {
     /// Takes out the object of the last live slot, if any, and drops the slots after it: for
     /// destroying a space piece by piece, with preemption points in between.
     pub fn take_last(&mut self) -> Option<T> {
-        while let Some(slot) = self.slots.pop() {
+        // The free list may run through the slots that go: a later insertion makes new ones.
+        self.free = 0;
+        while let Some(slot) = self.slots.pop_and_shrink() {
             if let Some((object, _)) = slot.entry {
                 self.live -= 1;
                 return Some(object);
@@ -141,14 +161,11 @@ impl<T> HandleTable<T> {
 
     /// Takes every object out, leaving an empty table (for destroying a space).
     pub fn drain(&mut self) -> Vec<T> {
-        self.free.clear();
-        self.live = 0;
-        let objects = self
-            .slots
-            .drain(..)
-            .filter_map(|slot| slot.entry)
-            .map(|(object, _)| object);
-        objects.collect()
+        let mut objects = Vec::new();
+        while let Some(object) = self.take_last() {
+            objects.push(object);
+        }
+        objects
     }
 }
 
