@@ -166,7 +166,7 @@ fn resolve_link(
     let source_space = region.space.upgrade().ok_or(Hole::Unmapped)?;
     let window = mapping.window();
     let source = window.source_of(page);
-    if !region.range().contains(source) {
+    if !region.exports(source) {
         // The region shrank below this part of the window.
         return Err(Hole::Unmapped);
     }
@@ -256,6 +256,14 @@ impl Region {
     pub fn range(&self) -> PageRange {
         PageRange::new(self.start, self.size.load(Relaxed))
             .expect("a region's range was checked when made and when resized")
+    }
+
+    /// Whether it exports `address` (as `range().contains`, without rebuilding the range: the
+    /// fault path asks at every link).
+    pub fn exports(&self, address: u64) -> bool {
+        address
+            .checked_sub(self.start)
+            .is_some_and(|offset| offset < self.size.load(Relaxed))
     }
 
     /// Grows or shrinks the region to `size` bytes from its start. Growing may not reach
