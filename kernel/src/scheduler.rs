@@ -260,6 +260,14 @@ pub fn switch_pending() -> bool {
     SWITCH_PENDING.load(Relaxed)
 }
 
+/// Whether `thread` may have the processor now: no ready thread outranks it.
+pub fn nothing_outranks(thread: &Thread) -> bool {
+    SCHEDULER
+        .lock()
+        .highest_ready()
+        .is_none_or(|priority| priority as u64 <= thread.priority())
+}
+
 /// Gives the processor straight to `next`, which the running thread has just unblocked and
 /// now waits for (the IPC fast path): no ready queue on the way, and `next` runs on the rest
 /// of the running thread's quantum. The caller has checked that `next` would run next anyway

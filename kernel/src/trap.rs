@@ -114,6 +114,10 @@ pub fn stop_for_keeper(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Po
         .fault_sequence
         .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     thread.set_run_state(RunState::Faulted(report));
+    // Its registers are its whole state now (the faulting instruction, or the `syscall` of
+    // the stage to re-issue): it needs nothing of its kernel stack, so its keeper's answer
+    // can hand it the processor straight away.
+    let _ = crate::model::block_at_restart_point(thread);
     scheduler::request_switch();
     syscall::ipc::deliver_fault(thread, report, keeper);
 }

@@ -71,9 +71,10 @@ pub struct Mapping {
 /// Why a page could not be found.
 #[derive(Clone)]
 pub enum Hole {
-    /// No mapping covers the address, or a chain ended in a destroyed region or a space that
-    /// is gone, or loops.
+    /// A chain ended in a destroyed region or a space that is gone, or is too long.
     Unmapped,
+    /// Nothing covers the address: no page, no mapping.
+    Nothing,
     /// A link of the chain does not grant the access.
     Protection,
     /// The chain reached a region whose space has no page at `address` (an address of that
@@ -155,7 +156,7 @@ fn resolve_link(
     if depth >= CHAIN_LIMIT {
         return Err(Hole::Unmapped);
     }
-    let mapping = space.mapping_at(page).ok_or(Hole::Unmapped)?;
+    let mapping = space.mapping_at(page).ok_or(Hole::Nothing)?;
     let region = &mapping.region;
     if !chain_allows([mapping.rights(), region.rights()], needed) {
         return Err(Hole::Protection);
@@ -173,7 +174,7 @@ fn resolve_link(
     let (frame, below) = match resolve_link(&source_space, source, needed, depth + 1) {
         Ok(found) => found,
         // Nothing at all at the source: a hole of this region, for its keeper.
-        Err(Hole::Unmapped) if source_space.mapping_at(source).is_none() => {
+        Err(Hole::Nothing) => {
             return Err(Hole::Missing {
                 keeper: region.keeper.as_ref().and_then(Weak::upgrade),
                 address: source,

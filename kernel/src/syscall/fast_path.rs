@@ -20,6 +20,7 @@ use crate::scheduler;
 use crate::thread::{RunState, Thread};
 use crate::transfer;
 use crate::wait::WaitQueue;
+use abi::keeper;
 use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
 use abi::{Call, Handle, Rights};
 use alloc::sync::Arc;
@@ -40,6 +41,16 @@ fn may_hand_over(current: &Thread, peer: &Thread) -> bool {
         && model::blocked_at_restart_point(peer)
         && !current.stop_requested.load(Relaxed)
         && !scheduler::switch_pending()
+}
+
+/// Whether the keeper `server`, just given the fault of `faulted`, may have the processor
+/// straight away: `faulted` is the running thread (the fault is its own, not one handed on
+/// from a keeper that went away), the keeper waits at its restart point, and no ready thread
+/// outranks it.
+pub fn may_take_over_from_faulted(faulted: &Arc<Thread>, server: &Thread) -> bool {
+    Arc::ptr_eq(&scheduler::current(), faulted)
+        && model::blocked_at_restart_point(server)
+        && scheduler::nothing_outranks(server)
 }
 
 /// Blocks the running thread at its restart point: its registers already name the stage it
@@ -88,9 +99,18 @@ pub fn call(registers: &SavedRegisters) -> bool {
     true
 }
 
-/// `IpcReplyWait` with words only, answering a client that waits at its restart point, on a
-/// port set with no request queued: the client gets the answer, the server waits on the set,
-/// and the processor goes to the client. Whether it did.
+/// Who a fast `IpcReplyWait` answers.
+enum Answered {
+    /// A client waiting for its reply.
+    Client(Arc<Thread>),
+    /// A thread stopped by a fault, which a `RESUME` answer lets retry.
+    Faulted(Arc<Thread>),
+}
+
+/// `IpcReplyWait` with words only, answering a client that waits at its restart point (or
+/// resuming, with `RESUME`, a thread stopped by a fault), on a port set with no request
+/// queued: the client gets the answer (the faulted thread retries), the server waits on the
+/// set, and the processor goes to the one answered. Whether it did.
 pub fn reply_wait(registers: &SavedRegisters) -> bool {
     let (_, [reply_handle, first, second, third, fourth, set_handle]) = registers.system_call();
     if !words_only(registers) {
@@ -104,7 +124,8 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
     ) else {
         return false;
     };
-    let Some(client) = answerable_client(&server, &reply) else {
+    let words = [first, second, third, fourth];
+    let Some(answered) = answerable(&server, &reply, words) else {
         return false;
     };
     let Ok(set) = server.space.typed(
@@ -117,40 +138,54 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
     if !nothing_queued(&set) || transfer::check_receive(&server, transfer::Check::Ends).is_err() {
         return false;
     }
-    reply.waiter.lock().take();
-    *client.waiting_in.lock() = None;
-    let words = [first, second, third, fourth];
     *reply.state.lock() = ReplyState::Answered(words, None);
-    // Both sides of the connection close. What closing them would do is done: the client has
-    // its answer and waits no more, the server waits on nothing of it; the reply object goes
-    // back to being the client's spare for its next call.
-    reply.client_gone.store(true, Relaxed);
-    let _ = client
-        .space
-        .forget_handle(Handle::from_raw(handle_of(&client)));
+    let next = match answered {
+        Answered::Client(client) => {
+            reply.waiter.lock().take();
+            *client.waiting_in.lock() = None;
+            // Both sides of the connection close. What closing them would do is done: the
+            // client has its answer and waits no more, the server waits on nothing of it; the
+            // reply object goes back to being the client's spare for its next call.
+            reply.client_gone.store(true, Relaxed);
+            let _ = client
+                .space
+                .forget_handle(Handle::from_raw(handle_of(&client)));
+            model::complete_at_restart_point(&client, 0, &reply_results(words));
+            client
+        }
+        // The answer counts once: the fault's record goes with it.
+        Answered::Faulted(thread) => {
+            reply.faulted.lock().take();
+            thread
+        }
+    };
     let _ = server.space.forget_handle(Handle::from_raw(reply_handle));
-    model::complete_at_restart_point(&client, 0, &reply_results(words));
     registers.update(|frame| {
         frame.rax = Call::IpcWait.number();
         frame.rdi = set_handle;
     });
     set.servers.lock().push_back(server.clone());
     wait_at_restart_point(&server, WaitQueue::PortSet(Arc::downgrade(&set)));
-    scheduler::hand_over_to(&client);
+    scheduler::hand_over_to(&next);
     true
 }
 
-/// The client a reply answers, if the fast path may answer it: a plain call's reply (not a
-/// keeper's answer to a fault) whose request is all in, with the client waiting for it.
-fn answerable_client(server: &Thread, reply: &Reply) -> Option<Arc<Thread>> {
-    if reply.faulted.lock().is_some()
-        || !matches!(*reply.state.lock(), ReplyState::Pending)
-        || reply.client_gone.load(Relaxed)
-    {
+/// Who a reply with `words` answers, if the fast path may answer: a plain call's client
+/// waiting for the whole request's reply, or a thread still stopped by the fault the reply
+/// is for, which `RESUME` lets retry.
+fn answerable(server: &Thread, reply: &Reply, words: [u64; 4]) -> Option<Answered> {
+    let faulted = reply.faulted.lock().clone();
+    if let Some((thread, sequence)) = faulted {
+        let resumes = words[0] == keeper::RESUME
+            && thread.fault_sequence.load(Relaxed) == sequence
+            && matches!(thread.run_state(), RunState::Faulted(_));
+        return (resumes && may_hand_over(server, &thread)).then_some(Answered::Faulted(thread));
+    }
+    if !matches!(*reply.state.lock(), ReplyState::Pending) || reply.client_gone.load(Relaxed) {
         return None;
     }
     let client = reply.waiter.lock().clone()?;
-    may_hand_over(server, &client).then_some(client)
+    may_hand_over(server, &client).then_some(Answered::Client(client))
 }
 
 /// Whether no request waits on any port of the set (a server that waits there would take it

@@ -529,6 +529,10 @@ pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port
     if let (Some(set), Some(server)) = (set, server) {
         *server.waiting_in.lock() = None;
         match open_fault(thread, report, &server, &keeper) {
+            Ok(results) if super::fast_path::may_take_over_from_faulted(thread, &server) => {
+                model::complete_at_restart_point(&server, 0, &results);
+                scheduler::hand_over_to(&server);
+            }
             Ok(results) => model::complete_blocked_handing_over(&server, 0, &results),
             Err(_) => {
                 // Out of quota for the request: the server waits on; the thread stays stopped.
