@@ -51,6 +51,10 @@ pub const CASES: &[Case] = &[
         run: stale_answer,
     },
     Case {
+        name: "a_stale_answer_given_with_reply_and_wait_does_not_resume_a_new_fault",
+        run: stale_answer_waiting,
+    },
+    Case {
         name: "without_a_keeper_thread_status_says_why",
         run: no_keeper,
     },
@@ -426,4 +430,99 @@ fn state_carries_the_keeper() -> Result<(), CaseFailure> {
         check_equal!(handle_close(handle), Ok(()));
     }
     Ok(())
+}
+
+/// Set by the late keeper once it holds the first fault's request; set by the test when the
+/// late keeper is to answer it.
+static FIRST_HELD: AtomicU64 = AtomicU64::new(0);
+static ANSWER_NOW: AtomicU64 = AtomicU64::new(0);
+
+/// Takes one fault and holds it; when told, answers it `RESUME` with `IpcReplyWait` (the fast
+/// path's shape: words only, nothing else queued), then serves until `STOP`.
+fn late_keeper(set: u64) {
+    let set = Handle::from_raw(set);
+    let Ok(first) = ipc::wait(set) else {
+        return;
+    };
+    let _ = handle_close(Handle::from_raw(
+        FaultMessage::from_words(first.words).thread,
+    ));
+    FIRST_HELD.store(1, SeqCst);
+    while ANSWER_NOW.load(SeqCst) == 0 {
+        runtime::syscall::thread_yield();
+    }
+    let mut request = ipc::reply_wait(first.reply, [keeper::RESUME, 0, 0, 0], set);
+    while let Ok(next) = request {
+        if next.words[0] == STOP {
+            let _ = ipc::reply(next.reply, [0; 4]);
+            return;
+        }
+        request = ipc::reply_wait(next.reply, [0; 4], set);
+    }
+}
+
+/// Moves a faulted thread past its two-byte `ud2`.
+fn skip_ud2(thread: &Thread) -> Result<(), CaseFailure> {
+    let mut state = thread.state().map_err(fail)?;
+    state.registers[register::RIP] += 2;
+    check_equal!(thread.set_state(&state), Ok(()));
+    Ok(())
+}
+
+/// The victim faults to a keeper that holds the request; the test moves it past the fault,
+/// gives it a second keeper and resumes it; it faults again, to the second keeper. Only then
+/// does the first keeper answer the old fault, with `IpcReplyWait`: the thread must stay
+/// stopped by its new fault (were it resumed, it would fault a third time and the second
+/// keeper's answer would be stale in turn, so it would never finish).
+fn stale_answer_waiting() -> Result<(), CaseFailure> {
+    reset(RESUME_AS_IS);
+    FIRST_HELD.store(0, SeqCst);
+    ANSWER_NOW.store(0, SeqCst);
+    let port = ipc::port_create(0x6b).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let keeper_thread = spawn(&KEEPER_STACK, late_keeper, set.raw()).map_err(fail)?;
+    let first = Keeper {
+        port,
+        set,
+        thread: keeper_thread,
+    };
+    check_equal!(first.thread.resume(), Ok(()));
+    let second_port = ipc::port_create(0x6c).map_err(fail)?;
+    let second_set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(second_set, second_port).map_err(fail)?;
+    let thread = victim(run_two_invalid_opcodes, &first)?;
+    check_equal!(thread.resume(), Ok(()));
+    check!(
+        wait_for(|| FIRST_HELD.load(SeqCst) == 1),
+        "the first keeper never heard of the fault"
+    );
+    stays_faulted(&thread, 6)?;
+    skip_ud2(&thread)?;
+    let send_only = handle_duplicate(second_port, Rights::SEND).map_err(fail)?;
+    check_equal!(thread.set_keeper(Some(send_only)), Ok(()));
+    check_equal!(handle_close(send_only), Ok(()));
+    check_equal!(thread.resume(), Ok(()));
+    // The second fault waits in the second keeper's queue: nobody serves it yet.
+    stays_faulted(&thread, 6)?;
+    ANSWER_NOW.store(1, SeqCst);
+    for _ in 0..100 {
+        runtime::syscall::thread_yield();
+    }
+    stays_faulted(&thread, 6)?;
+    let second = ipc::wait(second_set).map_err(fail)?;
+    check_equal!(
+        handle_close(Handle::from_raw(
+            FaultMessage::from_words(second.words).thread
+        )),
+        Ok(())
+    );
+    skip_ud2(&thread)?;
+    check_equal!(ipc::reply(second.reply, [keeper::RESUME, 0, 0, 0]), Ok(()));
+    check!(finishes(&thread), "the victim never finished");
+    check_equal!(RESULT.load(SeqCst), 3);
+    for handle in [second_port, second_set] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    first.finish()
 }
