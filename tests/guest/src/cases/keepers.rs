@@ -470,10 +470,10 @@ fn skip_ud2(thread: &Thread) -> Result<(), CaseFailure> {
 }
 
 /// The victim faults to a keeper that holds the request; the test moves it past the fault,
-/// gives it a second keeper and resumes it; it faults again, to the second keeper. Only then
-/// does the first keeper answer the old fault, with `IpcReplyWait`: the thread must stay
-/// stopped by its new fault (were it resumed, it would fault a third time and the second
-/// keeper's answer would be stale in turn, so it would never finish).
+/// gives it a second keeper and resumes it; it faults again, to the second keeper, and is
+/// moved past that fault too. Only then does the first keeper answer the old fault, with
+/// `IpcReplyWait`: the thread must stay stopped by its new fault until the second keeper
+/// answers (were it resumed, it would run to its end at once).
 fn stale_answer_waiting() -> Result<(), CaseFailure> {
     reset(RESUME_AS_IS);
     FIRST_HELD.store(0, SeqCst);
@@ -503,8 +503,10 @@ fn stale_answer_waiting() -> Result<(), CaseFailure> {
     check_equal!(thread.set_keeper(Some(send_only)), Ok(()));
     check_equal!(handle_close(send_only), Ok(()));
     check_equal!(thread.resume(), Ok(()));
-    // The second fault waits in the second keeper's queue: nobody serves it yet.
+    // The second fault waits in the second keeper's queue: nobody serves it yet. The thread
+    // is moved past it already, so a wrongful resume would let it run to its end at once.
     stays_faulted(&thread, 6)?;
+    skip_ud2(&thread)?;
     ANSWER_NOW.store(1, SeqCst);
     for _ in 0..100 {
         runtime::syscall::thread_yield();
@@ -517,7 +519,6 @@ fn stale_answer_waiting() -> Result<(), CaseFailure> {
         )),
         Ok(())
     );
-    skip_ud2(&thread)?;
     check_equal!(ipc::reply(second.reply, [keeper::RESUME, 0, 0, 0]), Ok(()));
     check!(finishes(&thread), "the victim never finished");
     check_equal!(RESULT.load(SeqCst), 3);
