@@ -18,7 +18,32 @@ pub struct BarChart<'a> {
     pub groups: Vec<(String, Vec<Option<u64>>)>,
 }
 
-/// Colours for the series, told apart in print too (light and dark alternate).
+/// The colour of a series: for a kernel configuration, blues for the process model and reds
+/// for the interrupt model, darker the more preemptible; otherwise the next of `COLOURS`.
+fn colour_of(name: &str, index: usize) -> RGBColor {
+    let shade = if name.ends_with("partial") {
+        Some(1)
+    } else if name.ends_with("none") {
+        Some(2)
+    } else if name.ends_with("full") {
+        Some(0)
+    } else {
+        None
+    };
+    let family = if name.starts_with("process") {
+        Some([RGBColor(8, 48, 107), RGBColor(33, 113, 181), RGBColor(158, 202, 225)])
+    } else if name.starts_with("interrupt") {
+        Some([RGBColor(103, 0, 13), RGBColor(203, 24, 29), RGBColor(252, 146, 114)])
+    } else {
+        None
+    };
+    match (family, shade) {
+        (Some(family), Some(shade)) => family[shade],
+        _ => COLOURS[index % COLOURS.len()],
+    }
+}
+
+/// Colours for other series, told apart in print too (light and dark alternate).
 const COLOURS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(174, 199, 232),
@@ -76,7 +101,7 @@ fn draw(chart: &BarChart<'_>, path: &Path) -> std::result::Result<(), Box<dyn st
     let series = chart.series.len().max(1) as f64;
     let bar = 0.8 / series;
     for (index, name) in chart.series.iter().enumerate() {
-        let colour = COLOURS[index % COLOURS.len()];
+        let colour = colour_of(name, index);
         let bars = chart
             .groups
             .iter()
