@@ -31,9 +31,17 @@ fn colour_of(name: &str, index: usize) -> RGBColor {
         None
     };
     let family = if name.starts_with("process") {
-        Some([RGBColor(8, 48, 107), RGBColor(33, 113, 181), RGBColor(158, 202, 225)])
+        Some([
+            RGBColor(8, 48, 107),
+            RGBColor(33, 113, 181),
+            RGBColor(158, 202, 225),
+        ])
     } else if name.starts_with("interrupt") {
-        Some([RGBColor(103, 0, 13), RGBColor(203, 24, 29), RGBColor(252, 146, 114)])
+        Some([
+            RGBColor(103, 0, 13),
+            RGBColor(203, 24, 29),
+            RGBColor(252, 146, 114),
+        ])
     } else {
         None
     };
