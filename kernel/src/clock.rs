@@ -61,11 +61,18 @@ pub fn tick() -> u64 {
     let since_expiry = (apic::counts_since_expiry() * stamps_per_count) >> 16;
     let period = (apic::timer_period() * stamps_per_count) >> 16;
     let expiry = now.saturating_sub(since_expiry);
-    let last = LAST_EXPIRY.swap(expiry, Relaxed);
-    if last == 0 || period == 0 || expiry <= last {
+    let last = LAST_EXPIRY.load(Relaxed);
+    if last == 0 || period == 0 {
+        LAST_EXPIRY.store(expiry, Relaxed);
         TICKS.fetch_add(1, Relaxed);
         return expiry;
     }
+    if expiry < last + period / 2 {
+        // The timer expired again while the last interrupt was being taken, and the last one
+        // counted that expiry already: this interrupt is its echo.
+        return expiry;
+    }
+    LAST_EXPIRY.store(expiry, Relaxed);
     let periods = ((expiry - last + period / 2) / period).max(1);
     TICKS.fetch_add(periods, Relaxed);
     if periods == 1 {

@@ -251,7 +251,8 @@ impl Reply {
     }
 
     /// The server's handle was closed: if it had not answered, the client learns `PeerGone`;
-    /// a fault left unanswered leaves its thread stopped.
+    /// a fault left unanswered leaves its thread stopped; a server thread still waiting on the
+    /// connection (another thread of its space closed the handle) learns `PeerGone` too.
     pub fn server_side_closed(self: &Arc<Reply>) {
         self.faulted.lock().take();
         let mut state = self.state.lock();
@@ -259,6 +260,14 @@ impl Reply {
             *state = ReplyState::Abandoned;
             drop(state);
             crate::syscall::ipc::deliver_reply(self);
+        } else {
+            drop(state);
+        }
+        // A server thread still waiting on the closed handle (another thread of its space
+        // closed it) would wait for nothing.
+        let server = self.server.lock().take();
+        if let Some(server) = server {
+            crate::syscall::ipc::release_server(&server, Err(abi::Error::PeerGone));
         }
     }
 }

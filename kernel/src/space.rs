@@ -449,9 +449,12 @@ impl Space {
             }
             return false;
         }
-        let object = self.handles.lock().take_last();
-        if let Some(object) = object {
-            object.handle_closed();
+        let step = self.handles.lock().take_last();
+        if let Some(object) = step {
+            // (Outside the table's lock: closing may reach other objects.)
+            if let Some(object) = object {
+                object.handle_closed();
+            }
             return false;
         }
         let region = self.regions.lock().pop_first();

@@ -153,10 +153,10 @@ fn resolve_link(
             Err(Hole::Protection)
         };
     }
+    let mapping = space.mapping_at(page).ok_or(Hole::Nothing)?;
     if depth >= CHAIN_LIMIT {
         return Err(Hole::Unmapped);
     }
-    let mapping = space.mapping_at(page).ok_or(Hole::Nothing)?;
     let region = &mapping.region;
     if !chain_allows([mapping.rights(), region.rights()], needed) {
         return Err(Hole::Protection);

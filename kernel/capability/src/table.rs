@@ -145,25 +145,28 @@ impl<T> HandleTable<T> {
         Ok(entry)
     }
 
-    /// Takes out the object of the last live slot, if any, and drops the slots after it: for
-    /// destroying a space piece by piece, with preemption points in between.
-    pub fn take_last(&mut self) -> Option<T> {
+    /// One step of emptying the table, in bounded time: drops the last slot, and at most
+    /// fifteen free ones before it, returning the object a live one held. `None` once the
+    /// table is empty; `Some(None)` after a step that met free slots only. For destroying a
+    /// space piece by piece, with preemption points between the steps.
+    pub fn take_last(&mut self) -> Option<Option<T>> {
         // The free list may run through the slots that go: a later insertion makes new ones.
         self.free = 0;
-        while let Some(slot) = self.slots.pop_and_shrink() {
+        for _ in 0..16 {
+            let slot = self.slots.pop_and_shrink()?;
             if let Some((object, _)) = slot.entry {
                 self.live -= 1;
-                return Some(object);
+                return Some(Some(object));
             }
         }
-        None
+        Some(None)
     }
 
     /// Takes every object out, leaving an empty table (for destroying a space).
     pub fn drain(&mut self) -> Vec<T> {
         let mut objects = Vec::new();
-        while let Some(object) = self.take_last() {
-            objects.push(object);
+        while let Some(step) = self.take_last() {
+            objects.extend(step);
         }
         objects
     }
@@ -222,15 +225,31 @@ mod tests {
             .collect();
         table.remove(handles[4]).unwrap();
         table.remove(handles[1]).unwrap();
-        assert_eq!(table.take_last(), Some(3));
-        assert_eq!(table.take_last(), Some(2));
-        assert_eq!(table.take_last(), Some(0));
+        assert_eq!(table.take_last(), Some(Some(3)));
+        assert_eq!(table.take_last(), Some(Some(2)));
+        assert_eq!(table.take_last(), Some(Some(0)));
         assert_eq!(table.take_last(), None);
         assert!(table.is_empty());
         // Slots freed before were dropped with the rest; a new handle gets a fresh one.
         let fresh = table.insert(9, Rights::all());
         assert_eq!(table.get(fresh, Rights::empty()), Ok(&9));
         assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn a_step_of_emptying_meets_at_most_sixteen_slots() {
+        let mut table = HandleTable::new();
+        let handles: Vec<Handle> = (0..40)
+            .map(|value| table.insert(value, Rights::all()))
+            .collect();
+        for handle in &handles[1..] {
+            table.remove(*handle).unwrap();
+        }
+        // 39 free slots after the live one: three steps of free slots, then the object.
+        assert_eq!(table.take_last(), Some(None));
+        assert_eq!(table.take_last(), Some(None));
+        assert_eq!(table.take_last(), Some(Some(0)));
+        assert_eq!(table.take_last(), None);
     }
 
     #[test]

@@ -119,12 +119,19 @@ fn copy_through_preemption(
             Err(Interruption::Preempted) => {
                 wait_on(reply, slot, blocked.clone());
                 model::preempt_here().map_err(|Restart| Stop::Restart)?;
+                // While this thread was away, either side may have closed the connection, or
+                // the blocked one moved: the stage then starts over from the registers, and
+                // finds out.
+                if reply.client_gone.load(Relaxed)
+                    || matches!(*reply.state.lock(), ReplyState::Abandoned)
+                {
+                    return Err(Stop::Restart);
+                }
                 let mut occupant = slot.lock();
                 if !occupant
                     .as_ref()
                     .is_some_and(|other| Arc::ptr_eq(other, blocked))
                 {
-                    // It moved meanwhile: the stage starts over from the registers.
                     return Err(Stop::Restart);
                 }
                 occupant.take();
@@ -159,8 +166,13 @@ pub(super) fn move_request(
         Ok(()) => {
             let chunk_done = client.registers.transfer().send_length == 0;
             let streaming = reply.streaming.load(Relaxed);
-            if !reply.open.load(Relaxed) && (chunk_done || !streaming) {
-                *reply.state.lock() = ReplyState::Pending;
+            let mut state = reply.state.lock();
+            // Only the request phase moves on: a connection closed meanwhile stays closed.
+            if matches!(*state, ReplyState::Request)
+                && !reply.open.load(Relaxed)
+                && (chunk_done || !streaming)
+            {
+                *state = ReplyState::Pending;
             }
             Ok(chunk_done)
         }

@@ -22,14 +22,14 @@ pub fn debug_print(address: u64, length: u64) -> Result<(), Error> {
 /// is checked afresh, so a spurious wake-up never cuts the sleep short. Returns the time stamp
 /// of the timer interrupt that ended the sleep, or the present one if the call did not sleep.
 pub fn sleep_until(deadline: u64) -> Result<u64, Restart> {
-    let thread = scheduler::current();
     while clock::now() < deadline {
-        thread.woken_at.store(0, Relaxed);
+        // No reference to the thread stays on this stack while it blocks (process model).
+        scheduler::current().woken_at.store(0, Relaxed);
         scheduler::sleep_current(deadline);
         // Only the clock wakes a sleeper: whatever the reason, look at the clock again.
         model::block()?;
     }
-    match thread.woken_at.swap(0, Relaxed) {
+    match scheduler::current().woken_at.swap(0, Relaxed) {
         0 => Ok(crate::arch::cpu::time_stamp()),
         raised => Ok(raised),
     }

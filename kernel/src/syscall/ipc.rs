@@ -408,12 +408,19 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
         // It waited in this port's queue, and leaves it now.
         *caller.thread.waiting_in.lock() = None;
         if let Some(report) = caller.fault {
-            // A keeper's request; if it cannot be opened the thread stays stopped.
-            if let Ok(results) = open_fault(&caller.thread, report, &server, &port) {
-                registers.complete_system_call(0, &results);
-                return Ok(Ok(()));
-            }
-            continue;
+            return match open_fault(&caller.thread, report, &server, &port) {
+                Ok(results) => {
+                    registers.complete_system_call(0, &results);
+                    Ok(Ok(()))
+                }
+                Err(error) => {
+                    // Neither space can pay for the request: the fault stays first in line,
+                    // and the keeper hears why it cannot have it.
+                    *caller.thread.waiting_in.lock() = Some(WaitQueue::Port(Arc::downgrade(&port)));
+                    port.callers.lock().push_front(caller);
+                    Ok(Err(error))
+                }
+            };
         }
         let client = caller.thread;
         let reply = match connect(&client, &server, &port) {
@@ -490,8 +497,10 @@ fn open_fault(
     port: &Port,
 ) -> Result<[u64; 6], Error> {
     // The faulting thread's own reply object serves, as for its calls (it is not in one:
-    // or else it is in use, and the thread's space pays for another).
-    let reply = Reply::for_client(thread, ReplyState::Pending)?;
+    // or else it is in use, and the thread's space pays for another). A space out of quota
+    // still gets its faults through: the keeper's space pays for the request then.
+    let reply = Reply::for_client(thread, ReplyState::Pending)
+        .or_else(|_| Reply::new(ReplyState::Pending, Some(&server.space)))?;
     let sequence = thread
         .fault_sequence
         .load(core::sync::atomic::Ordering::Relaxed);
@@ -534,10 +543,16 @@ pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port
                 scheduler::hand_over_to(&server);
             }
             Ok(results) => model::complete_blocked_handing_over(&server, 0, &results),
-            Err(_) => {
-                // Out of quota for the request: the server waits on; the thread stays stopped.
-                set.servers.lock().push_front(server.clone());
-                *server.waiting_in.lock() = Some(WaitQueue::PortSet(Arc::downgrade(&set)));
+            Err(error) => {
+                // Neither space can pay for the request: the fault waits first in the port's
+                // queue, and the keeper's wait ends with the reason (as a wait that finds it
+                // there does).
+                keeper.callers.lock().push_front(Caller {
+                    thread: thread.clone(),
+                    fault: Some(report),
+                });
+                *thread.waiting_in.lock() = Some(WaitQueue::Port(Arc::downgrade(&keeper)));
+                model::complete_blocked(&server, error.code(), &[]);
             }
         }
         return;

@@ -238,11 +238,12 @@ pub fn set_state(handle: u64, state_address: u64, flags: u64) -> Result<(), Erro
     if !matches!(thread.run_state(), RunState::Stopped | RunState::Faulted(_)) {
         return Err(Error::InvalidState);
     }
+    apply_state(&thread, &state)?;
     // A faulted thread still queued for its keeper leaves the queue: it is stopped now. (A
     // keeper that answers the fault with RESUME after replacing the state is the normal case:
-    // only running again, or a new fault, makes an old answer stale.)
+    // only running again, or a new fault, makes an old answer stale.) After the state, which
+    // may fail (an FPU area to pay for), so that a failed call changes nothing.
     crate::wait::withdraw(&thread);
-    apply_state(&thread, &state)?;
     if let Some(keeper) = keeper {
         *thread.keeper.lock() = keeper.as_ref().map(Arc::downgrade);
     }

@@ -27,6 +27,10 @@ pub const CASES: &[Case] = &[
         run: server_goes,
     },
     Case {
+        name: "ipc_a_server_waiting_on_a_connection_its_sibling_closes_learns_peer_gone",
+        run: sibling_closes,
+    },
+    Case {
         name: "restart_torture_ipc_streamed_in_chunks",
         run: torture,
     },
@@ -247,4 +251,59 @@ fn torture() -> Result<(), CaseFailure> {
     runtime::println!("  streamed: {moves} moves");
     check!(wait_until_ended(&client), "the client never ended");
     finish(port, set, &server)
+}
+
+/// The connection the waiting server holds, and what its wait for more returned.
+static HELD: AtomicU64 = AtomicU64::new(0);
+static WAIT_OUTCOME: AtomicU64 = AtomicU64::new(0);
+const WAITING: u64 = u64::MAX;
+
+/// Takes one request and waits for more of it (the client sends none for now).
+fn wait_for_more(set: u64) {
+    let mut room = [0u8; 64];
+    let Ok(request) = ipc::wait_into(Handle::from_raw(set), &mut room) else {
+        return;
+    };
+    HELD.store(request.reply.raw(), SeqCst);
+    let outcome = ipc::receive_more(request.reply, &mut room);
+    WAIT_OUTCOME.store(outcome.err().map_or(0, Error::code), SeqCst);
+}
+
+/// A server waits for more of a stream; another thread of its space closes the connection it
+/// waits on: the wait ends with `PeerGone` (it would wait for nothing otherwise), and the
+/// client's next chunk fails with `PeerGone` too.
+fn sibling_closes() -> Result<(), CaseFailure> {
+    HELD.store(0, SeqCst);
+    WAIT_OUTCOME.store(WAITING, SeqCst);
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let server = spawn(&SERVER_STACK, wait_for_more, set.raw()).map_err(fail)?;
+    check_equal!(server.resume(), Ok(()));
+    let first = Outgoing {
+        bytes: &[5u8; 16],
+        handle: Handle::NONE,
+    };
+    let connection = ipc::connect(port, [0; 4], first).map_err(fail)?;
+    let blocked = || {
+        matches!(
+            server.status(),
+            Ok((runtime::abi::state::Condition::Blocked, _, _))
+        ) && HELD.load(SeqCst) != 0
+    };
+    check!(wait_for(blocked), "the server never waited for more");
+    check_equal!(WAIT_OUTCOME.load(SeqCst), WAITING);
+    // This thread is the server's sibling: the connection's handle is in its table too.
+    check_equal!(handle_close(Handle::from_raw(HELD.load(SeqCst))), Ok(()));
+    check!(
+        wait_for(|| WAIT_OUTCOME.load(SeqCst) != WAITING),
+        "the server still waits on a closed connection"
+    );
+    check_equal!(WAIT_OUTCOME.load(SeqCst), Error::PeerGone.code());
+    check_equal!(ipc::send_more(connection, &[6u8; 16]), Err(Error::PeerGone));
+    check!(wait_until_ended(&server), "the server never ended");
+    for handle in [port, set] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
 }
