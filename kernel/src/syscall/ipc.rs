@@ -535,7 +535,8 @@ fn open_fault(
 pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port>) {
     let set = keeper.set.lock().clone();
     let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
-    if let (Some(set), Some(server)) = (set, server) {
+    drop(set);
+    if let Some(server) = server {
         *server.waiting_in.lock() = None;
         match open_fault(thread, report, &server, &keeper) {
             Ok(results) if super::fast_path::may_take_over_from_faulted(thread, &server) => {
