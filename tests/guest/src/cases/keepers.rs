@@ -55,6 +55,10 @@ pub const CASES: &[Case] = &[
         run: stale_answer_waiting,
     },
     Case {
+        name: "a_space_out_of_quota_still_faults_to_its_keeper",
+        run: fault_out_of_quota,
+    },
+    Case {
         name: "without_a_keeper_thread_status_says_why",
         run: no_keeper,
     },
@@ -549,4 +553,67 @@ fn stale_answer_waiting() -> Result<(), CaseFailure> {
     let held = SECOND_HELD.swap(0, SeqCst);
     check_equal!(handle_close(Handle::from_raw(held)), Ok(()));
     first.finish()
+}
+
+/// A thread of a space whose quota is spent faults to its keeper all the same (the keeper's
+/// space pays for the request), and a `ThreadSetState` that the space cannot pay for (an FPU
+/// image needs a save area) fails without taking the fault out of the keeper's queue.
+fn fault_out_of_quota() -> Result<(), CaseFailure> {
+    reset(RESUME_AS_IS);
+    let (child, image, shown) = super::memory::child_running_this_program()?;
+    let port = ipc::port_create(0x6d).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let thread =
+        runtime::thread::spawn_in(child, &VICTIM_STACK, run_invalid_opcode, 0).map_err(fail)?;
+    check_equal!(thread.set_keeper(Some(port)), Ok(()));
+    check_equal!(thread.resume(), Ok(()));
+    // Nobody waits on the keeper's set yet: the fault waits in the port's queue. (It comes
+    // before the quota is spent: the thread's first steps need page tables the child pays.)
+    stays_faulted(&thread, 6)?;
+    // Spend the child's quota: stopped threads, then handle slots.
+    let stopped = runtime::thread::initial_state(VICTIM_STACK.top(), run_invalid_opcode, 0);
+    let mut spent = [Handle::NONE; 2048];
+    let mut count = 0;
+    while count < spent.len() {
+        match runtime::syscall::thread_create(child, &stopped) {
+            Ok(handle) => spent[count] = handle,
+            Err(Error::QuotaExceeded) => break,
+            Err(error) => return Err(fail(error)),
+        }
+        count += 1;
+    }
+    loop {
+        match runtime::syscall::handle_grant(child, port, Rights::SEND) {
+            Ok(_) => {}
+            Err(Error::QuotaExceeded) => break,
+            Err(error) => return Err(fail(error)),
+        }
+    }
+    let mut state = thread.state().map_err(fail)?;
+    state.fpu[160] ^= 0xff;
+    check_equal!(thread.set_state(&state), Err(Error::QuotaExceeded));
+    check_equal!(
+        thread.status().map(|(condition, _, _)| condition),
+        Ok(Condition::Faulted)
+    );
+    // The fault is still queued, and the keeper can take it though the child cannot pay.
+    let request = ipc::wait(set).map_err(fail)?;
+    let message = FaultMessage::from_words(request.words);
+    check_equal!(message.vector, 6);
+    check_equal!(handle_close(Handle::from_raw(message.thread)), Ok(()));
+    // The quota comes back (the stopped threads end with their handles) before the thread
+    // runs on: its next steps may need page tables.
+    for handle in &spent[..count] {
+        check_equal!(handle_close(*handle), Ok(()));
+    }
+    skip_ud2(&thread)?;
+    check_equal!(ipc::reply(request.reply, [keeper::RESUME, 0, 0, 0]), Ok(()));
+    check!(finishes(&thread), "the victim never finished");
+    check_equal!(RESULT.load(SeqCst), 42);
+    check_equal!(runtime::syscall::space_destroy(child), Ok(()));
+    for handle in [port, set, shown, image, child] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
 }
