@@ -73,11 +73,10 @@ pub fn call(registers: &SavedRegisters) -> bool {
         return false;
     }
     let client = scheduler::current();
-    let Ok(port) = client.space.typed(
-        Handle::from_raw(port),
-        Rights::SEND,
-        KernelObject::into_port,
-    ) else {
+    let Some(port) = client
+        .space
+        .pick(Handle::from_raw(port), Rights::SEND, KernelObject::as_port)
+    else {
         return false;
     };
     let Some(set) = port.set.lock().clone() else {
@@ -117,10 +116,10 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
         return false;
     }
     let server = scheduler::current();
-    let Ok(reply) = server.space.typed(
+    let Some(reply) = server.space.pick(
         Handle::from_raw(reply_handle),
         Rights::RECEIVE,
-        KernelObject::into_reply_sender,
+        KernelObject::as_reply_sender,
     ) else {
         return false;
     };
@@ -128,10 +127,10 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
     let Some(answered) = answerable(&server, &reply, words) else {
         return false;
     };
-    let Ok(set) = server.space.typed(
+    let Some(set) = server.space.pick(
         Handle::from_raw(set_handle),
         Rights::RECEIVE,
-        KernelObject::into_port_set,
+        KernelObject::as_port_set,
     ) else {
         return false;
     };
