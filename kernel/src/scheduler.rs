@@ -269,9 +269,10 @@ pub fn nothing_outranks(thread: &Thread) -> bool {
 }
 
 /// Gives the processor straight to `next`, which the running thread has just unblocked and
-/// now waits for (the IPC fast path): no ready queue on the way, and `next` runs on the rest
-/// of the running thread's quantum. The caller has checked that `next` would run next anyway
-/// (its priority is at least the running thread's, and no switch is pending).
+/// now waits for, or which takes over from a thread that just stopped (the fast paths of IPC
+/// and faults): no ready queue on the way, and `next` runs on the rest of the running thread's
+/// quantum. The caller has checked that `next` would run next anyway (no ready thread
+/// outranks it, and the running thread no longer runs or is outranked by it).
 pub fn hand_over_to(next: &Arc<Thread>) {
     next.inherits_quantum.store(true, Relaxed);
     switch_in(next);
