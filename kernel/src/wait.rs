@@ -61,10 +61,18 @@ pub fn block_in(thread: Arc<Thread>, queue: WaitQueue) -> BlockingResult {
 /// restart point: its registers say everything about its call, and a peer completes it or
 /// moves it to its next stage through them alone (the IPC waits; `model::block_at_restart_point`).
 pub fn block_at_restart_point(thread: Arc<Thread>, queue: WaitQueue) -> BlockingResult {
+    wait_at_restart_point(&thread, queue);
+    scheduler::request_switch();
+    Err(Restart)
+}
+
+/// Makes `thread` wait in `queue` (whose list of waiters the caller has put it in) at its
+/// restart point, without switching: the caller hands the processor on itself (the fast
+/// paths) or unwinds with `Restart` (`block_at_restart_point`).
+pub fn wait_at_restart_point(thread: &Thread, queue: WaitQueue) {
     *thread.waiting_in.lock() = Some(queue);
     thread.set_run_state(RunState::Waiting);
-    scheduler::request_switch();
-    Err(model::block_at_restart_point(&thread))
+    let _ = model::block_at_restart_point(thread);
 }
 
 /// Takes a thread out of the wait queue it is blocked in (to stop it); whether it was in one.

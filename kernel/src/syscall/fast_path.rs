@@ -54,14 +54,13 @@ pub fn may_take_over_from_faulted(faulted: &Arc<Thread>, server: &Thread) -> boo
 }
 
 /// Blocks the running thread at its restart point: its registers already name the stage it
-/// waits in, and its `rip` goes back to the `syscall` instruction.
+/// waits in, and its `rip` goes back to the `syscall` instruction (as the system-call entry
+/// does for a call that unwinds with `Restart`).
 fn wait_at_restart_point(thread: &Arc<Thread>, queue: WaitQueue) {
     thread
         .registers
         .update(|registers| registers.rip -= SYSCALL_INSTRUCTION_LENGTH);
-    *thread.waiting_in.lock() = Some(queue);
-    thread.set_run_state(RunState::Waiting);
-    let _ = model::block_at_restart_point(thread);
+    crate::wait::wait_at_restart_point(thread, queue);
 }
 
 /// `IpcCall` with words only, to a port whose set has a server waiting at its restart point:

@@ -6,6 +6,7 @@ use super::connection::{
     server_results, take_answer, wait_for_peer,
 };
 pub use super::connection::{deliver_reply, release_server};
+use super::object;
 use crate::arch::frame::SavedRegisters;
 use crate::ipc::{Caller, Port, PortSet, Reply, ReplyState};
 use crate::model::{self, Restart};
@@ -27,15 +28,6 @@ const PORT_RIGHTS: Rights = Rights::SEND
 const PORT_SET_RIGHTS: Rights = Rights::RECEIVE
     .union(Rights::DUPLICATE)
     .union(Rights::TRANSFER);
-
-fn object<T>(
-    handle: u64,
-    needed: Rights,
-    convert: fn(KernelObject) -> Result<T, Error>,
-) -> Result<T, Error> {
-    let space = scheduler::current().space.clone();
-    space.typed(Handle::from_raw(handle), needed, convert)
-}
 
 /// `PortCreate`.
 pub fn port_create(badge: u64) -> Result<u64, Error> {
@@ -187,30 +179,7 @@ pub fn send_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
 /// completes at once, with no bytes, once the client has reversed the connection (or for a
 /// request that was never streamed).
 pub fn receive_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
-    let reply = or_return_error!(object(
-        handle,
-        Rights::RECEIVE,
-        KernelObject::into_reply_sender
-    ));
-    let server = scheduler::current();
-    or_return_error!(transfer::check_receive(&server, Check::Bounds));
-    if reply
-        .client_gone
-        .load(core::sync::atomic::Ordering::Relaxed)
-    {
-        let _ = server.space.close_handle(Handle::from_raw(handle));
-        return Ok(Err(Error::PeerGone));
-    }
-    if !matches!(*reply.state.lock(), ReplyState::Request) {
-        registers.complete_system_call(0, &[]);
-        return Ok(Ok(()));
-    }
-    let client = reply.waiter.lock().take();
-    let Some(client) = client else {
-        return wait_for_peer(&reply, server, &reply.server);
-    };
-    *client.waiting_in.lock() = None;
-    pull_request(registers, reply, client, server)
+    receive_request_bytes(registers, handle, true)
 }
 
 /// `IpcAwaitReply` (and `IpcCall`'s stage 2): finish sending the request if bytes of it are
@@ -442,23 +411,33 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
 /// `IpcReceive` (`IpcWait`'s stage while a request's bytes are moving): finish receiving
 /// them.
 pub fn receive(registers: &SavedRegisters, handle: u64) -> BlockingResult {
-    let server = scheduler::current();
+    receive_request_bytes(registers, handle, false)
+}
+
+/// `IpcReceive` and `IpcReceiveMore`: takes the request's bytes the client has for this
+/// server's room, waiting for the client if it is not there. A request all in completes the
+/// call at once; a client gone fails it with `PeerGone`, before anything else for
+/// `IpcReceiveMore` (`more`), only while bytes are missing for `IpcReceive` (whose wait has
+/// its request whole, whatever becomes of the client).
+fn receive_request_bytes(registers: &SavedRegisters, handle: u64, more: bool) -> BlockingResult {
     let reply = or_return_error!(object(
         handle,
         Rights::RECEIVE,
         KernelObject::into_reply_sender
     ));
+    let server = scheduler::current();
     or_return_error!(transfer::check_receive(&server, Check::Bounds));
-    if !matches!(*reply.state.lock(), ReplyState::Request) {
-        registers.complete_system_call(0, &[]);
-        return Ok(Ok(()));
-    }
-    if reply
+    let client_gone = reply
         .client_gone
-        .load(core::sync::atomic::Ordering::Relaxed)
-    {
+        .load(core::sync::atomic::Ordering::Relaxed);
+    let complete = !matches!(*reply.state.lock(), ReplyState::Request);
+    if client_gone && (more || !complete) {
         let _ = server.space.close_handle(Handle::from_raw(handle));
         return Ok(Err(Error::PeerGone));
+    }
+    if complete {
+        registers.complete_system_call(0, &[]);
+        return Ok(Ok(()));
     }
     let client = reply.waiter.lock().take();
     let Some(client) = client else {

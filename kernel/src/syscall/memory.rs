@@ -1,12 +1,13 @@
 //! Regions and mappings: `RegionCreate`, `RegionDestroy`, `MappingCreate`, `MappingDestroy`
 //! (the objects and the fault path live in `crate::virtual_memory`).
 
+use super::object;
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::space::MemoryObject;
 use crate::virtual_memory::{Mapping, Region};
 use abi::memory::{Found, MemoryRights};
-use abi::{Error, Handle, Rights};
+use abi::{Error, Rights};
 use alloc::sync::Arc;
 use region::{PageRange, Window};
 
@@ -22,22 +23,12 @@ const MAPPING_RIGHTS: Rights = Rights::CONTROL
 
 /// The region a handle of the caller's names, if the handle has CONTROL.
 fn region_of(handle: u64) -> Result<Arc<Region>, Error> {
-    let space = scheduler::current().space.clone();
-    space.typed(
-        Handle::from_raw(handle),
-        Rights::CONTROL,
-        KernelObject::into_region,
-    )
+    object(handle, Rights::CONTROL, KernelObject::into_region)
 }
 
 /// The mapping a handle of the caller's names, if the handle has CONTROL.
 fn mapping_of(handle: u64) -> Result<Arc<Mapping>, Error> {
-    let space = scheduler::current().space.clone();
-    space.typed(
-        Handle::from_raw(handle),
-        Rights::CONTROL,
-        KernelObject::into_mapping,
-    )
+    object(handle, Rights::CONTROL, KernelObject::into_mapping)
 }
 
 fn memory_rights(value: u64) -> Result<MemoryRights, Error> {
@@ -51,11 +42,7 @@ pub fn region_create(address: u64, size: u64, rights: u64, keeper: u64) -> Resul
     let space = scheduler::current().space.clone();
     let keeper = match keeper {
         0 => None,
-        handle => Some(space.typed(
-            Handle::from_raw(handle),
-            Rights::SEND,
-            KernelObject::into_port,
-        )?),
+        handle => Some(object(handle, Rights::SEND, KernelObject::into_port)?),
     };
     let region = Region::create(&space, range, rights, keeper.as_ref())?;
     match space.insert_handle(KernelObject::Region(region.clone()), REGION_RIGHTS) {
@@ -78,16 +65,8 @@ pub fn region_destroy(region: u64) -> Result<(), Error> {
 pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
     let [space, address, region, offset, size, rights] = arguments;
     let own = scheduler::current().space.clone();
-    let target = own.typed(
-        Handle::from_raw(space),
-        Rights::CREATE,
-        KernelObject::into_space,
-    )?;
-    let region = own.typed(
-        Handle::from_raw(region),
-        Rights::MAP,
-        KernelObject::into_region,
-    )?;
+    let target = object(space, Rights::CREATE, KernelObject::into_space)?;
+    let region = object(region, Rights::MAP, KernelObject::into_region)?;
     let rights = memory_rights(rights)?;
     let window = Window::new(
         address,
@@ -131,11 +110,7 @@ pub fn mapping_protect(mapping: u64, rights: u64) -> Result<(), Error> {
 /// rights, and for a mapping its offset into its region.
 pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
     let own = scheduler::current().space.clone();
-    let target = own.typed(
-        Handle::from_raw(space),
-        Rights::READ_STATE,
-        KernelObject::into_space,
-    )?;
+    let target = object(space, Rights::READ_STATE, KernelObject::into_space)?;
     let Some(found) = target.first_after(address) else {
         return Ok([Found::Nothing as u64, 0, 0, 0, 0, 0]);
     };

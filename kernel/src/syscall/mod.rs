@@ -139,6 +139,17 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
     Ok(())
 }
 
+/// The object the calling thread's `handle` names, as the type `convert` accepts, if the
+/// handle carries `needed`: the one lookup every call makes in its caller's own table.
+fn object<T>(
+    handle: u64,
+    needed: abi::Rights,
+    convert: fn(crate::object::KernelObject) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let space = scheduler::current().space.clone();
+    space.typed(abi::Handle::from_raw(handle), needed, convert)
+}
+
 /// Ends a call without results: its status.
 fn finish_empty(registers: &SavedRegisters, outcome: Result<(), Error>) -> Result<(), Restart> {
     registers.complete_system_call(outcome.err().map_or(0, Error::code), &[]);

@@ -1,6 +1,7 @@
 //! Mutexes and condition variables: `MutexCreate`, `MutexLock`, `MutexTryLock`,
 //! `MutexUnlock`, `CondCreate`, `CondWait`, `CondSignal`, `CondBroadcast`.
 
+use super::object;
 use crate::arch::frame::SavedRegisters;
 use crate::model;
 use crate::object::KernelObject;
@@ -15,21 +16,11 @@ const RIGHTS: Rights = Rights::SYNCHRONIZE
     .union(Rights::TRANSFER);
 
 fn mutex_of(handle: u64) -> Result<Arc<KernelMutex>, Error> {
-    let space = scheduler::current().space.clone();
-    space.typed(
-        Handle::from_raw(handle),
-        Rights::SYNCHRONIZE,
-        KernelObject::into_mutex,
-    )
+    object(handle, Rights::SYNCHRONIZE, KernelObject::into_mutex)
 }
 
 fn condition_of(handle: u64) -> Result<Arc<Condition>, Error> {
-    let space = scheduler::current().space.clone();
-    space.typed(
-        Handle::from_raw(handle),
-        Rights::SYNCHRONIZE,
-        KernelObject::into_condition,
-    )
+    object(handle, Rights::SYNCHRONIZE, KernelObject::into_condition)
 }
 
 /// `MutexCreate`.

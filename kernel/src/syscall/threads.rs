@@ -1,6 +1,7 @@
 //! Threads: `ThreadCreate`, `ThreadResume`, `ThreadInterrupt`, `ThreadGetState`,
 //! `ThreadSetState`, `ThreadSetPriority`.
 
+use super::object;
 use crate::arch::thread_state;
 use crate::ipc::Port;
 use crate::model;
@@ -16,8 +17,7 @@ use alloc::sync::Arc;
 
 /// The thread a handle of the caller's names, if the handle carries `needed`.
 fn thread_of(handle: u64, needed: Rights) -> Result<Arc<Thread>, Error> {
-    let space = scheduler::current().space.clone();
-    space.typed(Handle::from_raw(handle), needed, KernelObject::into_thread)
+    object(handle, needed, KernelObject::into_thread)
 }
 
 /// Reads a `ThreadState` from user memory.
@@ -272,14 +272,7 @@ pub fn set_keeper(handle: u64, port: u64) -> Result<(), Error> {
     let thread = thread_of(handle, Rights::CONTROL)?;
     let keeper = match port {
         0 => None,
-        port => {
-            let space = scheduler::current().space.clone();
-            Some(space.typed(
-                Handle::from_raw(port),
-                Rights::SEND,
-                KernelObject::into_port,
-            )?)
-        }
+        port => Some(object(port, Rights::SEND, KernelObject::into_port)?),
     };
     *thread.keeper.lock() = keeper.as_ref().map(Arc::downgrade);
     Ok(())
