@@ -141,6 +141,7 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
 
 /// The object the calling thread's `handle` names, as the type `convert` accepts, if the
 /// handle carries `needed`: the one lookup every call makes in its caller's own table.
+#[inline]
 fn object<T>(
     handle: u64,
     needed: abi::Rights,
