@@ -27,14 +27,39 @@ pub fn start() {
     );
 }
 
-/// How many time-stamp-counter units one APIC timer count lasts, times 2^16: measured over
-/// a tenth of a period (under QEMU's `-icount` both count virtual nanoseconds: exactly 1).
+/// Calibration samples; the median is kept. Without `-icount` both counters follow the host's
+/// clock, and a virtual CPU descheduled by the host in the middle of a sample spoils it (by a
+/// factor of 40 in one boot seen: the clock then took most ticks for echoes and ran that much
+/// slower); a single spoiled sample is outvoted.
+const CALIBRATION_SAMPLES: usize = 7;
+
+/// How many time-stamp-counter units one APIC timer count lasts, times 2^16: the median of
+/// [`CALIBRATION_SAMPLES`] measurements (under QEMU's `-icount` both count virtual
+/// nanoseconds: exactly 1).
 fn measure_stamps_per_count() -> u64 {
+    let mut samples = [0u64; CALIBRATION_SAMPLES];
+    for sample in samples.iter_mut() {
+        match sample_stamps_per_count() {
+            Some(stamps) => *sample = stamps,
+            None => {
+                log::warn!(
+                    "clock: the APIC timer does not count; assuming one time stamp per count"
+                );
+                return 1 << 16;
+            }
+        }
+    }
+    samples.sort_unstable();
+    samples[CALIBRATION_SAMPLES / 2]
+}
+
+/// One measurement of time stamps per APIC timer count (times 2^16), over a tenth of a
+/// period; `None` if the timer does not seem to count.
+fn sample_stamps_per_count() -> Option<u64> {
     let span = apic::timer_period() / 10;
     let first = apic::counts_since_expiry();
     let start = cpu::time_stamp();
-    // A timer that does not count would keep this loop forever: give up after a while and
-    // assume one stamp per count.
+    // A timer that does not count would keep this loop forever: give up after a while.
     for _ in 0..10_000_000 {
         let now = apic::counts_since_expiry();
         // The timer expired meanwhile: count from the expiry instead.
@@ -45,11 +70,10 @@ fn measure_stamps_per_count() -> u64 {
         };
         if elapsed >= span {
             let stamps = cpu::time_stamp() - start;
-            return ((stamps << 16) / elapsed.max(1)).max(1);
+            return Some(((stamps << 16) / elapsed.max(1)).max(1));
         }
     }
-    log::warn!("clock: the APIC timer does not count; assuming one time stamp per count");
-    1 << 16
+    None
 }
 
 /// Counts the timer interrupt being handled: the clock moves on by every period that has

@@ -1,6 +1,8 @@
 //! The kernel test suite, run as the root program. With no arguments it runs every in-process
 //! case; `fault <kind>` provokes one exception instead; `broken-case` adds a failing case and
-//! `hang` spins forever, to show that the harness catches both.
+//! `hang` spins forever, to show that the harness catches both; `only <text>` runs just the
+//! cases whose names contain the text and `seed <hex>` replays the fuzzer with another seed (to
+//! chase one case by hand with `cargo xtask run`).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -18,9 +20,21 @@ fn main(arguments: &str) -> i32 {
         return 2;
     }
     let mut broken = false;
-    for word in words {
+    let mut only = "";
+    while let Some(word) = words.next() {
         match word {
             "broken-case" => broken = true,
+            "only" => only = words.next().unwrap_or(""),
+            "seed" => {
+                let text = words.next().unwrap_or("");
+                match u64::from_str_radix(text.trim_start_matches("0x"), 16) {
+                    Ok(seed) => cases::set_fuzz_seed(seed),
+                    Err(_) => {
+                        println!("kernel-tests: `seed` wants a hexadecimal number, not {text:?}");
+                        return 2;
+                    }
+                }
+            }
             "hang" => {
                 println!("kernel-tests: hanging on purpose");
                 #[allow(clippy::empty_loop)]
@@ -33,7 +47,10 @@ fn main(arguments: &str) -> i32 {
         }
     }
     faults::list();
-    let all = cases::ALL.iter().flat_map(|group| group.iter());
+    let all = cases::ALL
+        .iter()
+        .flat_map(|group| group.iter())
+        .filter(|case| case.name.contains(only));
     let failed = run_cases(all.chain(broken.then_some(&cases::DELIBERATELY_BROKEN)));
     if failed == 0 { 0 } else { 1 }
 }

@@ -25,7 +25,13 @@ pub const CASES: &[Case] = &[Case {
 }];
 
 const CALLS: u64 = 1_000_000;
-const SEED: u64 = 0x5eed_1234_abcd_0001;
+/// The seed of the random calls, unless the suite's arguments name another (`seed <hex>`).
+static SEED: AtomicU64 = AtomicU64::new(0x5eed_1234_abcd_0001);
+
+/// Makes the fuzzer draw its calls from `seed` (to replay another run's printed seed).
+pub fn set_seed(seed: u64) {
+    SEED.store(seed, SeqCst);
+}
 
 static FUZZ_STACK: Stack<4096> = Stack::new();
 static HELPER_STACK: Stack<512> = Stack::new();
@@ -74,7 +80,7 @@ fn argument(random: &mut Random) -> u64 {
 }
 
 fn fuzz(_: u64) {
-    let mut random = Random(SEED);
+    let mut random = Random(SEED.load(SeqCst));
     let calls = Call::ALL.len() as u64;
     for round in 0..CALLS {
         // Mostly real calls, now and then an unknown number.
@@ -128,7 +134,7 @@ fn echo_once(set: u64) {
 }
 
 fn random_calls() -> Result<(), CaseFailure> {
-    println!("fuzz: {CALLS} random calls, seed {SEED:#x}");
+    println!("fuzz: {CALLS} random calls, seed {:#x}", SEED.load(SeqCst));
     PROGRESS.store(0, SeqCst);
     // Made before the fuzzing and out of its reach, to show afterwards that the kernel still
     // runs threads and IPC: the fuzzer may well have spent the whole quota, as it may.
@@ -149,7 +155,7 @@ fn random_calls() -> Result<(), CaseFailure> {
         slot.store(handle.raw(), SeqCst);
     }
     check_equal!(fuzzer.resume(), Ok(()));
-    let (mut last_progress, mut rescues) = (0, 0u64);
+    let (mut last_progress, mut rescues, mut stalled) = (0, 0u64, 0u32);
     loop {
         let _ = sleep_until(clock_monotonic() + 5 * CLOCK_TICK_NANOSECONDS);
         let progress = PROGRESS.load(SeqCst);
@@ -171,7 +177,18 @@ fn random_calls() -> Result<(), CaseFailure> {
                 unblock(&fuzzer)?;
                 rescues += 1;
             }
-            _ => {}
+            (Condition::Runnable, _, _) if progress == last_progress => {
+                // No call runs for ever: one that keeps the thread runnable this long without
+                // finishing is a kernel bug; name it rather than hang.
+                stalled += 1;
+                if stalled == STALL_ROUNDS {
+                    return Err(stalled_in(&fuzzer, progress));
+                }
+            }
+            _ => stalled = 0,
+        }
+        if progress != last_progress {
+            stalled = 0;
         }
         last_progress = progress;
     }
@@ -202,6 +219,35 @@ fn random_calls() -> Result<(), CaseFailure> {
     check_equal!(runtime::syscall::handle_close(port), Ok(()));
     check_equal!(runtime::syscall::handle_close(set), Ok(()));
     Ok(())
+}
+
+/// Watchdog rounds (of 5 ticks) a call may keep the fuzzer runnable before the case fails.
+const STALL_ROUNDS: u32 = 400;
+
+/// The failure for a call that has kept the fuzzer runnable for `STALL_ROUNDS`: its registers.
+fn stalled_in(fuzzer: &Thread, progress: u64) -> CaseFailure {
+    let _ = fuzzer.interrupt();
+    match fuzzer.state() {
+        Ok(state) => {
+            let registers = &state.registers;
+            fail_with(format_args!(
+                "call {progress} kept the fuzzer runnable for {STALL_ROUNDS} watchdog rounds: \
+                 rax {:#x} rdi {:#x} rsi {:#x} rdx {:#x} r10 {:#x} r8 {:#x} r9 {:#x} rip {:#x}",
+                registers[register::RAX],
+                registers[register::RDI],
+                registers[register::RSI],
+                registers[register::RDX],
+                registers[register::R10],
+                registers[register::R8],
+                registers[register::R9],
+                registers[register::RIP],
+            ))
+        }
+        Err(error) => fail_with(format_args!(
+            "call {progress} kept the fuzzer runnable for {STALL_ROUNDS} watchdog rounds, \
+             and its state could not be read: {error:?}"
+        )),
+    }
 }
 
 fn fail_with(arguments: core::fmt::Arguments<'_>) -> CaseFailure {

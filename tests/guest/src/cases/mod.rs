@@ -3,6 +3,7 @@
 mod arguments;
 mod clock;
 mod fuzz;
+pub use fuzz::set_seed as set_fuzz_seed;
 mod handles;
 mod ipc;
 mod isolation;
