@@ -42,7 +42,8 @@ pub struct Region {
     rights: AtomicU64,
     /// Where faults on its holes go, if anywhere (weak: a region does not keep its keeper
     /// alive; a keeper that is gone leaves the faults to the faulting thread's keeper).
-    pub keeper: Option<Weak<Port>>,
+    /// `RegionSetState` replaces it.
+    keeper: Lock<Option<Weak<Port>>>,
     /// The mappings of it, so that its destruction reaches them.
     pub mappings: Lock<Vec<Weak<Mapping>>>,
     /// Set once destroyed: its mappings are gone and no new one may be made.
@@ -176,7 +177,7 @@ fn resolve_link(
         // Nothing at all at the source: a hole of this region, for its keeper.
         Err(Hole::Nothing) => {
             return Err(Hole::Missing {
-                keeper: region.keeper.as_ref().and_then(Weak::upgrade),
+                keeper: region.keeper(),
                 address: source,
             });
         }
@@ -240,7 +241,7 @@ impl Region {
             start: range.start(),
             size: AtomicU64::new(range.size()),
             rights: AtomicU64::new(rights.bits()),
-            keeper: keeper.map(Arc::downgrade),
+            keeper: Lock::new(keeper.map(Arc::downgrade)),
             mappings: Lock::new(Vec::new()),
             destroyed: AtomicBool::new(false),
             handles: AtomicUsize::new(0),
@@ -271,21 +272,48 @@ impl Region {
     /// another region of the space; shrinking takes away (from every mapping of it, and what
     /// was derived from them) what it no longer exports.
     pub fn resize(&self, size: u64) -> Result<(), Error> {
+        let old = self.range();
+        self.check_resize(size)?;
+        self.size.store(size, Relaxed);
+        if let Ok(removed) = PageRange::new(self.start + size, old.size().saturating_sub(size)) {
+            invalidate_above(self, removed, 0);
+        }
+        Ok(())
+    }
+
+    /// Whether the region may export `size` bytes from its start.
+    fn check_resize(&self, size: u64) -> Result<(), Error> {
         if self.destroyed.load(Relaxed) {
             return Err(Error::InvalidState);
         }
         let new = PageRange::new(self.start, size)?;
-        let old = self.range();
         let space = self.space.upgrade().ok_or(Error::InvalidState)?;
-        if size > old.size() && space.other_region_overlaps(&new, self) {
+        if size > self.range().size() && space.other_region_overlaps(&new, self) {
             return Err(Error::Overlaps);
         }
+        Ok(())
+    }
+
+    /// Its keeper, if it has one that still exists.
+    pub fn keeper(&self) -> Option<Arc<Port>> {
+        self.keeper.lock().as_ref().and_then(Weak::upgrade)
+    }
+
+    /// Replaces its size, rights and keeper together (`RegionSetState`), or nothing when the
+    /// size is refused. Every entry derived through its mappings goes, to refill with the new
+    /// rights from what it still exports.
+    pub fn set_state(
+        &self,
+        size: u64,
+        rights: MemoryRights,
+        keeper: Option<&Arc<Port>>,
+    ) -> Result<(), Error> {
+        let old = self.range();
+        self.check_resize(size)?;
         self.size.store(size, Relaxed);
-        if size < old.size()
-            && let Ok(removed) = PageRange::new(new.end(), old.size() - size)
-        {
-            invalidate_above(self, removed, 0);
-        }
+        self.rights.store(rights.bits(), Relaxed);
+        *self.keeper.lock() = keeper.map(Arc::downgrade);
+        invalidate_above(self, old, 0);
         Ok(())
     }
 
@@ -373,17 +401,7 @@ impl Mapping {
     /// Shows the same memory at `address` instead: the old range's entries go (with what was
     /// derived from them) and the new range must be free in its space.
     pub fn move_to(&self, address: u64) -> Result<(), Error> {
-        if self.is_destroyed() {
-            return Err(Error::InvalidState);
-        }
-        let space = self.space.upgrade().ok_or(Error::InvalidState)?;
-        let old = self.window();
-        let range = PageRange::new(address, old.range.size())?;
-        space.check_free_for_mapping(&range, self)?;
-        space.refile_mapping(old.range.start(), range.start());
-        self.window.lock().range = range;
-        invalidate(&space, old.range);
-        Ok(())
+        self.place(address, None)
     }
 
     /// The rights it grants now.
@@ -394,13 +412,50 @@ impl Mapping {
     /// Changes the rights it grants, which may exceed neither its region's nor those it was
     /// made with; its entries go, to refill with the new rights.
     pub fn protect(&self, rights: MemoryRights) -> Result<(), Error> {
-        if !self.region.rights().contains(rights) || !self.window().rights.contains(rights) {
-            return Err(Error::MissingRights);
-        }
+        self.check_rights(rights)?;
         self.rights.store(rights.bits(), Relaxed);
         if let Some(space) = self.space.upgrade() {
             invalidate(&space, self.window().range);
         }
+        Ok(())
+    }
+
+    fn check_rights(&self, rights: MemoryRights) -> Result<(), Error> {
+        if !self.region.rights().contains(rights) || !self.window().rights.contains(rights) {
+            return Err(Error::MissingRights);
+        }
+        Ok(())
+    }
+
+    /// Moves it to `address` and gives it `rights` together (`MappingSetState`), or changes
+    /// nothing when either is refused: the new range must be free in its space, the rights
+    /// within its region's and those it was made with. The old range's entries go, with what
+    /// was derived from them.
+    pub fn set_state(&self, address: u64, rights: MemoryRights) -> Result<(), Error> {
+        self.place(address, Some(rights))
+    }
+
+    /// [`set_state`](Self::set_state), or only the move without new rights (which the
+    /// mapping keeps even where its region narrowed since).
+    fn place(&self, address: u64, rights: Option<MemoryRights>) -> Result<(), Error> {
+        if self.is_destroyed() {
+            return Err(Error::InvalidState);
+        }
+        let space = self.space.upgrade().ok_or(Error::InvalidState)?;
+        let old = self.window();
+        let range = PageRange::new(address, old.range.size())?;
+        if let Some(rights) = rights {
+            self.check_rights(rights)?;
+        }
+        if range != old.range {
+            space.check_free_for_mapping(&range, self)?;
+            space.refile_mapping(old.range.start(), range.start());
+            self.window.lock().range = range;
+        }
+        if let Some(rights) = rights {
+            self.rights.store(rights.bits(), Relaxed);
+        }
+        invalidate(&space, old.range);
         Ok(())
     }
 

@@ -152,6 +152,14 @@ calls! {
     IpcSendMore = 47,
     /// Receives the next chunk of a request (no bytes once the client has reversed).
     IpcReceiveMore = 48,
+    /// Reads a region's state: its range, rights and keeper.
+    RegionGetState = 49,
+    /// Replaces a region's size, rights and keeper at once.
+    RegionSetState = 50,
+    /// Reads a mapping's state: where it is, what it shows, its rights and its region.
+    MappingGetState = 51,
+    /// Moves a mapping and changes its rights at once.
+    MappingSetState = 52,
 }
 
 impl Call {

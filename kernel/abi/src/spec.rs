@@ -645,7 +645,7 @@ pub const TABLE: &[CallSpecification] = &[
             "rights (MemoryRights: READ 1, WRITE 2, EXECUTE 4), the most a mapping may grant",
             "keeper port (SEND) for faults on its holes, or 0",
         ],
-        results: &["a handle to the region (MAP, CONTROL, DUPLICATE, TRANSFER)"],
+        results: &["a handle to the region (MAP, CONTROL, READ_STATE, DUPLICATE, TRANSFER)"],
         message: "",
         errors: &[
             Error::InvalidArgument,
@@ -687,7 +687,7 @@ pub const TABLE: &[CallSpecification] = &[
             "size in bytes (page-aligned, not 0, within the region)",
             "rights (MemoryRights), no wider than the region's",
         ],
-        results: &["a handle to the mapping (CONTROL, DUPLICATE, TRANSFER)"],
+        results: &["a handle to the mapping (CONTROL, READ_STATE, DUPLICATE, TRANSFER)"],
         message: "",
         errors: &[
             Error::BadHandle,
@@ -906,6 +906,110 @@ pub const TABLE: &[CallSpecification] = &[
                   (and for a request that was never streamed) it completes at once with no \
                   bytes: the request is complete and may be answered. PeerGone, with the reply \
                   handle closed, if the client went away.",
+    },
+    CallSpecification {
+        call: Call::RegionGetState,
+        category: Category::Trivial,
+        arguments: &[
+            "region (READ_STATE)",
+            "flags (state::flags::HANDLES: put a handle to its keeper, SEND, in the caller's \
+             table)",
+        ],
+        results: &[
+            "its start",
+            "its size in bytes",
+            "its rights (MemoryRights)",
+            "a handle to its keeper port, or 0 (memory::RegionState)",
+        ],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+            Error::InvalidState,
+            Error::QuotaExceeded,
+        ],
+        restart: "never interrupted",
+        summary: "Reads what a region is: with MemorySearch, everything a checkpointer needs to \
+                  make it again with RegionCreate. InvalidState once it is destroyed.",
+    },
+    CallSpecification {
+        call: Call::RegionSetState,
+        category: Category::Trivial,
+        arguments: &[
+            "region (CONTROL)",
+            "new size in bytes (page-aligned, not 0)",
+            "new rights (MemoryRights)",
+            "new keeper port (SEND), or 0 for none",
+        ],
+        results: &[],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+            Error::BadAddress,
+            Error::Overlaps,
+            Error::InvalidState,
+        ],
+        restart: "never interrupted",
+        summary: "Replaces the region's size, rights and keeper together, or changes nothing when \
+                  any is refused: RegionResize, RegionProtect and a new keeper in one step. \
+                  Faults already sent stay with the keeper they went to.",
+    },
+    CallSpecification {
+        call: Call::MappingGetState,
+        category: Category::Trivial,
+        arguments: &[
+            "mapping (READ_STATE)",
+            "flags (state::flags::HANDLES: put a handle to its region, READ_STATE only, in the \
+             caller's table)",
+        ],
+        results: &[
+            "its start",
+            "its size in bytes",
+            "its rights now (MemoryRights)",
+            "the rights it was made with",
+            "its offset into its region",
+            "a handle to its region, or 0 (memory::MappingState)",
+        ],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+            Error::InvalidState,
+            Error::QuotaExceeded,
+        ],
+        restart: "never interrupted",
+        summary: "Reads what a mapping is: where it is, what it shows and with which rights. \
+                  InvalidState once it is destroyed.",
+    },
+    CallSpecification {
+        call: Call::MappingSetState,
+        category: Category::Trivial,
+        arguments: &[
+            "mapping (CONTROL)",
+            "new address (page-aligned)",
+            "new rights (MemoryRights), within the region's and those it was made with",
+        ],
+        results: &[],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+            Error::BadAddress,
+            Error::Overlaps,
+            Error::InvalidState,
+        ],
+        restart: "never interrupted",
+        summary: "Moves the mapping and changes its rights together, or changes nothing when \
+                  either is refused: MappingMove and MappingProtect in one step.",
     },
 ];
 

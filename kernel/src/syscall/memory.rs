@@ -1,12 +1,13 @@
-//! Regions and mappings: `RegionCreate`, `RegionDestroy`, `MappingCreate`, `MappingDestroy`
-//! (the objects and the fault path live in `crate::virtual_memory`).
+//! Regions and mappings: `RegionCreate`, `RegionDestroy`, `MappingCreate`, `MappingDestroy`,
+//! their changes and their states (the objects and the fault path live in
+//! `crate::virtual_memory`).
 
-use super::object;
+use super::{object, wants_handles};
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::space::MemoryObject;
 use crate::virtual_memory::{Mapping, Region};
-use abi::memory::{Found, MemoryRights};
+use abi::memory::{Found, MappingState, MemoryRights, RegionState};
 use abi::{Error, Rights};
 use alloc::sync::Arc;
 use region::{PageRange, Window};
@@ -14,10 +15,12 @@ use region::{PageRange, Window};
 /// Rights of a new region handle.
 const REGION_RIGHTS: Rights = Rights::MAP
     .union(Rights::CONTROL)
+    .union(Rights::READ_STATE)
     .union(Rights::DUPLICATE)
     .union(Rights::TRANSFER);
 /// Rights of a new mapping handle.
 const MAPPING_RIGHTS: Rights = Rights::CONTROL
+    .union(Rights::READ_STATE)
     .union(Rights::DUPLICATE)
     .union(Rights::TRANSFER);
 
@@ -35,15 +38,20 @@ fn memory_rights(value: u64) -> Result<MemoryRights, Error> {
     MemoryRights::from_register(value).ok_or(Error::InvalidArgument)
 }
 
+/// The keeper port a handle of the caller's names, or none for 0.
+fn keeper_port(handle: u64) -> Result<Option<Arc<crate::ipc::Port>>, Error> {
+    match handle {
+        0 => Ok(None),
+        handle => Ok(Some(object(handle, Rights::SEND, KernelObject::into_port)?)),
+    }
+}
+
 /// `RegionCreate`.
 pub fn region_create(address: u64, size: u64, rights: u64, keeper: u64) -> Result<u64, Error> {
     let range = PageRange::new(address, size)?;
     let rights = memory_rights(rights)?;
     let space = scheduler::current().space.clone();
-    let keeper = match keeper {
-        0 => None,
-        handle => Some(object(handle, Rights::SEND, KernelObject::into_port)?),
-    };
+    let keeper = keeper_port(keeper)?;
     let region = Region::create(&space, range, rights, keeper.as_ref())?;
     match space.insert_handle(KernelObject::Region(region.clone()), REGION_RIGHTS) {
         Ok(handle) => Ok(handle.raw()),
@@ -154,4 +162,72 @@ pub fn region_resize(region: u64, size: u64) -> Result<(), Error> {
 /// `MappingMove`.
 pub fn mapping_move(mapping: u64, address: u64) -> Result<(), Error> {
     mapping_of(mapping)?.move_to(address)
+}
+
+/// `RegionGetState`: its range, rights and (for `flags::HANDLES`) a new handle to its keeper
+/// (SEND, DUPLICATE, TRANSFER: what `ThreadGetState` gives for a thread's keeper).
+pub fn region_get_state(region: u64, flags: u64) -> Result<[u64; 4], Error> {
+    let export = wants_handles(flags)?;
+    let region = object(region, Rights::READ_STATE, KernelObject::into_region)?;
+    if region.destroyed.load(core::sync::atomic::Ordering::Relaxed) {
+        return Err(Error::InvalidState);
+    }
+    let keeper = match region.keeper() {
+        Some(port) if export => {
+            let rights = Rights::SEND | Rights::DUPLICATE | Rights::TRANSFER;
+            let own = scheduler::current().space.clone();
+            own.insert_handle(KernelObject::Port(port), rights)?.raw()
+        }
+        _ => 0,
+    };
+    let range = region.range();
+    Ok(RegionState {
+        start: range.start(),
+        size: range.size(),
+        rights: region.rights(),
+        keeper,
+    }
+    .to_results())
+}
+
+/// `RegionSetState`.
+pub fn region_set_state(region: u64, size: u64, rights: u64, keeper: u64) -> Result<(), Error> {
+    let region = region_of(region)?;
+    let rights = memory_rights(rights)?;
+    let keeper = keeper_port(keeper)?;
+    region.set_state(size, rights, keeper.as_ref())
+}
+
+/// `MappingGetState`: where it is, what it shows, its rights and (for `flags::HANDLES`) a new
+/// handle to its region with READ_STATE only, as `MemorySearch` gives: reading a mapping's
+/// state must not give the power to map its region anew.
+pub fn mapping_get_state(mapping: u64, flags: u64) -> Result<[u64; 6], Error> {
+    let export = wants_handles(flags)?;
+    let mapping = object(mapping, Rights::READ_STATE, KernelObject::into_mapping)?;
+    if mapping.is_destroyed() {
+        return Err(Error::InvalidState);
+    }
+    let region = if export {
+        let own = scheduler::current().space.clone();
+        let region = KernelObject::Region(mapping.region.clone());
+        own.insert_handle(region, Rights::READ_STATE)?.raw()
+    } else {
+        0
+    };
+    let window = mapping.window();
+    Ok(MappingState {
+        start: window.range.start(),
+        size: window.range.size(),
+        rights: mapping.rights(),
+        ceiling: window.rights,
+        offset: window.offset,
+        region,
+    }
+    .to_results())
+}
+
+/// `MappingSetState`.
+pub fn mapping_set_state(mapping: u64, address: u64, rights: u64) -> Result<(), Error> {
+    let mapping = mapping_of(mapping)?;
+    mapping.set_state(address, memory_rights(rights)?)
 }

@@ -115,6 +115,27 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::MappingProtect) => memory::mapping_protect(first, second).map(|()| None),
         Some(Call::RegionResize) => memory::region_resize(first, second).map(|()| None),
         Some(Call::MappingMove) => memory::mapping_move(first, second).map(|()| None),
+        Some(Call::RegionSetState) => {
+            let [_, _, rights, keeper, _, _] = arguments();
+            memory::region_set_state(first, second, rights, keeper).map(|()| None)
+        }
+        Some(Call::MappingSetState) => {
+            memory::mapping_set_state(first, second, arguments()[2]).map(|()| None)
+        }
+        Some(Call::RegionGetState) => match memory::region_get_state(first, second) {
+            Ok(results) => {
+                registers.complete_system_call(0, &results);
+                return Ok(());
+            }
+            Err(error) => Err(error),
+        },
+        Some(Call::MappingGetState) => match memory::mapping_get_state(first, second) {
+            Ok(results) => {
+                registers.complete_system_call(0, &results);
+                return Ok(());
+            }
+            Err(error) => Err(error),
+        },
         Some(Call::MemorySearch) => match memory::search(first, second) {
             Ok(results) => {
                 registers.complete_system_call(0, &results);
@@ -137,6 +158,16 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Err(error) => registers.complete_system_call(error.code(), &[]),
     }
     Ok(())
+}
+
+/// Whether the flags of a state call (`abi::state::flags`) ask for handles; `InvalidArgument`
+/// for unknown bits.
+fn wants_handles(flags: u64) -> Result<bool, Error> {
+    use abi::state::flags::HANDLES;
+    if flags & !HANDLES != 0 {
+        return Err(Error::InvalidArgument);
+    }
+    Ok(flags & HANDLES != 0)
 }
 
 /// The object the calling thread's `handle` names, as the type `convert` accepts, if the

@@ -1,7 +1,7 @@
 //! Threads: `ThreadCreate`, `ThreadResume`, `ThreadInterrupt`, `ThreadGetState`,
 //! `ThreadSetState`, `ThreadSetPriority`.
 
-use super::object;
+use super::{object, wants_handles};
 use crate::arch::thread_state;
 use crate::ipc::Port;
 use crate::model;
@@ -11,7 +11,7 @@ use crate::thread::{RunState, SegmentBases, Thread};
 use crate::user_pointer::UserSlice;
 use crate::wait::{BlockingResult, or_return_error};
 use abi::registers::PRIORITY_MAX;
-use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState, flags as state_flags};
+use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState};
 use abi::{Error, Handle, Rights};
 use alloc::sync::Arc;
 
@@ -38,14 +38,6 @@ fn apply_state(thread: &Arc<Thread>, state: &ThreadState) -> Result<(), Error> {
         gs: state.gs_base,
     };
     Ok(())
-}
-
-/// Whether the flags of a state call ask for handles; `InvalidArgument` for unknown bits.
-fn wants_handles(flags: u64) -> Result<bool, Error> {
-    if flags & !state_flags::HANDLES != 0 {
-        return Err(Error::InvalidArgument);
-    }
-    Ok(flags & state_flags::HANDLES != 0)
 }
 
 /// The keeper a state names, for `flags::HANDLES`: a port handle with SEND in the caller's

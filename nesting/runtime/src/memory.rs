@@ -3,7 +3,8 @@
 //! child's), and destroying either takes away what was shown through it, at every level above.
 
 use crate::arch::syscall::call6;
-use abi::memory::{Found, MemoryRights};
+use abi::memory::{Found, MappingState, MemoryRights, RegionState};
+use abi::state::flags::HANDLES;
 use abi::{Call, Error, Handle};
 
 fn handle_of(status: u64, results: [u64; 6]) -> Result<Handle, Error> {
@@ -127,5 +128,58 @@ pub fn region_resize(region: Handle, size: u64) -> Result<(), Error> {
 /// `MappingMove`: the mapping now shows its memory at `address`.
 pub fn mapping_move(mapping: Handle, address: u64) -> Result<(), Error> {
     let (status, _) = call6(Call::MappingMove, [mapping.raw(), address, 0, 0, 0, 0]);
+    Error::check(status)
+}
+
+/// The flags of a state call that asks for handles, or does not.
+fn state_flags(with_handles: bool) -> u64 {
+    if with_handles { HANDLES } else { 0 }
+}
+
+/// `RegionGetState`: the region's range and rights, and with `with_handles` a new handle to its
+/// keeper (the caller closes it; 0 if it has none).
+pub fn region_get_state(region: Handle, with_handles: bool) -> Result<RegionState, Error> {
+    let (status, results) = call6(
+        Call::RegionGetState,
+        [region.raw(), state_flags(with_handles), 0, 0, 0, 0],
+    );
+    Error::check(status)?;
+    RegionState::from_results([results[0], results[1], results[2], results[3]])
+        .ok_or(Error::InvalidArgument)
+}
+
+/// `RegionSetState`: the region's size, rights and keeper (`Handle::NONE` for none) become
+/// `size`, `rights` and `keeper` together, or nothing changes.
+pub fn region_set_state(
+    region: Handle,
+    size: u64,
+    rights: MemoryRights,
+    keeper: Handle,
+) -> Result<(), Error> {
+    let (status, _) = call6(
+        Call::RegionSetState,
+        [region.raw(), size, rights.bits(), keeper.raw(), 0, 0],
+    );
+    Error::check(status)
+}
+
+/// `MappingGetState`: where the mapping is, what it shows and its rights, and with
+/// `with_handles` a new handle to its region (READ_STATE only; the caller closes it).
+pub fn mapping_get_state(mapping: Handle, with_handles: bool) -> Result<MappingState, Error> {
+    let (status, results) = call6(
+        Call::MappingGetState,
+        [mapping.raw(), state_flags(with_handles), 0, 0, 0, 0],
+    );
+    Error::check(status)?;
+    MappingState::from_results(results).ok_or(Error::InvalidArgument)
+}
+
+/// `MappingSetState`: the mapping moves to `address` and grants `rights` together, or nothing
+/// changes.
+pub fn mapping_set_state(mapping: Handle, address: u64, rights: MemoryRights) -> Result<(), Error> {
+    let (status, _) = call6(
+        Call::MappingSetState,
+        [mapping.raw(), address, rights.bits(), 0, 0, 0],
+    );
     Error::check(status)
 }

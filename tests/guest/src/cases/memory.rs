@@ -76,21 +76,21 @@ pub const CASES: &[Case] = &[
     },
 ];
 
-const PAGE: u64 = runtime::abi::memory::PAGE_SIZE;
+pub(super) const PAGE: u64 = runtime::abi::memory::PAGE_SIZE;
 const SOURCE_PAGES: u64 = 4;
-const READ_WRITE: MemoryRights = MemoryRights::READ.union(MemoryRights::WRITE);
+pub(super) const READ_WRITE: MemoryRights = MemoryRights::READ.union(MemoryRights::WRITE);
 
 /// Page-aligned memory of this program's own, shown through windows.
 #[repr(C, align(4096))]
-struct Pages([AtomicU64; 512 * SOURCE_PAGES as usize]);
-static SOURCE: Pages = Pages([const { AtomicU64::new(0) }; 512 * SOURCE_PAGES as usize]);
+pub(super) struct Pages(pub(super) [AtomicU64; 512 * SOURCE_PAGES as usize]);
+pub(super) static SOURCE: Pages = Pages([const { AtomicU64::new(0) }; 512 * SOURCE_PAGES as usize]);
 
-fn source() -> u64 {
+pub(super) fn source() -> u64 {
     SOURCE.0.as_ptr() as u64
 }
 
 /// Where windows are shown: far from anything the program holds, one slot per level.
-fn window(level: u64) -> u64 {
+pub(super) fn window(level: u64) -> u64 {
     0x4000_0000_0000 + level * 0x1_0000_0000
 }
 
@@ -101,13 +101,13 @@ fn load_in_thread(address: u64) {
     LOADED.store(load_through_rdi(address), SeqCst);
 }
 
-fn store_in_thread(address: u64) {
+pub(super) fn store_in_thread(address: u64) {
     store_through_rdi(address, 0x5eed);
 }
 
 /// Runs `probe(address)` in a thread of this space; `Ok(None)` if it finished, the fault's
 /// vector and address if it faulted.
-fn probe(probe: fn(u64), address: u64) -> Result<Option<(u64, u64)>, CaseFailure> {
+pub(super) fn probe(probe: fn(u64), address: u64) -> Result<Option<(u64, u64)>, CaseFailure> {
     let thread = spawn(&PROBE_STACK, probe, address).map_err(fail)?;
     check_equal!(thread.resume(), Ok(()));
     let ended = || {
@@ -124,7 +124,7 @@ fn probe(probe: fn(u64), address: u64) -> Result<Option<(u64, u64)>, CaseFailure
 }
 
 /// Whether a load at `address` faults with a page fault there.
-fn load_faults(address: u64) -> Result<bool, CaseFailure> {
+pub(super) fn load_faults(address: u64) -> Result<bool, CaseFailure> {
     Ok(probe(load_in_thread, address)? == Some((14, address)))
 }
 

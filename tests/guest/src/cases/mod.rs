@@ -9,6 +9,7 @@ mod ipc;
 mod isolation;
 mod keepers;
 mod memory;
+mod memory_state;
 mod messages;
 mod pager;
 mod registers;
@@ -36,6 +37,7 @@ pub const ALL: &[&[Case]] = &[
     messages::CASES,
     streams::CASES,
     memory::CASES,
+    memory_state::CASES,
     pager::CASES,
     isolation::CASES,
     arguments::CASES,
