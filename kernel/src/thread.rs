@@ -68,6 +68,9 @@ pub struct FaultReport {
     pub rip: u64,
     /// The faulting address, for page faults.
     pub address: u64,
+    /// A hole of a region, for the region's keeper: a pager supplies memory and gets no
+    /// control of the threads that touch it (no thread handle in the request).
+    pub for_region: bool,
 }
 
 /// The `fs` and `gs` segment bases of a thread.

@@ -71,10 +71,12 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
         error_code,
         rip,
         address,
+        for_region: false,
     };
     let keeper = match region_keeper {
         Some((keeper, address_in_region)) => {
             report.address = address_in_region;
+            report.for_region = true;
             Some(keeper)
         }
         None => thread

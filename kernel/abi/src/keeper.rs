@@ -7,12 +7,15 @@
 //! - word 0: the vector in bits 0-7, the error code in bits 32-63;
 //! - word 1: the fault address (page faults), else 0;
 //! - word 2: the instruction pointer at the exception;
-//! - word 3: a handle, in the keeper's space, to the thread (READ_STATE, WRITE_STATE, CONTROL);
+//! - word 3: for a thread's keeper, a handle in the keeper's space to the thread (READ_STATE,
+//!   WRITE_STATE, CONTROL); for a region's keeper (a hole of its region, word 1 then the
+//!   address in the region's space), 0: a pager supplies memory, and gets no control of the
+//!   threads that touch it;
 //!
-//! and the badge of the keeper port. The keeper may read and replace the thread's state, then
-//! answers with word 0 = [`RESUME`] (the thread runs on from its state) or [`LEAVE_STOPPED`]; a
-//! request dropped unanswered leaves the thread stopped too. Either way the keeper should close
-//! the thread handle when done.
+//! and the badge of the keeper port. A thread's keeper may read and replace the thread's state;
+//! either keeper answers with word 0 = [`RESUME`] (the thread runs on from its state) or
+//! [`LEAVE_STOPPED`]; a request dropped unanswered leaves the thread stopped too. A thread's
+//! keeper should close the thread handle when done.
 
 /// The answer that lets the thread run on from its (possibly replaced) state.
 pub const RESUME: u64 = 0;
@@ -31,7 +34,7 @@ pub struct FaultMessage {
     pub address: u64,
     /// The instruction pointer at the exception.
     pub rip: u64,
-    /// A handle to the thread, in the keeper's space.
+    /// A handle to the thread, in the keeper's space; 0 in a region keeper's request.
     pub thread: u64,
 }
 

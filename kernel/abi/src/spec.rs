@@ -661,7 +661,7 @@ pub const TABLE: &[CallSpecification] = &[
                   regions of one space never overlap. An access through a mapping that reaches \
                   a page the space lacks (a hole) stops the thread and sends a fault request to \
                   the region's keeper, whose word 1 is the hole's address in the region's space \
-                  (abi::keeper); the keeper supplies memory there (a mapping of its own) and \
+                  and word 3 is 0: no handle to the thread (abi::keeper); the keeper supplies memory there (a mapping of its own) and \
                   answers RESUME. With no keeper, or a keeper that is gone, the fault goes to \
                   the thread's keeper. Closing the region's last handle destroys it.",
     },

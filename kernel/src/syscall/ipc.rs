@@ -468,7 +468,8 @@ pub fn send(port: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
 }
 
 /// Opens the request a keeper receives for `thread`'s exception: the sending side of a reply
-/// object whose answer may resume the thread, and a handle to the thread.
+/// object whose answer may resume the thread, and for a thread's own keeper a handle to the
+/// thread (a region's keeper gets none: see `FaultReport::for_region`).
 fn open_fault(
     thread: &Arc<Thread>,
     report: FaultReport,
@@ -489,14 +490,18 @@ fn open_fault(
     // A fault carries no handle beyond the one to the thread, which travels in the words.
     server.registers.update(|frame| frame.rbx = 0);
     let thread_rights = Rights::READ_STATE | Rights::WRITE_STATE | Rights::CONTROL;
-    let thread_handle = match server
-        .space
-        .insert_handle(KernelObject::Thread(thread.clone()), thread_rights)
-    {
-        Ok(handle) => handle,
-        Err(error) => {
-            let _ = server.space.close_handle(server_handle);
-            return Err(error);
+    let thread_handle = if report.for_region {
+        Handle::NONE
+    } else {
+        match server
+            .space
+            .insert_handle(KernelObject::Thread(thread.clone()), thread_rights)
+        {
+            Ok(handle) => handle,
+            Err(error) => {
+                let _ = server.space.close_handle(server_handle);
+                return Err(error);
+            }
         }
     };
     let message = FaultMessage {

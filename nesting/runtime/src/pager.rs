@@ -133,11 +133,7 @@ impl ZeroFillPager {
             Err(Error::Overlaps) => None,
             Err(error) => return Err(error),
         };
-        // Answer first, then let go of the thread: a thread whose last handle goes while it is
-        // stopped ends.
-        let answered = ipc::reply(request.reply, [RESUME, 0, 0, 0]);
-        let _ = handle_close(Handle::from_raw(fault.thread));
-        answered.map(|()| supplied)
+        ipc::reply(request.reply, [RESUME, 0, 0, 0]).map(|()| supplied)
     }
 
     /// Takes a supplied page back: the next access to it faults to the pager again.

@@ -42,7 +42,6 @@ fn zero_fill_keeper(_: u64) {
     };
     loop {
         let fault = FaultMessage::from_words(request.words);
-        let _ = handle_close(Handle::from_raw(fault.thread));
         let index = next % POOL_PAGES;
         next += 1;
         runtime::arch::memory::zero_page(&POOL.pages()[index]);
