@@ -122,35 +122,17 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::MappingSetState) => {
             memory::mapping_set_state(first, second, arguments()[2]).map(|()| None)
         }
-        Some(Call::RegionGetState) => match memory::region_get_state(first, second) {
-            Ok(results) => {
-                registers.complete_system_call(0, &results);
-                return Ok(());
-            }
-            Err(error) => Err(error),
-        },
-        Some(Call::MappingGetState) => match memory::mapping_get_state(first, second) {
-            Ok(results) => {
-                registers.complete_system_call(0, &results);
-                return Ok(());
-            }
-            Err(error) => Err(error),
-        },
-        Some(Call::MemorySearch) => match memory::search(first, second) {
-            Ok(results) => {
-                registers.complete_system_call(0, &results);
-                return Ok(());
-            }
-            Err(error) => Err(error),
-        },
+        Some(Call::RegionGetState) => {
+            return finish_with_results(registers, memory::region_get_state(first, second));
+        }
+        Some(Call::MappingGetState) => {
+            return finish_with_results(registers, memory::mapping_get_state(first, second));
+        }
+        Some(Call::MemorySearch) => {
+            return finish_with_results(registers, memory::search(first, second));
+        }
         Some(Call::ThreadSetKeeper) => threads::set_keeper(first, second).map(|()| None),
-        Some(Call::ThreadStatus) => match threads::status(first) {
-            Ok(results) => {
-                registers.complete_system_call(0, &results);
-                return Ok(());
-            }
-            Err(error) => Err(error),
-        },
+        Some(Call::ThreadStatus) => return finish_with_results(registers, threads::status(first)),
     };
     match outcome {
         Ok(None) => registers.complete_system_call(0, &[]),
@@ -185,6 +167,18 @@ fn object<T>(
 /// Ends a call without results: its status.
 fn finish_empty(registers: &SavedRegisters, outcome: Result<(), Error>) -> Result<(), Restart> {
     registers.complete_system_call(outcome.err().map_or(0, Error::code), &[]);
+    Ok(())
+}
+
+/// Ends a call with several results, or with its error.
+fn finish_with_results(
+    registers: &SavedRegisters,
+    outcome: Result<impl AsRef<[u64]>, Error>,
+) -> Result<(), Restart> {
+    match outcome {
+        Ok(results) => registers.complete_system_call(0, results.as_ref()),
+        Err(error) => registers.complete_system_call(error.code(), &[]),
+    }
     Ok(())
 }
 
