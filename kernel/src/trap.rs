@@ -58,7 +58,7 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
         if error_code & PAGE_FAULT_FETCH != 0 {
             needed |= MemoryRights::EXECUTE;
         }
-        match virtual_memory::resolve(&thread.space, address, needed) {
+        match virtual_memory::resolve_absent(&thread.space, address, needed) {
             Ok(_) => return,
             // A hole of a region with a keeper: the keeper hears of it, with the address in
             // the region's space.

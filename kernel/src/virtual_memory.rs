@@ -123,7 +123,17 @@ fn user_rights(rights: MemoryRights) -> UserRights {
 /// needing `needed`: from the page tables if the page is present, else by resolving the chain
 /// of mappings below it, which installs the entry (so the next access needs no walk).
 pub fn resolve(space: &Arc<Space>, address: u64, needed: MemoryRights) -> Result<u64, Hole> {
-    resolve_link(space, address & !0xfff, needed, 0).map(|(frame, _)| frame)
+    resolve_link(space, address & !0xfff, needed, 0, true).map(|(frame, _)| frame)
+}
+
+/// [`resolve`] for an address the page tables of `space` are known not to map (a not-present
+/// page fault, just taken): the walk starts below the top, without looking there first.
+pub fn resolve_absent(
+    space: &Arc<Space>,
+    address: u64,
+    needed: MemoryRights,
+) -> Result<u64, Hole> {
+    resolve_link(space, address & !0xfff, needed, 0, false).map(|(frame, _)| frame)
 }
 
 fn resolve_link(
@@ -131,12 +141,14 @@ fn resolve_link(
     page: u64,
     needed: MemoryRights,
     depth: usize,
+    look: bool,
 ) -> Result<(u64, MemoryRights), Hole> {
     // An entry the space holds is the answer, but below the top of a chain only if it is the
     // space's own page: a derived entry there is walked through again, so that every derived
     // entry was made by a walk of at most `CHAIN_LIMIT` links, all of which invalidation
     // reaches.
-    if let Some(found) = space.lookup(page)
+    if look
+        && let Some(found) = space.lookup(page)
         && (depth == 0 || !found.derived)
     {
         let rights = memory_rights(found.rights);
@@ -172,7 +184,7 @@ fn resolve_link(
         // The region shrank below this part of the window.
         return Err(Hole::Unmapped);
     }
-    let (frame, below) = match resolve_link(&source_space, source, needed, depth + 1) {
+    let (frame, below) = match resolve_link(&source_space, source, needed, depth + 1, true) {
         Ok(found) => found,
         // Nothing at all at the source: a hole of this region, for its keeper.
         Err(Hole::Nothing) => {
@@ -184,9 +196,11 @@ fn resolve_link(
         Err(hole) => return Err(hole),
     };
     // The entry gets what every link grants; a later, wider access walks again and fails or
-    // widens it.
+    // widens it. Only the space that made the access gets one: an entry below the top would
+    // be derived, which walks pass through anyway, so it would serve only a later access made
+    // in that space itself (which then walks once, as any first access does).
     let granted = below & mapping.rights() & region.rights();
-    if space.install(page, frame, user_rights(granted)).is_err() {
+    if depth == 0 && space.install(page, frame, user_rights(granted)).is_err() {
         return Err(Hole::Unmapped);
     }
     Ok((frame, granted))
