@@ -35,8 +35,8 @@ pub struct Space {
     regions: Lock<BTreeMap<u64, Arc<Region>>>,
     /// The mappings showing other memory in this space, by start (they never overlap).
     mappings: Lock<BTreeMap<u64, Arc<Mapping>>>,
-    /// The mapping the last lookup found: faults come in runs over the same mapping.
-    last_mapping: Lock<Option<Arc<Mapping>>>,
+    /// The mappings the last lookups found or made.
+    recent_mappings: Lock<RecentMappings>,
     quota: Lock<Quota>,
     /// The space that paid for this one (`SPACE_COST` plus the quota), repaid on drop.
     payer: Option<Arc<Space>>,
@@ -77,7 +77,7 @@ impl Space {
             handles: Lock::new(HandleTable::new()),
             regions: Lock::new(BTreeMap::new()),
             mappings: Lock::new(BTreeMap::new()),
-            last_mapping: Lock::new(None),
+            recent_mappings: Lock::new(RecentMappings::default()),
             quota: Lock::new(Quota::new(quota)),
             payer,
             threads: Lock::new(Vec::new()),
@@ -260,12 +260,9 @@ impl Space {
 
     /// The mapping covering `address`, if one does.
     pub fn mapping_at(&self, address: u64) -> Option<Arc<Mapping>> {
-        let mut last = self.last_mapping.lock();
-        if let Some(mapping) = last.as_ref()
-            && !mapping.is_destroyed()
-            && mapping.window().range.contains(address)
-        {
-            return Some(mapping.clone());
+        let mut recent = self.recent_mappings.lock();
+        if let Some(mapping) = recent.find(address) {
+            return Some(mapping);
         }
         let found = self
             .mappings
@@ -274,13 +271,11 @@ impl Space {
             .next_back()
             .map(|(_, mapping)| mapping)
             .filter(|mapping| mapping.window().range.contains(address))
-            .cloned();
-        if found.is_some() {
-            let former = core::mem::replace(&mut *last, found.clone());
-            drop(last);
-            drop(former);
-        }
-        found
+            .cloned()?;
+        let evicted = recent.remember(found.clone());
+        drop(recent);
+        drop(evicted);
+        Some(found)
     }
 
     /// The region or mapping of this space that starts first among those ending after
@@ -349,7 +344,11 @@ impl Space {
     pub fn add_mapping(&self, mapping: Arc<Mapping>) -> Result<(), Error> {
         let range = mapping.window().range;
         self.check_free_for_mapping(&range, &mapping)?;
-        self.mappings.lock().insert(range.start(), mapping);
+        self.mappings.lock().insert(range.start(), mapping.clone());
+        // A new mapping is about to be walked: a keeper maps a page into a hole, and the
+        // faulting thread's retry comes through it.
+        let evicted = self.recent_mappings.lock().remember(mapping);
+        drop(evicted);
         Ok(())
     }
 
@@ -387,17 +386,7 @@ impl Space {
 
     /// Forgets a destroyed mapping.
     pub fn remove_mapping(&self, mapping: &Mapping) {
-        let forgotten = {
-            let mut last = self.last_mapping.lock();
-            if last
-                .as_ref()
-                .is_some_and(|other| core::ptr::eq(Arc::as_ptr(other), mapping))
-            {
-                last.take()
-            } else {
-                None
-            }
-        };
+        let forgotten = self.recent_mappings.lock().forget(mapping);
         drop(forgotten);
         let mut mappings = self.mappings.lock();
         let start = mapping.window().range.start();
@@ -479,8 +468,8 @@ impl Space {
             region.destroy();
             return false;
         }
-        let hint = self.last_mapping.lock().take();
-        drop(hint);
+        let hints = self.recent_mappings.lock().clear();
+        drop(hints);
         let mapping = self.mappings.lock().pop_first();
         if let Some((_, mapping)) = mapping {
             mapping.destroy();
@@ -575,5 +564,46 @@ impl Drop for Space {
         if let Some(payer) = &self.payer {
             payer.release(SPACE_COST + self.quota.get_mut().limit());
         }
+    }
+}
+
+/// The mappings a space's last lookups found or made, most recent first: faults come in runs
+/// over the same mappings, and a fault on a hole walks two (the window it was made through,
+/// and the page its keeper has just mapped below). Values taken out are returned, to be
+/// dropped once the lock is let go.
+#[derive(Default)]
+struct RecentMappings([Option<Arc<Mapping>>; 2]);
+
+impl RecentMappings {
+    /// The live one covering `address`, if any.
+    fn find(&self, address: u64) -> Option<Arc<Mapping>> {
+        self.0
+            .iter()
+            .flatten()
+            .find(|mapping| !mapping.is_destroyed() && mapping.window().range.contains(address))
+            .cloned()
+    }
+
+    /// Puts `mapping` first; returns the one that fell out.
+    fn remember(&mut self, mapping: Arc<Mapping>) -> Option<Arc<Mapping>> {
+        let evicted = self.0[1].take();
+        self.0[1] = self.0[0].replace(mapping);
+        evicted
+    }
+
+    /// Forgets `mapping`, returning it if it was here.
+    fn forget(&mut self, mapping: &Mapping) -> Option<Arc<Mapping>> {
+        self.0
+            .iter_mut()
+            .find(|slot| {
+                slot.as_ref()
+                    .is_some_and(|other| core::ptr::eq(Arc::as_ptr(other), mapping))
+            })
+            .and_then(Option::take)
+    }
+
+    /// Forgets them all.
+    fn clear(&mut self) -> [Option<Arc<Mapping>>; 2] {
+        core::mem::take(&mut self.0)
     }
 }
