@@ -123,7 +123,7 @@ fn user_rights(rights: MemoryRights) -> UserRights {
 /// needing `needed`: from the page tables if the page is present, else by resolving the chain
 /// of mappings below it, which installs the entry (so the next access needs no walk).
 pub fn resolve(space: &Arc<Space>, address: u64, needed: MemoryRights) -> Result<u64, Hole> {
-    resolve_link(space, address & !0xfff, needed, 0, true).map(|(frame, _)| frame)
+    walk(space, address & !0xfff, needed, true)
 }
 
 /// [`resolve`] for an address the page tables of `space` are known not to map (a not-present
@@ -133,77 +133,82 @@ pub fn resolve_absent(
     address: u64,
     needed: MemoryRights,
 ) -> Result<u64, Hole> {
-    resolve_link(space, address & !0xfff, needed, 0, false).map(|(frame, _)| frame)
+    walk(space, address & !0xfff, needed, false)
 }
 
-fn resolve_link(
-    space: &Arc<Space>,
+/// Walks the chain from `page` of `top` down to a present page, link by link (a loop, not a
+/// recursion: only the top gets an entry, so nothing is left to do on the way back up).
+fn walk(
+    top: &Arc<Space>,
     page: u64,
     needed: MemoryRights,
-    depth: usize,
-    look: bool,
-) -> Result<(u64, MemoryRights), Hole> {
-    // An entry the space holds is the answer, but below the top of a chain only if it is the
-    // space's own page: a derived entry there is walked through again, so that every derived
-    // entry was made by a walk of at most `CHAIN_LIMIT` links, all of which invalidation
-    // reaches.
-    if look
-        && let Some(found) = space.lookup(page)
-        && (depth == 0 || !found.derived)
-    {
-        let rights = memory_rights(found.rights);
-        return if rights.contains(needed) {
-            Ok((found.frame, rights))
+    look_at_top: bool,
+) -> Result<u64, Hole> {
+    // The space the walk has reached below the top, the address there, what every link so
+    // far grants, and the last link (whose region's keeper fills a hole found below it).
+    let mut below: Option<Arc<Space>> = None;
+    let mut address = page;
+    let mut granted = MemoryRights::all();
+    let mut last_link: Option<Arc<Mapping>> = None;
+    for depth in 0..=CHAIN_LIMIT {
+        let space = below.as_ref().unwrap_or(top);
+        // An entry the space holds is the answer, but below the top only if it is the space's
+        // own page: a derived entry there is walked through again, so that every derived entry
+        // was made by a walk of at most `CHAIN_LIMIT` links, all of which invalidation reaches.
+        let present = if depth > 0 || look_at_top {
+            space
+                .lookup(address)
+                .filter(|found| depth == 0 || !found.derived)
+                .map(|found| (found.frame, found.rights))
         } else {
-            Err(Hole::Protection)
+            None
         };
-    }
-    if let Some((frame, rights)) = space.fill_from_ram(page) {
-        let rights = memory_rights(rights);
-        return if rights.contains(needed) {
-            Ok((frame, rights))
-        } else {
-            Err(Hole::Protection)
-        };
-    }
-    let mapping = space.mapping_at(page).ok_or(Hole::Nothing)?;
-    if depth >= CHAIN_LIMIT {
-        return Err(Hole::Unmapped);
-    }
-    let region = &mapping.region;
-    if !chain_allows([mapping.rights(), region.rights()], needed) {
-        return Err(Hole::Protection);
-    }
-    if mapping.destroyed.load(Relaxed) || region.destroyed.load(Relaxed) {
-        return Err(Hole::Unmapped);
-    }
-    let source_space = region.space.upgrade().ok_or(Hole::Unmapped)?;
-    let window = mapping.window();
-    let source = window.source_of(page);
-    if !region.exports(source) {
-        // The region shrank below this part of the window.
-        return Err(Hole::Unmapped);
-    }
-    let (frame, below) = match resolve_link(&source_space, source, needed, depth + 1, true) {
-        Ok(found) => found,
-        // Nothing at all at the source: a hole of this region, for its keeper.
-        Err(Hole::Nothing) => {
-            return Err(Hole::Missing {
-                keeper: region.keeper(),
-                address: source,
-            });
+        if let Some((frame, rights)) = present.or_else(|| space.fill_from_ram(address)) {
+            let rights = memory_rights(rights);
+            if !rights.contains(needed) {
+                return Err(Hole::Protection);
+            }
+            // The entry gets what every link grants; a later, wider access walks again and
+            // fails or widens it. Only the space that made the access gets one: an entry below
+            // the top would be derived, which walks pass through anyway.
+            if depth > 0 && top.install(page, frame, user_rights(granted & rights)).is_err() {
+                return Err(Hole::Unmapped);
+            }
+            return Ok(frame);
         }
-        Err(hole) => return Err(hole),
-    };
-    // The entry gets what every link grants; a later, wider access walks again and fails or
-    // widens it. Only the space that made the access gets one: an entry below the top would
-    // be derived, which walks pass through anyway, so it would serve only a later access made
-    // in that space itself (which then walks once, as any first access does).
-    let granted = below & mapping.rights() & region.rights();
-    if depth == 0 && space.install(page, frame, user_rights(granted)).is_err() {
-        return Err(Hole::Unmapped);
+        let Some(mapping) = space.mapping_at(address) else {
+            // Nothing at all: below the top, a hole of the last link's region, for its keeper.
+            return Err(match last_link {
+                Some(link) => Hole::Missing {
+                    keeper: link.region.keeper(),
+                    address,
+                },
+                None => Hole::Nothing,
+            });
+        };
+        if depth == CHAIN_LIMIT {
+            break;
+        }
+        let region = &mapping.region;
+        let (mapping_rights, region_rights) = (mapping.rights(), region.rights());
+        if !chain_allows([mapping_rights, region_rights], needed) {
+            return Err(Hole::Protection);
+        }
+        if mapping.destroyed.load(Relaxed) || region.destroyed.load(Relaxed) {
+            return Err(Hole::Unmapped);
+        }
+        let source_space = region.space.upgrade().ok_or(Hole::Unmapped)?;
+        let source = mapping.window().source_of(address);
+        if !region.exports(source) {
+            // The region shrank below this part of the window.
+            return Err(Hole::Unmapped);
+        }
+        granted &= mapping_rights & region_rights;
+        address = source;
+        below = Some(source_space);
+        last_link = Some(mapping);
     }
-    Ok((frame, granted))
+    Err(Hole::Unmapped)
 }
 
 /// Removes every entry derived from `changed`, a range of `space` whose memory went away or
