@@ -36,41 +36,41 @@ pub enum KernelObject {
 
 impl KernelObject {
     /// The thread, or `WrongType`.
-    pub fn into_thread(self) -> Result<Arc<Thread>, Error> {
+    pub fn to_thread(&self) -> Result<Arc<Thread>, Error> {
         match self {
-            KernelObject::Thread(thread) => Ok(thread),
+            KernelObject::Thread(thread) => Ok(thread.clone()),
             _ => Err(Error::WrongType),
         }
     }
 
     /// The port, or `WrongType`.
-    pub fn into_port(self) -> Result<Arc<Port>, Error> {
+    pub fn to_port(&self) -> Result<Arc<Port>, Error> {
         match self {
-            KernelObject::Port(port) => Ok(port),
+            KernelObject::Port(port) => Ok(port.clone()),
             _ => Err(Error::WrongType),
         }
     }
 
     /// The port set, or `WrongType`.
-    pub fn into_port_set(self) -> Result<Arc<PortSet>, Error> {
+    pub fn to_port_set(&self) -> Result<Arc<PortSet>, Error> {
         match self {
-            KernelObject::PortSet(set) => Ok(set),
+            KernelObject::PortSet(set) => Ok(set.clone()),
             _ => Err(Error::WrongType),
         }
     }
 
     /// The client's side of a reply, or `WrongType`.
-    pub fn into_reply_receiver(self) -> Result<Arc<Reply>, Error> {
+    pub fn to_reply_receiver(&self) -> Result<Arc<Reply>, Error> {
         match self {
-            KernelObject::ReplyReceiver(reply) => Ok(reply),
+            KernelObject::ReplyReceiver(reply) => Ok(reply.clone()),
             _ => Err(Error::WrongType),
         }
     }
 
     /// The server's side of a reply, or `WrongType`.
-    pub fn into_reply_sender(self) -> Result<Arc<Reply>, Error> {
+    pub fn to_reply_sender(&self) -> Result<Arc<Reply>, Error> {
         match self {
-            KernelObject::ReplySender(sender) => Ok(sender),
+            KernelObject::ReplySender(sender) => Ok(sender.clone()),
             _ => Err(Error::WrongType),
         }
     }
@@ -132,41 +132,41 @@ impl KernelObject {
     }
 
     /// The mutex, or `WrongType`.
-    pub fn into_mutex(self) -> Result<Arc<KernelMutex>, Error> {
+    pub fn to_mutex(&self) -> Result<Arc<KernelMutex>, Error> {
         match self {
-            KernelObject::Mutex(mutex) => Ok(mutex),
+            KernelObject::Mutex(mutex) => Ok(mutex.clone()),
             _ => Err(Error::WrongType),
         }
     }
 
     /// The condition variable, or `WrongType`.
-    pub fn into_condition(self) -> Result<Arc<Condition>, Error> {
+    pub fn to_condition(&self) -> Result<Arc<Condition>, Error> {
         match self {
-            KernelObject::Condition(condition) => Ok(condition),
+            KernelObject::Condition(condition) => Ok(condition.clone()),
             _ => Err(Error::WrongType),
         }
     }
 
     /// The region, or `WrongType`.
-    pub fn into_region(self) -> Result<Arc<Region>, Error> {
+    pub fn to_region(&self) -> Result<Arc<Region>, Error> {
         match self {
-            KernelObject::Region(region) => Ok(region),
+            KernelObject::Region(region) => Ok(region.clone()),
             _ => Err(Error::WrongType),
         }
     }
 
     /// The mapping, or `WrongType`.
-    pub fn into_mapping(self) -> Result<Arc<Mapping>, Error> {
+    pub fn to_mapping(&self) -> Result<Arc<Mapping>, Error> {
         match self {
-            KernelObject::Mapping(mapping) => Ok(mapping),
+            KernelObject::Mapping(mapping) => Ok(mapping.clone()),
             _ => Err(Error::WrongType),
         }
     }
 
     /// The space, or `WrongType`.
-    pub fn into_space(self) -> Result<Arc<Space>, Error> {
+    pub fn to_space(&self) -> Result<Arc<Space>, Error> {
         match self {
-            KernelObject::Space(space) => Ok(space),
+            KernelObject::Space(space) => Ok(space.clone()),
             _ => Err(Error::WrongType),
         }
     }

@@ -116,14 +116,13 @@ impl Space {
         &self,
         handle: Handle,
         needed: Rights,
-        convert: fn(KernelObject) -> Result<T, Error>,
+        convert: fn(&KernelObject) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let (object, rights) = {
+        let (typed, rights) = {
             let handles = self.handles.lock();
             let (object, rights) = handles.entry(handle)?;
-            (object.clone(), rights)
+            (convert(object)?, rights)
         };
-        let typed = convert(object)?;
         if rights.contains(needed) {
             Ok(typed)
         } else {

@@ -41,7 +41,7 @@ pub fn create_space(quota: u64) -> Result<u64, Error> {
 pub fn grant(space: u64, handle: u64, rights: u64) -> Result<u64, Error> {
     let rights = rights_of(rights)?;
     let own = scheduler::current().space.clone();
-    let target = super::object(space, Rights::CREATE, KernelObject::into_space)?;
+    let target = super::object(space, Rights::CREATE, KernelObject::to_space)?;
     let (object, held) = own.transferable(Handle::from_raw(handle))?;
     if !held.contains(rights) {
         return Err(Error::MissingRights);

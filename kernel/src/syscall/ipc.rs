@@ -49,8 +49,8 @@ pub fn port_set_create() -> Result<u64, Error> {
 
 /// `PortSetAdd`.
 pub fn port_set_add(set: u64, port: u64) -> Result<(), Error> {
-    let set = object(set, Rights::RECEIVE, KernelObject::into_port_set)?;
-    let port = object(port, Rights::RECEIVE, KernelObject::into_port)?;
+    let set = object(set, Rights::RECEIVE, KernelObject::to_port_set)?;
+    let port = object(port, Rights::RECEIVE, KernelObject::to_port)?;
     let mut membership = port.set.lock();
     if membership.is_some() {
         return Err(Error::InvalidState);
@@ -66,7 +66,7 @@ pub fn port_set_add(set: u64, port: u64) -> Result<(), Error> {
 /// `IpcCall` and `IpcConnect`, stage 1: hand the request to a waiting server, or wait for
 /// one.
 pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
-    let port = or_return_error!(object(port, Rights::SEND, KernelObject::into_port));
+    let port = or_return_error!(object(port, Rights::SEND, KernelObject::to_port));
     let client = scheduler::current();
     or_return_error!(
         transfer::check_send(&client, Check::Ends)
@@ -137,7 +137,7 @@ pub fn send_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     let reply = or_return_error!(object(
         handle,
         Rights::RECEIVE,
-        KernelObject::into_reply_receiver
+        KernelObject::to_reply_receiver
     ));
     let client = scheduler::current();
     or_return_error!(transfer::check_send(&client, Check::Bounds));
@@ -188,7 +188,7 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     let reply = or_return_error!(object(
         handle,
         Rights::RECEIVE,
-        KernelObject::into_reply_receiver
+        KernelObject::to_reply_receiver
     ));
     await_on(registers, reply, handle)
 }
@@ -276,7 +276,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<Result<Replied,
     let reply = or_return_error!(object(
         handle,
         Rights::RECEIVE,
-        KernelObject::into_reply_sender
+        KernelObject::to_reply_sender
     ));
     or_return_error!(transfer::check_send(&server, Check::Ends));
     let faulted = reply.faulted.lock().take();
@@ -370,7 +370,7 @@ pub fn reply_wait(registers: &SavedRegisters, arguments: [u64; 6]) -> BlockingRe
 
 /// `IpcWait`: take the oldest waiting request of the set, or wait for one.
 pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
-    let set = or_return_error!(object(set, Rights::RECEIVE, KernelObject::into_port_set));
+    let set = or_return_error!(object(set, Rights::RECEIVE, KernelObject::to_port_set));
     let server = scheduler::current();
     or_return_error!(transfer::check_receive(&server, Check::Ends));
     while let Some((port, caller)) = set.take_caller() {
@@ -423,7 +423,7 @@ fn receive_request_bytes(registers: &SavedRegisters, handle: u64, more: bool) ->
     let reply = or_return_error!(object(
         handle,
         Rights::RECEIVE,
-        KernelObject::into_reply_sender
+        KernelObject::to_reply_sender
     ));
     let server = scheduler::current();
     or_return_error!(transfer::check_receive(&server, Check::Bounds));
@@ -449,7 +449,7 @@ fn receive_request_bytes(registers: &SavedRegisters, handle: u64, more: bool) ->
 
 /// `IpcSend`: words and a handle to a waiting server, at most once.
 pub fn send(port: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
-    let port = object(port, Rights::SEND, KernelObject::into_port)?;
+    let port = object(port, Rights::SEND, KernelObject::to_port)?;
     let sender = scheduler::current();
     let handle = sender.registers.transfer().handle;
     if handle != 0 {

@@ -26,12 +26,12 @@ const MAPPING_RIGHTS: Rights = Rights::CONTROL
 
 /// The region a handle of the caller's names, if the handle has CONTROL.
 fn region_of(handle: u64) -> Result<Arc<Region>, Error> {
-    object(handle, Rights::CONTROL, KernelObject::into_region)
+    object(handle, Rights::CONTROL, KernelObject::to_region)
 }
 
 /// The mapping a handle of the caller's names, if the handle has CONTROL.
 fn mapping_of(handle: u64) -> Result<Arc<Mapping>, Error> {
-    object(handle, Rights::CONTROL, KernelObject::into_mapping)
+    object(handle, Rights::CONTROL, KernelObject::to_mapping)
 }
 
 fn memory_rights(value: u64) -> Result<MemoryRights, Error> {
@@ -42,7 +42,7 @@ fn memory_rights(value: u64) -> Result<MemoryRights, Error> {
 fn keeper_port(handle: u64) -> Result<Option<Arc<crate::ipc::Port>>, Error> {
     match handle {
         0 => Ok(None),
-        handle => Ok(Some(object(handle, Rights::SEND, KernelObject::into_port)?)),
+        handle => Ok(Some(object(handle, Rights::SEND, KernelObject::to_port)?)),
     }
 }
 
@@ -73,8 +73,8 @@ pub fn region_destroy(region: u64) -> Result<(), Error> {
 pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
     let [space, address, region, offset, size, rights] = arguments;
     let own = scheduler::current().space.clone();
-    let target = object(space, Rights::CREATE, KernelObject::into_space)?;
-    let region = object(region, Rights::MAP, KernelObject::into_region)?;
+    let target = object(space, Rights::CREATE, KernelObject::to_space)?;
+    let region = object(region, Rights::MAP, KernelObject::to_region)?;
     let rights = memory_rights(rights)?;
     let window = Window::new(
         address,
@@ -118,7 +118,7 @@ pub fn mapping_protect(mapping: u64, rights: u64) -> Result<(), Error> {
 /// rights, and for a mapping its offset into its region.
 pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
     let own = scheduler::current().space.clone();
-    let target = object(space, Rights::READ_STATE, KernelObject::into_space)?;
+    let target = object(space, Rights::READ_STATE, KernelObject::to_space)?;
     let Some(found) = target.first_after(address) else {
         return Ok([Found::Nothing as u64, 0, 0, 0, 0, 0]);
     };
@@ -168,7 +168,7 @@ pub fn mapping_move(mapping: u64, address: u64) -> Result<(), Error> {
 /// (SEND, DUPLICATE, TRANSFER: what `ThreadGetState` gives for a thread's keeper).
 pub fn region_get_state(region: u64, flags: u64) -> Result<[u64; 4], Error> {
     let export = wants_handles(flags)?;
-    let region = object(region, Rights::READ_STATE, KernelObject::into_region)?;
+    let region = object(region, Rights::READ_STATE, KernelObject::to_region)?;
     if region.destroyed.load(core::sync::atomic::Ordering::Relaxed) {
         return Err(Error::InvalidState);
     }
@@ -203,7 +203,7 @@ pub fn region_set_state(region: u64, size: u64, rights: u64, keeper: u64) -> Res
 /// state must not give the power to map its region anew.
 pub fn mapping_get_state(mapping: u64, flags: u64) -> Result<[u64; 6], Error> {
     let export = wants_handles(flags)?;
-    let mapping = object(mapping, Rights::READ_STATE, KernelObject::into_mapping)?;
+    let mapping = object(mapping, Rights::READ_STATE, KernelObject::to_mapping)?;
     if mapping.is_destroyed() {
         return Err(Error::InvalidState);
     }

@@ -158,10 +158,11 @@ fn wants_handles(flags: u64) -> Result<bool, Error> {
 fn object<T>(
     handle: u64,
     needed: abi::Rights,
-    convert: fn(crate::object::KernelObject) -> Result<T, Error>,
+    convert: fn(&crate::object::KernelObject) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let space = scheduler::current().space.clone();
-    space.typed(abi::Handle::from_raw(handle), needed, convert)
+    scheduler::current()
+        .space
+        .typed(abi::Handle::from_raw(handle), needed, convert)
 }
 
 /// Ends a call without results: its status.

@@ -16,11 +16,11 @@ const RIGHTS: Rights = Rights::SYNCHRONIZE
     .union(Rights::TRANSFER);
 
 fn mutex_of(handle: u64) -> Result<Arc<KernelMutex>, Error> {
-    object(handle, Rights::SYNCHRONIZE, KernelObject::into_mutex)
+    object(handle, Rights::SYNCHRONIZE, KernelObject::to_mutex)
 }
 
 fn condition_of(handle: u64) -> Result<Arc<Condition>, Error> {
-    object(handle, Rights::SYNCHRONIZE, KernelObject::into_condition)
+    object(handle, Rights::SYNCHRONIZE, KernelObject::to_condition)
 }
 
 /// `MutexCreate`.

@@ -17,7 +17,7 @@ use alloc::sync::Arc;
 
 /// The thread a handle of the caller's names, if the handle carries `needed`.
 fn thread_of(handle: u64, needed: Rights) -> Result<Arc<Thread>, Error> {
-    object(handle, needed, KernelObject::into_thread)
+    object(handle, needed, KernelObject::to_thread)
 }
 
 /// Reads a `ThreadState` from user memory.
@@ -50,7 +50,7 @@ fn keeper_named(state: &ThreadState) -> Result<Option<Arc<Port>>, Error> {
             .typed(
                 Handle::from_raw(handle),
                 Rights::SEND,
-                KernelObject::into_port,
+                KernelObject::to_port,
             )
             .map(Some),
     }
@@ -63,7 +63,7 @@ pub fn create(space: u64, state_address: u64, flags: u64) -> Result<u64, Error> 
     let target = caller.space.typed(
         Handle::from_raw(space),
         Rights::CREATE,
-        KernelObject::into_space,
+        KernelObject::to_space,
     )?;
     let state = read_state(state_address)?;
     let (frame, _) = thread_state::from_state(&state)?;
@@ -102,7 +102,7 @@ pub fn destroy_space(handle: u64) -> BlockingResult {
     let space = or_return_error!(caller.space.typed(
         Handle::from_raw(handle),
         Rights::CONTROL,
-        KernelObject::into_space,
+        KernelObject::to_space,
     ));
     if Arc::ptr_eq(&space, &caller.space) {
         return Ok(Err(Error::InvalidState));
@@ -264,7 +264,7 @@ pub fn set_keeper(handle: u64, port: u64) -> Result<(), Error> {
     let thread = thread_of(handle, Rights::CONTROL)?;
     let keeper = match port {
         0 => None,
-        port => Some(object(port, Rights::SEND, KernelObject::into_port)?),
+        port => Some(object(port, Rights::SEND, KernelObject::to_port)?),
     };
     *thread.keeper.lock() = keeper.as_ref().map(Arc::downgrade);
     Ok(())
