@@ -2,7 +2,7 @@
 //! their changes and their states (the objects and the fault path live in
 //! `crate::virtual_memory`).
 
-use super::{object, wants_handles};
+use super::{object, object_in, wants_handles};
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::space::MemoryObject;
@@ -72,9 +72,10 @@ pub fn region_destroy(region: u64) -> Result<(), Error> {
 /// `MappingCreate`.
 pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
     let [space, address, region, offset, size, rights] = arguments;
-    let own = scheduler::current().space.clone();
-    let target = object(space, Rights::CREATE, KernelObject::to_space)?;
-    let region = object(region, Rights::MAP, KernelObject::to_region)?;
+    let caller = scheduler::current();
+    let own = &caller.space;
+    let target = object_in(own, space, Rights::CREATE, KernelObject::to_space)?;
+    let region = object_in(own, region, Rights::MAP, KernelObject::to_region)?;
     let rights = memory_rights(rights)?;
     let window = Window::new(
         address,
@@ -84,7 +85,7 @@ pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
         offset,
         rights,
     )?;
-    let mapping = Mapping::create(&own, &target, region, window)?;
+    let mapping = Mapping::create(own, &target, region, window)?;
     match own.insert_handle(KernelObject::Mapping(mapping.clone()), MAPPING_RIGHTS) {
         Ok(handle) => Ok(handle.raw()),
         Err(error) => {

@@ -160,9 +160,19 @@ fn object<T>(
     needed: abi::Rights,
     convert: fn(&crate::object::KernelObject) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    scheduler::current()
-        .space
-        .typed(abi::Handle::from_raw(handle), needed, convert)
+    object_in(&scheduler::current().space, handle, needed, convert)
+}
+
+/// [`object`] for a call that already holds its caller's space (and so spares looking up
+/// the running thread again).
+#[inline]
+fn object_in<T>(
+    own: &crate::space::Space,
+    handle: u64,
+    needed: abi::Rights,
+    convert: fn(&crate::object::KernelObject) -> Result<T, Error>,
+) -> Result<T, Error> {
+    own.typed(abi::Handle::from_raw(handle), needed, convert)
 }
 
 /// Ends a call without results: its status.
