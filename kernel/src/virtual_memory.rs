@@ -128,22 +128,13 @@ pub fn resolve(space: &Arc<Space>, address: u64, needed: MemoryRights) -> Result
 
 /// [`resolve`] for an address the page tables of `space` are known not to map (a not-present
 /// page fault, just taken): the walk starts below the top, without looking there first.
-pub fn resolve_absent(
-    space: &Arc<Space>,
-    address: u64,
-    needed: MemoryRights,
-) -> Result<u64, Hole> {
+pub fn resolve_absent(space: &Arc<Space>, address: u64, needed: MemoryRights) -> Result<u64, Hole> {
     walk(space, address & !0xfff, needed, false)
 }
 
 /// Walks the chain from `page` of `top` down to a present page, link by link (a loop, not a
 /// recursion: only the top gets an entry, so nothing is left to do on the way back up).
-fn walk(
-    top: &Arc<Space>,
-    page: u64,
-    needed: MemoryRights,
-    look_at_top: bool,
-) -> Result<u64, Hole> {
+fn walk(top: &Arc<Space>, page: u64, needed: MemoryRights, look_at_top: bool) -> Result<u64, Hole> {
     // The space the walk has reached below the top, the address there, what every link so
     // far grants, and the last link (whose region's keeper fills a hole found below it).
     let mut below: Option<Arc<Space>> = None;
@@ -171,7 +162,11 @@ fn walk(
             // The entry gets what every link grants; a later, wider access walks again and
             // fails or widens it. Only the space that made the access gets one: an entry below
             // the top would be derived, which walks pass through anyway.
-            if depth > 0 && top.install(page, frame, user_rights(granted & rights)).is_err() {
+            if depth > 0
+                && top
+                    .install(page, frame, user_rights(granted & rights))
+                    .is_err()
+            {
                 return Err(Hole::Unmapped);
             }
             return Ok(frame);

@@ -103,8 +103,17 @@ pub fn wait_for_interrupt() {
 /// The user `fs` and `gs` bases in the CPU (in the kernel the user's `gs` base waits in
 /// `IA32_KERNEL_GS_BASE`).
 pub fn user_segment_bases() -> (u64, u64) {
-    use x86_64::registers::model_specific::FsBase;
-    (FsBase::read().as_u64(), KernelGsBase::read().as_u64())
+    // The raw values: they were canonical when loaded, and every switch reads them, so the
+    // address type's check is not repeated here.
+    const FS_BASE: u32 = 0xc000_0100;
+    const KERNEL_GS_BASE: u32 = 0xc000_0102;
+    // SAFETY: reading these two MSRs (Intel SDM vol. 4, table 2-2) has no side effect.
+    unsafe {
+        (
+            x86_64::registers::model_specific::Msr::new(FS_BASE).read(),
+            x86_64::registers::model_specific::Msr::new(KERNEL_GS_BASE).read(),
+        )
+    }
 }
 
 /// Loads the user `fs` and `gs` bases of the thread about to run. In the kernel the user's
