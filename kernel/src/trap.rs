@@ -120,8 +120,11 @@ pub fn stop_for_keeper(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Po
     // the stage to re-issue): it needs nothing of its kernel stack, so its keeper's answer
     // can hand it the processor straight away.
     let _ = crate::model::block_at_restart_point(thread);
-    scheduler::request_switch();
-    syscall::ipc::deliver_fault(thread, report, keeper);
+    // The keeper takes the processor straight away, or the thread gives it up at the end of
+    // this kernel entry.
+    if !syscall::ipc::deliver_fault(thread, report, keeper) {
+        scheduler::request_switch();
+    }
 }
 
 /// The clock's periodic interrupt; `from_user` when it interrupted a user thread, which may then

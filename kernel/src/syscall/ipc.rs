@@ -515,8 +515,9 @@ fn open_fault(
 }
 
 /// Sends a thread's CPU exception to its keeper: straight to a server waiting on the keeper's
-/// set, or into the port's queue. The thread is already stopped as faulted.
-pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port>) {
+/// set, or into the port's queue. The thread is already stopped as faulted. Whether the
+/// keeper took the processor (the fast path: the faulted thread was running).
+pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port>) -> bool {
     let set = keeper.set.lock().clone();
     let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
     drop(set);
@@ -526,6 +527,7 @@ pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port
             Ok(results) if super::fast_path::may_take_over_from_faulted(thread, &server) => {
                 model::complete_at_restart_point(&server, 0, &results);
                 scheduler::hand_over_to(&server);
+                return true;
             }
             Ok(results) => model::complete_blocked_handing_over(&server, 0, &results),
             Err(error) => {
@@ -540,11 +542,12 @@ pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port
                 model::complete_blocked(&server, error.code(), &[]);
             }
         }
-        return;
+        return false;
     }
     keeper.callers.lock().push_back(Caller {
         thread: thread.clone(),
         fault: Some(report),
     });
     *thread.waiting_in.lock() = Some(WaitQueue::Port(Arc::downgrade(&keeper)));
+    false
 }

@@ -39,6 +39,10 @@ pub const CASES: &[Case] = &[
         name: "pager_a_keeper_answering_garbage_or_twice_leaves_the_thread_stopped",
         run: garbage_answers,
     },
+    Case {
+        name: "pager_the_faults_a_gone_keeper_held_go_to_the_threads_keeper_with_the_thread",
+        run: gone_keeper,
+    },
 ];
 
 const PAGES: u64 = 1000;
@@ -520,6 +524,64 @@ fn garbage_answers() -> Result<(), CaseFailure> {
     check_equal!(RECEIVED.load(SeqCst), 1);
     drop(pager);
     for handle in [shown, region, port, set] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
+}
+
+static ORPHAN_STACK: Stack<1024> = Stack::new();
+const ORPHAN_HOLES: u64 = 0x6b00_0000_0000;
+const ORPHAN_WINDOW: u64 = 0x6c00_0000_0000;
+
+/// A region's keeper that goes away with a fault queued: the fault goes to the thread's own
+/// keeper, which (unlike the region's) gets a handle to the thread.
+fn gone_keeper() -> Result<(), CaseFailure> {
+    let read_write = MemoryRights::READ | MemoryRights::WRITE;
+    let pager_port = ipc::port_create(1).map_err(fail)?;
+    let pager_set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(pager_set, pager_port).map_err(fail)?;
+    let thread_keeper = ipc::port_create(2).map_err(fail)?;
+    let keeper_set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(keeper_set, thread_keeper).map_err(fail)?;
+    let region =
+        region_create_kept(ORPHAN_HOLES, PAGE_SIZE, read_write, pager_port).map_err(fail)?;
+    let shown = mapping_create(own_space(), ORPHAN_WINDOW, region, 0, PAGE_SIZE, read_write)
+        .map_err(fail)?;
+    let thread = spawn(&ORPHAN_STACK, load_once, ORPHAN_WINDOW).map_err(fail)?;
+    check_equal!(thread.set_keeper(Some(thread_keeper)), Ok(()));
+    check_equal!(thread.resume(), Ok(()));
+    // Nobody serves the pager's set: the fault waits in its port, until the port goes.
+    let queued = || {
+        matches!(
+            thread.status(),
+            Ok((runtime::abi::state::Condition::Faulted, _, _))
+        )
+    };
+    check!(wait_for(queued), "the thread never faulted");
+    check_equal!(handle_close(pager_port), Ok(()));
+    let request = ipc::wait(keeper_set).map_err(fail)?;
+    let fault = FaultMessage::from_words(request.words);
+    check_equal!(request.badge, 2);
+    check_equal!(fault.vector, 14);
+    check!(
+        fault.thread != 0,
+        "the thread's keeper got no thread handle"
+    );
+    let handed = runtime::thread::Thread::from_handle(Handle::from_raw(fault.thread));
+    check!(
+        handed.state().is_ok(),
+        "the thread handle the keeper got does not read the thread's state"
+    );
+    check_equal!(
+        ipc::reply(
+            request.reply,
+            [runtime::abi::keeper::LEAVE_STOPPED, 0, 0, 0]
+        ),
+        Ok(())
+    );
+    drop(handed);
+    drop(thread);
+    for handle in [shown, region, pager_set, thread_keeper, keeper_set] {
         check_equal!(handle_close(handle), Ok(()));
     }
     Ok(())
