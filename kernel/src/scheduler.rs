@@ -125,6 +125,15 @@ pub fn current() -> Arc<Thread> {
         .expect("no current thread outside the idle loop")
 }
 
+/// Whether `thread` is the running thread (without taking a reference to it).
+pub fn is_current(thread: &Thread) -> bool {
+    SCHEDULER
+        .lock()
+        .current
+        .as_ref()
+        .is_some_and(|current| core::ptr::eq(Arc::as_ptr(current), thread))
+}
+
 /// Queues a thread to run, behind the others of its priority; if it outranks the running
 /// thread, the running thread is preempted at the end of this kernel entry.
 pub fn make_ready(thread: Arc<Thread>) {

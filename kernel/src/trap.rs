@@ -62,7 +62,7 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
             Ok(_) => return,
             // A hole of a region with a keeper: the keeper hears of it, with the address in
             // the region's space.
-            Err(hole) => region_keeper = hole.keeper(),
+            Err(hole) => region_keeper = hole.into_keeper(),
         }
     }
     let rip = thread.registers.instruction_pointer();

@@ -89,6 +89,17 @@ pub enum Hole {
 }
 
 impl Hole {
+    /// [`keeper`](Self::keeper), taken out of the hole.
+    pub fn into_keeper(self) -> Option<(Arc<Port>, u64)> {
+        match self {
+            Hole::Missing {
+                keeper: Some(keeper),
+                address,
+            } => Some((keeper, address)),
+            _ => None,
+        }
+    }
+
     /// The keeper that can fill this hole, and the address to give it.
     pub fn keeper(&self) -> Option<(Arc<Port>, u64)> {
         match self {

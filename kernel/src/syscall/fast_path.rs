@@ -48,7 +48,7 @@ fn may_hand_over(current: &Thread, peer: &Thread) -> bool {
 /// from a keeper that went away), the keeper waits at its restart point, and no ready thread
 /// outranks it.
 pub fn may_take_over_from_faulted(faulted: &Arc<Thread>, server: &Thread) -> bool {
-    Arc::ptr_eq(&scheduler::current(), faulted)
+    scheduler::is_current(faulted)
         && model::blocked_at_restart_point(server)
         && scheduler::nothing_outranks(server)
 }

@@ -518,9 +518,11 @@ fn open_fault(
 /// set, or into the port's queue. The thread is already stopped as faulted. Whether the
 /// keeper took the processor (the fast path: the faulted thread was running).
 pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port>) -> bool {
-    let set = keeper.set.lock().clone();
-    let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
-    drop(set);
+    let server = keeper
+        .set
+        .lock()
+        .as_ref()
+        .and_then(|set| set.servers.lock().pop_front());
     if let Some(server) = server {
         *server.waiting_in.lock() = None;
         match open_fault(thread, report, &server, &keeper) {
