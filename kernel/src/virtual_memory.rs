@@ -134,18 +134,29 @@ fn user_rights(rights: MemoryRights) -> UserRights {
 /// needing `needed`: from the page tables if the page is present, else by resolving the chain
 /// of mappings below it, which installs the entry (so the next access needs no walk).
 pub fn resolve(space: &Arc<Space>, address: u64, needed: MemoryRights) -> Result<u64, Hole> {
-    walk(space, address & !0xfff, needed, true)
+    let page = address & !0xfff;
+    // The common case (a kernel copy through present pages) needs no walk: the entry at the
+    // top, derived or not, is the answer.
+    if let Some(found) = space.lookup(page) {
+        return if memory_rights(found.rights).contains(needed) {
+            Ok(found.frame)
+        } else {
+            Err(Hole::Protection)
+        };
+    }
+    walk(space, page, needed)
 }
 
 /// [`resolve`] for an address the page tables of `space` are known not to map (a not-present
 /// page fault, just taken): the walk starts below the top, without looking there first.
 pub fn resolve_absent(space: &Arc<Space>, address: u64, needed: MemoryRights) -> Result<u64, Hole> {
-    walk(space, address & !0xfff, needed, false)
+    walk(space, address & !0xfff, needed)
 }
 
-/// Walks the chain from `page` of `top` down to a present page, link by link (a loop, not a
-/// recursion: only the top gets an entry, so nothing is left to do on the way back up).
-fn walk(top: &Arc<Space>, page: u64, needed: MemoryRights, look_at_top: bool) -> Result<u64, Hole> {
+/// Walks the chain from `page` of `top`, whose page tables do not map it, down to a present
+/// page, link by link (a loop, not a recursion: only the top gets an entry, so nothing is
+/// left to do on the way back up).
+fn walk(top: &Arc<Space>, page: u64, needed: MemoryRights) -> Result<u64, Hole> {
     // The space the walk has reached below the top, the address there, what every link so
     // far grants, and the last link (whose region's keeper fills a hole found below it).
     let mut below: Option<Arc<Space>> = None;
@@ -154,13 +165,13 @@ fn walk(top: &Arc<Space>, page: u64, needed: MemoryRights, look_at_top: bool) ->
     let mut last_link: Option<Arc<Mapping>> = None;
     for depth in 0..=CHAIN_LIMIT {
         let space = below.as_ref().unwrap_or(top);
-        // An entry the space holds is the answer, but below the top only if it is the space's
-        // own page: a derived entry there is walked through again, so that every derived entry
-        // was made by a walk of at most `CHAIN_LIMIT` links, all of which invalidation reaches.
-        let present = if depth > 0 || look_at_top {
+        // Below the top, an entry the space holds is the answer only if it is the space's own
+        // page: a derived entry there is walked through again, so that every derived entry was
+        // made by a walk of at most `CHAIN_LIMIT` links, all of which invalidation reaches.
+        let present = if depth > 0 {
             space
                 .lookup(address)
-                .filter(|found| depth == 0 || !found.derived)
+                .filter(|found| !found.derived)
                 .map(|found| (found.frame, found.rights))
         } else {
             None
