@@ -142,7 +142,8 @@ pub const TABLE: &[CallSpecification] = &[
         arguments: &[
             "space handle (CREATE right)",
             "address of a ThreadState",
-            "flags (state::flags::HANDLES: attach the keeper the state names)",
+            "flags (state::flags::HANDLES: attach the keeper the state names; the space it \
+             names, if any, must be this one: InvalidArgument otherwise)",
         ],
         results: &["a handle to the new thread, with every right"],
         message: "",
@@ -201,7 +202,8 @@ pub const TABLE: &[CallSpecification] = &[
         arguments: &[
             "thread handle (READ_STATE right)",
             "address of a ThreadState buffer",
-            "flags (state::flags::HANDLES: put a handle to its keeper in the caller's table)",
+            "flags (state::flags::HANDLES: put handles to its keeper, SEND, and its space, \
+             READ_STATE only, in the caller's table)",
         ],
         results: &[],
         message: "",
@@ -224,7 +226,8 @@ pub const TABLE: &[CallSpecification] = &[
         arguments: &[
             "thread handle (WRITE_STATE right)",
             "address of a ThreadState",
-            "flags (state::flags::HANDLES: attach the keeper the state names, or none)",
+            "flags (state::flags::HANDLES: attach the keeper the state names, or none; the \
+             space it names, if any, must be the thread's: InvalidArgument otherwise)",
         ],
         results: &[],
         message: "",

@@ -1,13 +1,13 @@
 //! The state of a thread as `ThreadGetState` writes it and `ThreadSetState` reads it: every
-//! user-visible register, the `fs` and `gs` bases, the handle of its keeper and the FPU/SSE
-//! area, in a fixed byte layout (little-endian, no padding) that does not depend on any
-//! compiler's struct layout.
+//! user-visible register, the `fs` and `gs` bases, the handles of its keeper and its space, and
+//! the FPU/SSE area, in a fixed byte layout (little-endian, no padding) that does not depend on
+//! any compiler's struct layout.
 //!
 //! The objects a thread depends on travel as handles in the caller's table, when the caller
-//! asks for them ([`flags::HANDLES`]): its keeper port. Its space is the one it is created in;
-//! its IPC peers are named by handles of its own space that its registers hold (the reply
-//! handle of a call in progress in `rdi`), so a state moved within a space needs nothing
-//! more.
+//! asks for them ([`flags::HANDLES`]): its keeper port and its space. A thread never changes
+//! spaces: a state loaded into a thread may name only that thread's space (or none). Its IPC
+//! peers are named by handles of its own space that its registers hold (the reply handle of a
+//! call in progress in `rdi`), so a state moved within a space needs nothing more.
 //!
 //! A thread stopped inside a system call shows `rip` at its `syscall` instruction and the
 //! registers naming the call (see [`registers`](crate::registers)): loading this state into any
@@ -23,14 +23,15 @@ pub const REGISTER_NAMES: [&str; 18] = [
 pub const FPU_AREA_SIZE: usize = 512;
 
 /// Size of a serialized [`ThreadState`].
-pub const THREAD_STATE_SIZE: usize = REGISTER_NAMES.len() * 8 + 3 * 8 + FPU_AREA_SIZE;
+pub const THREAD_STATE_SIZE: usize = REGISTER_NAMES.len() * 8 + 4 * 8 + FPU_AREA_SIZE;
 
 /// Flags of `ThreadGetState`, `ThreadSetState` and `ThreadCreate`.
 pub mod flags {
     /// `ThreadGetState` puts handles to the objects the thread depends on into the caller's
-    /// table and their values into the state; `ThreadSetState` and `ThreadCreate` take them
-    /// from the state (0 for none) and attach them to the thread. Without it, the handle
-    /// fields read as 0 and are ignored.
+    /// table and their values into the state (its keeper with SEND, its space with READ_STATE
+    /// only); `ThreadSetState` and `ThreadCreate` take them from the state (0 for none) and
+    /// attach the keeper to the thread, and refuse a space other than the thread's. Without
+    /// it, the handle fields read as 0 and are ignored.
     pub const HANDLES: u64 = 1;
 }
 
@@ -84,6 +85,8 @@ pub struct ThreadState {
     pub gs_base: u64,
     /// A handle to the port its exceptions go to, or 0 (see [`flags::HANDLES`]).
     pub keeper: u64,
+    /// A handle to the space it runs in, or 0 (see [`flags::HANDLES`]).
+    pub space: u64,
     /// The `fxsave64` image of the x87/MMX/SSE state.
     pub fpu: [u8; FPU_AREA_SIZE],
 }
@@ -125,6 +128,7 @@ impl Default for ThreadState {
             fs_base: 0,
             gs_base: 0,
             keeper: 0,
+            space: 0,
             fpu,
         }
     }
@@ -134,10 +138,10 @@ impl ThreadState {
     /// Writes the state in its byte layout.
     pub fn to_bytes(&self) -> [u8; THREAD_STATE_SIZE] {
         let mut bytes = [0u8; THREAD_STATE_SIZE];
-        let words = self
-            .registers
-            .iter()
-            .chain([&self.fs_base, &self.gs_base, &self.keeper]);
+        let words =
+            self.registers
+                .iter()
+                .chain([&self.fs_base, &self.gs_base, &self.keeper, &self.space]);
         for (index, word) in words.enumerate() {
             bytes[index * 8..index * 8 + 8].copy_from_slice(&word.to_le_bytes());
         }
@@ -159,6 +163,7 @@ impl ThreadState {
             fs_base: word(18),
             gs_base: word(19),
             keeper: word(20),
+            space: word(21),
             fpu,
         }
     }
@@ -188,6 +193,7 @@ mod tests {
         state.fs_base = 0x7000;
         state.gs_base = 0x8000;
         state.keeper = 0x1_0000_0002;
+        state.space = 0x3_0000_0005;
         state.fpu[100] = 0xab;
         let bytes = state.to_bytes();
         assert_eq!(ThreadState::from_bytes(&bytes), state);
@@ -202,7 +208,7 @@ mod tests {
         let state = ThreadState::default();
         assert_eq!(state.mxcsr(), 0x1f80);
         assert_eq!(state.registers[register::RFLAGS] & (1 << 9), 1 << 9);
-        // 18 registers, two segment bases, the keeper handle, the 512-byte FPU area.
-        assert_eq!(THREAD_STATE_SIZE, 680);
+        // 18 registers, two segment bases, the keeper and space handles, the 512-byte FPU area.
+        assert_eq!(THREAD_STATE_SIZE, 688);
     }
 }

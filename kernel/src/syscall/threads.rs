@@ -56,6 +56,24 @@ fn keeper_named(state: &ThreadState) -> Result<Option<Arc<Port>>, Error> {
     }
 }
 
+/// Whether the space a state names (for `flags::HANDLES`) may be `space`'s: none, or a handle
+/// of the caller's to that very space (with any rights). A thread never changes spaces.
+fn check_space_named(state: &ThreadState, space: &Arc<crate::space::Space>) -> Result<(), Error> {
+    if state.space == 0 {
+        return Ok(());
+    }
+    let named = scheduler::current().space.typed(
+        Handle::from_raw(state.space),
+        Rights::empty(),
+        KernelObject::to_space,
+    )?;
+    if Arc::ptr_eq(&named, space) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument)
+    }
+}
+
 /// `ThreadCreate`: a stopped thread with the caller's priority.
 pub fn create(space: u64, state_address: u64, flags: u64) -> Result<u64, Error> {
     let import = wants_handles(flags)?;
@@ -67,6 +85,9 @@ pub fn create(space: u64, state_address: u64, flags: u64) -> Result<u64, Error> 
     )?;
     let state = read_state(state_address)?;
     let (frame, _) = thread_state::from_state(&state)?;
+    if import {
+        check_space_named(&state, &target)?;
+    }
     let keeper = if import { keeper_named(&state)? } else { None };
     let thread = Thread::new(target, frame, caller.priority(), false)?;
     *thread.keeper.lock() = keeper.as_ref().map(Arc::downgrade);
@@ -186,16 +207,32 @@ pub fn get_state(handle: u64, buffer: u64, flags: u64) -> Result<(), Error> {
         .lock()
         .as_ref()
         .and_then(alloc::sync::Weak::upgrade);
+    let caller = scheduler::current();
     let keeper = match keeper_port {
         Some(port) if export => {
             let rights = Rights::SEND | Rights::DUPLICATE | Rights::TRANSFER;
-            let caller = scheduler::current();
             caller
                 .space
                 .insert_handle(KernelObject::Port(port), rights)?
                 .raw()
         }
         _ => 0,
+    };
+    // The space, for identity and its memory map only: reading a thread's state must not give
+    // control of the space it runs in.
+    let space = if export {
+        let object = KernelObject::Space(thread.space.clone());
+        match caller.space.insert_handle(object, Rights::READ_STATE) {
+            Ok(handle) => handle.raw(),
+            Err(error) => {
+                if keeper != 0 {
+                    let _ = caller.space.close_handle(Handle::from_raw(keeper));
+                }
+                return Err(error);
+            }
+        }
+    } else {
+        0
     };
     crate::fpu::flush(&thread);
     let bases = *thread.segment_bases.lock();
@@ -204,14 +241,15 @@ pub fn get_state(handle: u64, buffer: u64, flags: u64) -> Result<(), Error> {
         fs_base: bases.fs,
         gs_base: bases.gs,
         keeper,
+        space,
         fpu: thread.fpu_state().image(),
     };
     let written = destination.write_from(&state.to_bytes());
-    if written.is_err() && keeper != 0 {
-        // The caller never learns the handle's value: it goes again.
-        let _ = scheduler::current()
-            .space
-            .close_handle(Handle::from_raw(keeper));
+    if written.is_err() {
+        // The caller never learns the handles' values: they go again.
+        for handle in [keeper, space].into_iter().filter(|&handle| handle != 0) {
+            let _ = caller.space.close_handle(Handle::from_raw(handle));
+        }
     }
     written
 }
@@ -223,6 +261,7 @@ pub fn set_state(handle: u64, state_address: u64, flags: u64) -> Result<(), Erro
     let state = read_state(state_address)?;
     thread_state::from_state(&state)?;
     let keeper = if import {
+        check_space_named(&state, &thread.space)?;
         Some(keeper_named(&state)?)
     } else {
         None

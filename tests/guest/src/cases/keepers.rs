@@ -374,8 +374,9 @@ fn raise_invalid_opcode(_: u64) {
     runtime::arch::probe::invalid_opcode_then(0);
 }
 
-/// `ThreadGetState` with `flags::HANDLES` hands out the thread's keeper; `ThreadCreate` and
-/// `ThreadSetState` with it attach (or detach) the keeper a state names.
+/// `ThreadGetState` with `flags::HANDLES` hands out the thread's keeper and space;
+/// `ThreadCreate` and `ThreadSetState` with it attach (or detach) the keeper a state names, and
+/// refuse a state naming another space.
 fn state_carries_the_keeper() -> Result<(), CaseFailure> {
     use runtime::abi::state::flags;
     use runtime::syscall::{
@@ -392,6 +393,33 @@ fn state_carries_the_keeper() -> Result<(), CaseFailure> {
         saved.keeper != 0 && saved.keeper != port.raw(),
         "the keeper came back as {:#x}",
         saved.keeper
+    );
+    // The space comes as a handle that reads its memory map but cannot control it.
+    let space = Handle::from_raw(saved.space);
+    check!(
+        space != Handle::NONE && space != own_space(),
+        "the space came back as {:#x}",
+        saved.space
+    );
+    check!(
+        runtime::memory::memory_search(space, 0).is_ok(),
+        "the space handle does not read the space's memory map"
+    );
+    check_equal!(
+        runtime::syscall::space_destroy(space),
+        Err(Error::MissingRights)
+    );
+    // A thread never changes spaces: a state naming another space is refused, both ways.
+    let other = runtime::syscall::space_create(64 * 1024).map_err(fail)?;
+    let mut elsewhere = saved;
+    elsewhere.space = other.raw();
+    check_equal!(
+        thread_create_with_handles(own_space(), &elsewhere).err(),
+        Some(Error::InvalidArgument)
+    );
+    check_equal!(
+        thread_create_with_handles(other, &saved).err(),
+        Some(Error::InvalidArgument)
     );
     let mut buffer = [0u8; runtime::abi::state::THREAD_STATE_SIZE];
     let bad_flags = runtime::arch::syscall::call3(
@@ -430,7 +458,14 @@ fn state_carries_the_keeper() -> Result<(), CaseFailure> {
     );
     let again = thread_get_state_with_handles(restored.handle()).map_err(fail)?;
     check_equal!(again.keeper, 0);
-    for handle in [Handle::from_raw(saved.keeper), port, set] {
+    check!(
+        again.space != 0 && again.space != saved.space,
+        "a second export gave no new space handle"
+    );
+    for handle in [saved.keeper, saved.space, again.space, other.raw()] {
+        check_equal!(handle_close(Handle::from_raw(handle)), Ok(()));
+    }
+    for handle in [port, set] {
         check_equal!(handle_close(handle), Ok(()));
     }
     Ok(())
