@@ -27,6 +27,8 @@ pub const PORT_COST: u64 = crate::memory::heap_cost(if size_of::<Port>() > size_
 
 /// A receive point.
 pub struct Port {
+    /// Its identity (`HandleInfo`): unique among every object made since boot.
+    pub id: u64,
     /// The word receivers see with each message to this port.
     pub badge: u64,
     /// The set servers wait on for this port, once it is in one.
@@ -47,6 +49,8 @@ pub struct Caller {
 
 /// A group of ports that server threads wait on together.
 pub struct PortSet {
+    /// Its identity (`HandleInfo`): unique among every object made since boot.
+    pub id: u64,
     /// The ports in the set.
     pub ports: Lock<Vec<Weak<Port>>>,
     /// Servers waiting for a request, longest-waiting first.
@@ -73,6 +77,8 @@ pub enum ReplyState {
 /// (`abi::registers::transfer`); this object only says which phase they are in and which of
 /// them waits for the other.
 pub struct Reply {
+    /// Its identity (`HandleInfo`): unique among every object made since boot.
+    pub id: u64,
     /// Where the request and reply stand.
     pub state: Lock<ReplyState>,
     /// The client blocked in `IpcAwaitReply` on this connection, if it is.
@@ -112,6 +118,7 @@ impl Port {
     pub fn new(payer: &Arc<Space>, badge: u64) -> Result<Arc<Port>, abi::Error> {
         payer.charge(PORT_COST)?;
         Ok(Arc::new(Port {
+            id: crate::object::new_object_id(),
             badge,
             set: Lock::new(None),
             callers: Lock::new(VecDeque::new()),
@@ -154,6 +161,7 @@ impl PortSet {
     pub fn new(payer: &Arc<Space>) -> Result<Arc<PortSet>, abi::Error> {
         payer.charge(PORT_COST)?;
         Ok(Arc::new(PortSet {
+            id: crate::object::new_object_id(),
             ports: Lock::new(Vec::new()),
             servers: Lock::new(VecDeque::new()),
             payer: Arc::downgrade(payer),
@@ -194,6 +202,7 @@ impl Reply {
             payer.charge(REPLY_COST)?;
         }
         Ok(Arc::new(Reply {
+            id: crate::object::new_object_id(),
             state: Lock::new(state),
             waiter: Lock::new(None),
             server: Lock::new(None),

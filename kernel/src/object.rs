@@ -7,7 +7,16 @@ use crate::synchronization::{Condition, KernelMutex};
 use crate::thread::Thread;
 use crate::virtual_memory::{Mapping, Region};
 use abi::Error;
+use abi::handle::ObjectKind;
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A new object's identity: one counter for every kind, so no two objects made since boot
+/// share one (64 bits do not wrap in the life of a machine).
+pub fn new_object_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Relaxed)
+}
 
 /// A reference to a kernel object.
 #[derive(Clone)]
@@ -96,6 +105,37 @@ impl KernelObject {
         match self {
             KernelObject::ReplySender(reply) => Some(reply),
             _ => None,
+        }
+    }
+
+    /// What kind of object it is.
+    pub fn kind(&self) -> ObjectKind {
+        match self {
+            KernelObject::Space(_) => ObjectKind::Space,
+            KernelObject::Thread(_) => ObjectKind::Thread,
+            KernelObject::Port(_) => ObjectKind::Port,
+            KernelObject::PortSet(_) => ObjectKind::PortSet,
+            KernelObject::ReplyReceiver(_) => ObjectKind::ReplyReceiver,
+            KernelObject::ReplySender(_) => ObjectKind::ReplySender,
+            KernelObject::Mutex(_) => ObjectKind::Mutex,
+            KernelObject::Condition(_) => ObjectKind::Condition,
+            KernelObject::Region(_) => ObjectKind::Region,
+            KernelObject::Mapping(_) => ObjectKind::Mapping,
+        }
+    }
+
+    /// The object's identity ([`new_object_id`]); the two sides of a reply share one.
+    pub fn id(&self) -> u64 {
+        match self {
+            KernelObject::Space(space) => space.id,
+            KernelObject::Thread(thread) => thread.id,
+            KernelObject::Port(port) => port.id,
+            KernelObject::PortSet(set) => set.id,
+            KernelObject::ReplyReceiver(reply) | KernelObject::ReplySender(reply) => reply.id,
+            KernelObject::Mutex(mutex) => mutex.id,
+            KernelObject::Condition(condition) => condition.id,
+            KernelObject::Region(region) => region.id,
+            KernelObject::Mapping(mapping) => mapping.id,
         }
     }
 

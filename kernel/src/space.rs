@@ -8,16 +8,15 @@ use crate::memory;
 use crate::object::KernelObject;
 use crate::thread::Thread;
 use crate::virtual_memory::{self, Mapping, Region};
+use abi::handle::HandleInfo;
 use abi::memory::MemoryRights;
 use abi::{Error, Handle, Rights};
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use capability::{HandleTable, Quota, SLOT_COST};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use region::PageRange;
-
-static NEXT_SPACE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What a space costs the quota that pays for it, besides the quota it is granted: its own
 /// bookkeeping and its root page table.
@@ -25,7 +24,7 @@ pub const SPACE_COST: u64 = memory::heap_cost(size_of::<Space>()) + FRAME_SIZE;
 
 /// An address space.
 pub struct Space {
-    /// A number for logs and reports.
+    /// Its identity (`HandleInfo`, logs): unique among every object made since boot.
     pub id: u64,
     tables: Lock<AddressSpaceTables>,
     /// Frames backing this space's pages, freed with it.
@@ -71,7 +70,7 @@ impl Space {
             AddressSpaceTables::new(memory::kernel_root_table(), &mut memory::table_frames())
                 .map_err(|_| Error::OutOfMemory)?;
         Ok(Arc::new(Space {
-            id: NEXT_SPACE_ID.fetch_add(1, Relaxed),
+            id: crate::object::new_object_id(),
             tables: Lock::new(tables),
             frames: Lock::new(Vec::new()),
             handles: Lock::new(HandleTable::new()),
@@ -172,6 +171,17 @@ impl Space {
             return Err(Error::MissingRights);
         }
         Ok((object.clone(), rights))
+    }
+
+    /// What a handle names and the rights it carries (`HandleInfo`).
+    pub fn describe(&self, handle: Handle) -> Result<HandleInfo, Error> {
+        let handles = self.handles.lock();
+        let (object, rights) = handles.entry(handle)?;
+        Ok(HandleInfo {
+            kind: object.kind(),
+            rights,
+            object: object.id(),
+        })
     }
 
     /// Makes a second handle to the object of `handle` with `rights`.

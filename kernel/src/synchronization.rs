@@ -17,6 +17,8 @@ pub const SYNCHRONIZATION_COST: u64 =
 
 /// A mutex.
 pub struct KernelMutex {
+    /// Its identity (`HandleInfo`): unique among every object made since boot.
+    pub id: u64,
     /// Whether it is locked.
     pub locked: Lock<bool>,
     /// Threads waiting to lock it, first come first.
@@ -26,6 +28,8 @@ pub struct KernelMutex {
 
 /// A condition variable.
 pub struct Condition {
+    /// Its identity (`HandleInfo`): unique among every object made since boot.
+    pub id: u64,
     /// Threads waiting for a signal, first come first.
     pub waiters: Lock<VecDeque<Arc<Thread>>>,
     payer: Weak<Space>,
@@ -36,6 +40,7 @@ impl KernelMutex {
     pub fn new(payer: &Arc<Space>) -> Result<Arc<KernelMutex>, abi::Error> {
         payer.charge(SYNCHRONIZATION_COST)?;
         Ok(Arc::new(KernelMutex {
+            id: crate::object::new_object_id(),
             locked: Lock::new(false),
             waiters: Lock::new(VecDeque::new()),
             payer: Arc::downgrade(payer),
@@ -48,6 +53,7 @@ impl Condition {
     pub fn new(payer: &Arc<Space>) -> Result<Arc<Condition>, abi::Error> {
         payer.charge(SYNCHRONIZATION_COST)?;
         Ok(Arc::new(Condition {
+            id: crate::object::new_object_id(),
             waiters: Lock::new(VecDeque::new()),
             payer: Arc::downgrade(payer),
         }))

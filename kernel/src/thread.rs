@@ -10,8 +10,6 @@ use abi::Error;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 
-static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
-
 /// What a thread costs its space's quota: its bookkeeping and, in the process model, its
 /// kernel stack. The reply object it keeps for its calls and its FPU save area are charged
 /// when it first needs them.
@@ -84,7 +82,7 @@ pub struct SegmentBases {
 
 /// A thread.
 pub struct Thread {
-    /// A number for logs and reports.
+    /// Its identity (`HandleInfo`, logs): unique among every object made since boot.
     pub id: u64,
     /// The space it runs in.
     pub space: Arc<Space>,
@@ -140,7 +138,7 @@ impl Thread {
         is_root: bool,
     ) -> Result<Arc<Thread>, Error> {
         space.charge(THREAD_COST)?;
-        let id = NEXT_THREAD_ID.fetch_add(1, Relaxed);
+        let id = crate::object::new_object_id();
         let thread = Arc::new(Thread {
             id,
             space,

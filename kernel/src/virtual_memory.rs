@@ -31,6 +31,8 @@ pub const OBJECT_COST: u64 =
 
 /// A range of one space's memory, exported to mappings.
 pub struct Region {
+    /// Its identity (`HandleInfo`): unique among every object made since boot.
+    pub id: u64,
     /// The space whose memory it exports (weak: a space is not kept alive by what it exports;
     /// it destroys its regions when it goes).
     pub space: Weak<Space>,
@@ -55,6 +57,8 @@ pub struct Region {
 
 /// A window of a region shown in a space.
 pub struct Mapping {
+    /// Its identity (`HandleInfo`): unique among every object made since boot.
+    pub id: u64,
     /// The space it shows the memory in.
     pub space: Weak<Space>,
     /// Where, from which region (its `rights` are those it was made with; `MappingMove`
@@ -273,6 +277,7 @@ impl Region {
     ) -> Result<Arc<Region>, Error> {
         space.charge(OBJECT_COST)?;
         let region = Arc::new(Region {
+            id: crate::object::new_object_id(),
             space: Arc::downgrade(space),
             start: range.start(),
             size: AtomicU64::new(range.size()),
@@ -412,6 +417,7 @@ impl Mapping {
         }
         payer.charge(OBJECT_COST)?;
         let mapping = Arc::new(Mapping {
+            id: crate::object::new_object_id(),
             space: Arc::downgrade(target),
             rights: AtomicU64::new(window.rights.bits()),
             window: Lock::new(window),

@@ -160,6 +160,8 @@ calls! {
     MappingGetState = 51,
     /// Moves a mapping and changes its rights at once.
     MappingSetState = 52,
+    /// Tells what a handle names: the object's kind and identity, and the handle's rights.
+    HandleInfo = 53,
 }
 
 impl Call {

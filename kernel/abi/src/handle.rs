@@ -39,6 +39,83 @@ impl Handle {
     }
 }
 
+/// What kind of object a handle names (`HandleInfo`'s first result).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u64)]
+pub enum ObjectKind {
+    /// An address space.
+    Space = 1,
+    /// A thread.
+    Thread = 2,
+    /// A port.
+    Port = 3,
+    /// A port set.
+    PortSet = 4,
+    /// The client's side of a request's reply.
+    ReplyReceiver = 5,
+    /// The server's side of a request's reply.
+    ReplySender = 6,
+    /// A mutex.
+    Mutex = 7,
+    /// A condition variable.
+    Condition = 8,
+    /// A region of a space's memory.
+    Region = 9,
+    /// A mapping of a region into a space.
+    Mapping = 10,
+}
+
+impl ObjectKind {
+    /// Every kind, in code order.
+    pub const ALL: [ObjectKind; 10] = [
+        ObjectKind::Space,
+        ObjectKind::Thread,
+        ObjectKind::Port,
+        ObjectKind::PortSet,
+        ObjectKind::ReplyReceiver,
+        ObjectKind::ReplySender,
+        ObjectKind::Mutex,
+        ObjectKind::Condition,
+        ObjectKind::Region,
+        ObjectKind::Mapping,
+    ];
+
+    /// The kind with this code.
+    pub fn from_code(code: u64) -> Option<ObjectKind> {
+        ObjectKind::ALL
+            .into_iter()
+            .find(|kind| *kind as u64 == code)
+    }
+}
+
+/// What `HandleInfo` reports of a handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandleInfo {
+    /// The kind of object it names.
+    pub kind: ObjectKind,
+    /// The rights it carries.
+    pub rights: Rights,
+    /// The object's identity: the same for every handle to it, in any space, and never given
+    /// to another object (so a checkpointer can tell which handles name the same object).
+    pub object: u64,
+}
+
+impl HandleInfo {
+    /// The result registers.
+    pub const fn to_results(self) -> [u64; 3] {
+        [self.kind as u64, self.rights.bits() as u64, self.object]
+    }
+
+    /// The information in result registers, if the kind and rights are known ones.
+    pub fn from_results(results: [u64; 3]) -> Option<HandleInfo> {
+        Some(HandleInfo {
+            kind: ObjectKind::from_code(results[0])?,
+            rights: Rights::from_bits(u32::try_from(results[1]).ok()?)?,
+            object: results[2],
+        })
+    }
+}
+
 bitflags! {
     /// What a handle allows. A duplicate may carry fewer rights than its original, never more.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -87,6 +164,21 @@ mod tests {
         assert_eq!(handle.generation(), 0xdead_beef);
         assert_eq!(Handle::from_raw(handle.raw()), handle);
         assert_eq!(Handle::NONE.raw(), 0);
+    }
+
+    #[test]
+    fn handle_information_round_trips_through_registers() {
+        for kind in ObjectKind::ALL {
+            let info = HandleInfo {
+                kind,
+                rights: Rights::SEND | Rights::DUPLICATE,
+                object: 77,
+            };
+            assert_eq!(HandleInfo::from_results(info.to_results()), Some(info));
+        }
+        assert_eq!(HandleInfo::from_results([0, 0, 1]), None);
+        assert_eq!(HandleInfo::from_results([11, 0, 1]), None);
+        assert_eq!(HandleInfo::from_results([1, 1 << 40, 1]), None);
     }
 
     #[test]

@@ -1014,6 +1014,23 @@ pub const TABLE: &[CallSpecification] = &[
         summary: "Moves the mapping and changes its rights together, or changes nothing when \
                   either is refused: MappingMove and MappingProtect in one step.",
     },
+    CallSpecification {
+        call: Call::HandleInfo,
+        category: Category::Trivial,
+        arguments: &["handle (any rights)"],
+        results: &[
+            "the kind of object it names (handle::ObjectKind)",
+            "its rights",
+            "the object's identity (handle::HandleInfo)",
+        ],
+        message: "",
+        errors: &[Error::BadHandle],
+        restart: "never interrupted",
+        summary: "Tells what a handle names. The identity is the same for every handle to the \
+                  object, in every space, and no other object ever has it (both sides of a \
+                  reply share one): with it a checkpointer finds which handles, keepers and \
+                  regions are the same object.",
+    },
 ];
 
 /// The entry for a call.

@@ -1,4 +1,4 @@
-//! Handles and spaces: `HandleClose`, `HandleDuplicate`, `SpaceCreate`.
+//! Handles and spaces: `HandleClose`, `HandleDuplicate`, `HandleInfo`, `SpaceCreate`.
 
 use crate::object::KernelObject;
 use crate::scheduler;
@@ -26,6 +26,14 @@ pub fn duplicate(handle: u64, rights: u64) -> Result<u64, Error> {
     space
         .duplicate_handle(Handle::from_raw(handle), rights)
         .map(Handle::raw)
+}
+
+/// `HandleInfo`: the kind, rights and identity of what a handle names.
+pub fn info(handle: u64) -> Result<[u64; 3], Error> {
+    let info = scheduler::current()
+        .space
+        .describe(Handle::from_raw(handle))?;
+    Ok(info.to_results())
 }
 
 /// `SpaceCreate`.

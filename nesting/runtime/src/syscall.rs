@@ -73,6 +73,16 @@ pub fn handle_duplicate(handle: Handle, rights: Rights) -> Result<Handle, Error>
     .map(Handle::from_raw)
 }
 
+/// `HandleInfo`: the kind of object a handle names, its rights, and the object's identity
+/// (the same through every handle to it).
+pub fn handle_info(handle: Handle) -> Result<abi::handle::HandleInfo, Error> {
+    let (status, results) =
+        crate::arch::syscall::call6(Call::HandleInfo, [handle.raw(), 0, 0, 0, 0, 0]);
+    Error::check(status)?;
+    abi::handle::HandleInfo::from_results([results[0], results[1], results[2]])
+        .ok_or(Error::InvalidArgument)
+}
+
 /// `HandleDuplicate` with raw rights bits, for tests of the kernel's checks.
 pub fn handle_duplicate_raw(handle: Handle, rights: u64) -> Result<Handle, Error> {
     status(call3(Call::HandleDuplicate, handle.raw(), rights, 0)).map(Handle::from_raw)

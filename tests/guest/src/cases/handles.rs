@@ -40,6 +40,10 @@ pub const CASES: &[Case] = &[
         name: "creating_and_closing_spaces_leaks_nothing",
         run: spaces_leak_nothing,
     },
+    Case {
+        name: "handle_info_tells_kind_rights_and_identity",
+        run: handle_information,
+    },
 ];
 
 fn own_handles() -> Result<(), CaseFailure> {
@@ -175,4 +179,79 @@ pub fn fail(error: Error) -> CaseFailure {
     CaseFailure(crate::heapless_message::Message::format(format_args!(
         "unexpected error {error}"
     )))
+}
+
+/// `HandleInfo`: every handle to one object shows the same identity (with its own rights), other
+/// objects never show it, not even those made after it is gone, and a mapping's region handle
+/// names the very region it was made from.
+fn handle_information() -> Result<(), CaseFailure> {
+    use runtime::abi::handle::{HandleInfo, ObjectKind};
+    use runtime::syscall::handle_info;
+    let port = runtime::ipc::port_create(5).map_err(fail)?;
+    let info = handle_info(port).map_err(fail)?;
+    check_equal!(info.kind, ObjectKind::Port);
+    let copy = handle_duplicate(port, Rights::SEND).map_err(fail)?;
+    check_equal!(
+        handle_info(copy),
+        Ok(HandleInfo {
+            kind: ObjectKind::Port,
+            rights: Rights::SEND,
+            object: info.object,
+        })
+    );
+    let other = runtime::ipc::port_create(5).map_err(fail)?;
+    let other_info = handle_info(other).map_err(fail)?;
+    check!(
+        other_info.object != info.object,
+        "two ports share the identity {}",
+        info.object
+    );
+    check_equal!(
+        handle_info(own_space()).map(|info| info.kind),
+        Ok(ObjectKind::Space)
+    );
+    check_equal!(
+        handle_info(first_thread()).map(|info| info.kind),
+        Ok(ObjectKind::Thread)
+    );
+    check!(
+        handle_info(own_space()).map(|info| info.object)
+            != handle_info(first_thread()).map(|info| info.object),
+        "a space and a thread share an identity"
+    );
+    // A mapping's state names its region: the same object as the region's own handle.
+    let pages = super::memory::source();
+    let region =
+        runtime::memory::region_create(pages, 4096, runtime::abi::memory::MemoryRights::READ)
+            .map_err(fail)?;
+    let mapping = runtime::memory::mapping_create(
+        own_space(),
+        super::memory::window(1),
+        region,
+        0,
+        4096,
+        runtime::abi::memory::MemoryRights::READ,
+    )
+    .map_err(fail)?;
+    let shown = runtime::memory::mapping_get_state(mapping, true).map_err(fail)?;
+    let shown_region = Handle::from_raw(shown.region);
+    check_equal!(
+        handle_info(shown_region).map(|info| (info.kind, info.rights, info.object)),
+        handle_info(region).map(|info| (ObjectKind::Region, Rights::READ_STATE, info.object))
+    );
+    check_equal!(runtime::memory::mapping_destroy(mapping), Ok(()));
+    for handle in [shown_region, mapping, region, copy, other] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    // Gone objects keep their identity to themselves.
+    check_equal!(handle_close(port), Ok(()));
+    check_equal!(handle_info(port).err(), Some(Error::BadHandle));
+    let later = runtime::ipc::port_create(5).map_err(fail)?;
+    let later_info = handle_info(later).map_err(fail)?;
+    check!(
+        later_info.object != info.object && later_info.object != other_info.object,
+        "a new port took a gone port's identity"
+    );
+    check_equal!(handle_close(later), Ok(()));
+    Ok(())
 }
