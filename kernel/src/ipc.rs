@@ -141,9 +141,10 @@ impl Drop for Port {
             // (the thread stays stopped if it has none).
             let keeper = fault.thread.keeper.lock().as_ref().and_then(Weak::upgrade);
             if let (Some(keeper), Some(report)) = (keeper, fault.fault) {
-                // The thread's keeper gets the thread handle a region's keeper did not.
+                // The thread's keeper gets the thread handle a region's keeper did not, and the
+                // address the thread faulted at.
                 let report = crate::thread::FaultReport {
-                    for_region: false,
+                    region_address: None,
                     ..report
                 };
                 crate::syscall::ipc::deliver_fault(&fault.thread, report, keeper);

@@ -64,11 +64,14 @@ pub struct FaultReport {
     pub error_code: u64,
     /// Where it happened (for traps, the instruction after).
     pub rip: u64,
-    /// The faulting address, for page faults.
+    /// The faulting address, for page faults (for a kernel copy stopped at a hole, the
+    /// hole's address in its region's space).
     pub address: u64,
-    /// A hole of a region, for the region's keeper: a pager supplies memory and gets no
-    /// control of the threads that touch it (no thread handle in the request).
-    pub for_region: bool,
+    /// For a hole of a region, sent to the region's keeper: the hole's address in the region's
+    /// space. A pager supplies memory and gets no control of the threads that touch it (no
+    /// thread handle in the request); the thread waits for it as in a call, and stays alive
+    /// when its last handle is closed meanwhile.
+    pub region_address: Option<u64>,
 }
 
 /// The `fs` and `gs` segment bases of a thread.

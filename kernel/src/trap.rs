@@ -71,12 +71,11 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
         error_code,
         rip,
         address,
-        for_region: false,
+        region_address: None,
     };
     let keeper = match region_keeper {
         Some((keeper, address_in_region)) => {
-            report.address = address_in_region;
-            report.for_region = true;
+            report.region_address = Some(address_in_region);
             Some(keeper)
         }
         None => thread

@@ -490,6 +490,10 @@ impl Mapping {
             self.check_rights(rights)?;
         }
         if range != old.range {
+            // The entries it made in its old range are a cache: they go first, so that a move
+            // onto part of its old range is judged by what the space holds, not by what this
+            // mapping cached there (if the move is refused, they simply refill).
+            invalidate(&space, old.range);
             space.check_free_for_mapping(&range, self)?;
             space.refile_mapping(old.range.start(), range.start());
             self.window.lock().range = range;

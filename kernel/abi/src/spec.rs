@@ -153,6 +153,7 @@ pub const TABLE: &[CallSpecification] = &[
             Error::MissingRights,
             Error::BadAddress,
             Error::InvalidArgument,
+            Error::InvalidState,
             Error::QuotaExceeded,
         ],
         restart: "all or nothing: the state is read before the thread exists",
@@ -203,7 +204,7 @@ pub const TABLE: &[CallSpecification] = &[
             "thread handle (READ_STATE right)",
             "address of a ThreadState buffer",
             "flags (state::flags::HANDLES: put handles to its keeper, SEND, and its space, \
-             READ_STATE only, in the caller's table)",
+             READ_STATE only, unless it is the caller's own, in the caller's table)",
         ],
         results: &[],
         message: "",
@@ -238,6 +239,7 @@ pub const TABLE: &[CallSpecification] = &[
             Error::InvalidState,
             Error::BadAddress,
             Error::InvalidArgument,
+            Error::QuotaExceeded,
         ],
         restart: "all or nothing: the state is read and checked before any of it is applied",
         summary: "Replaces the state of a stopped (or faulted, which then counts as stopped) \
@@ -914,7 +916,7 @@ pub const TABLE: &[CallSpecification] = &[
         call: Call::RegionGetState,
         category: Category::Trivial,
         arguments: &[
-            "region (READ_STATE)",
+            "region (READ_STATE; with HANDLES also CONTROL)",
             "flags (state::flags::HANDLES: put a handle to its keeper, SEND, in the caller's \
              table)",
         ],

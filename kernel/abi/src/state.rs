@@ -85,7 +85,8 @@ pub struct ThreadState {
     pub gs_base: u64,
     /// A handle to the port its exceptions go to, or 0 (see [`flags::HANDLES`]).
     pub keeper: u64,
-    /// A handle to the space it runs in, or 0 (see [`flags::HANDLES`]).
+    /// A handle to the space it runs in, or 0 (see [`flags::HANDLES`]; 0 also when it runs in
+    /// the caller's own space).
     pub space: u64,
     /// The `fxsave64` image of the x87/MMX/SSE state.
     pub fpu: [u8; FPU_AREA_SIZE],

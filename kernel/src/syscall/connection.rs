@@ -231,7 +231,7 @@ pub(super) fn stop_running_for_keeper(keeper: Arc<Port>, address: u64, write: bo
         error_code,
         rip: thread.registers.instruction_pointer() - abi::registers::SYSCALL_INSTRUCTION_LENGTH,
         address,
-        for_region: true,
+        region_address: Some(address),
     };
     crate::trap::stop_for_keeper(&thread, report, keeper);
 }

@@ -469,7 +469,7 @@ pub fn send(port: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
 
 /// Opens the request a keeper receives for `thread`'s exception: the sending side of a reply
 /// object whose answer may resume the thread, and for a thread's own keeper a handle to the
-/// thread (a region's keeper gets none: see `FaultReport::for_region`).
+/// thread (a region's keeper gets none: see `FaultReport::region_address`).
 fn open_fault(
     thread: &Arc<Thread>,
     report: FaultReport,
@@ -490,7 +490,7 @@ fn open_fault(
     // A fault carries no handle beyond the one to the thread, which travels in the words.
     server.registers.update(|frame| frame.rbx = 0);
     let thread_rights = Rights::READ_STATE | Rights::WRITE_STATE | Rights::CONTROL;
-    let thread_handle = if report.for_region {
+    let thread_handle = if report.region_address.is_some() {
         Handle::NONE
     } else {
         match server
@@ -507,7 +507,7 @@ fn open_fault(
     let message = FaultMessage {
         vector: report.vector,
         error_code: report.error_code,
-        address: report.address,
+        address: report.region_address.unwrap_or(report.address),
         rip: report.rip,
         thread: thread_handle.raw(),
     };

@@ -165,11 +165,18 @@ pub fn mapping_move(mapping: u64, address: u64) -> Result<(), Error> {
     mapping_of(mapping)?.move_to(address)
 }
 
-/// `RegionGetState`: its range, rights and (for `flags::HANDLES`) a new handle to its keeper
-/// (SEND, DUPLICATE, TRANSFER: what `ThreadGetState` gives for a thread's keeper).
+/// `RegionGetState`: its range, rights and (for `flags::HANDLES`, with a handle that also
+/// carries CONTROL) a new handle to its keeper (SEND, DUPLICATE, TRANSFER). Reading a region's
+/// state must not give a send right to its pager: READ_STATE handles to regions go to whoever
+/// may read a space's memory map (`MemorySearch`).
 pub fn region_get_state(region: u64, flags: u64) -> Result<[u64; 4], Error> {
     let export = wants_handles(flags)?;
-    let region = object(region, Rights::READ_STATE, KernelObject::to_region)?;
+    let needed = if export {
+        Rights::READ_STATE | Rights::CONTROL
+    } else {
+        Rights::READ_STATE
+    };
+    let region = object(region, needed, KernelObject::to_region)?;
     if region.destroyed.load(core::sync::atomic::Ordering::Relaxed) {
         return Err(Error::InvalidState);
     }

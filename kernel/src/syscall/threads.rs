@@ -147,13 +147,20 @@ pub fn destroy_space(handle: u64) -> BlockingResult {
 
 /// A handle to `thread` was closed. The last one, while the thread is stopped or faulted, ends
 /// it: nobody could resume it any more, and a keeper's answer to a fault it made before (say,
-/// before its state was moved into another thread) must not bring it back.
+/// before its state was moved into another thread) must not bring it back. A thread waiting
+/// for a region's keeper to fill a hole is not stopped for good: the keeper's answer lets it
+/// run on, as a reply would a caller (the keeper holds no handle to it).
 pub fn thread_handle_closed(thread: &Arc<Thread>) {
     let last = thread
         .handles
         .fetch_sub(1, core::sync::atomic::Ordering::Relaxed)
         == 1;
-    if last && matches!(thread.run_state(), RunState::Stopped | RunState::Faulted(_)) {
+    let ended_for_good = match thread.run_state() {
+        RunState::Stopped => true,
+        RunState::Faulted(report) => report.region_address.is_none(),
+        _ => false,
+    };
+    if last && ended_for_good {
         crate::wait::withdraw(thread);
         thread.set_run_state(RunState::Exited(abi::state::KILLED));
     }
@@ -219,8 +226,9 @@ pub fn get_state(handle: u64, buffer: u64, flags: u64) -> Result<(), Error> {
         _ => 0,
     };
     // The space, for identity and its memory map only: reading a thread's state must not give
-    // control of the space it runs in.
-    let space = if export {
+    // control of the space it runs in. None for a thread of the caller's own space: a space
+    // holding a handle to itself would keep itself alive.
+    let space = if export && !Arc::ptr_eq(&thread.space, &caller.space) {
         let object = KernelObject::Space(thread.space.clone());
         match caller.space.insert_handle(object, Rights::READ_STATE) {
             Ok(handle) => handle.raw(),

@@ -133,7 +133,13 @@ impl ZeroFillPager {
             Err(Error::Overlaps) => None,
             Err(error) => return Err(error),
         };
-        ipc::reply(request.reply, [RESUME, 0, 0, 0]).map(|()| supplied)
+        let answered = ipc::reply(request.reply, [RESUME, 0, 0, 0]);
+        // A region's keeper gets no thread handle; a port that is also some thread's keeper
+        // does, for that thread's own faults: let it go, after the answer.
+        if fault.thread != 0 {
+            let _ = handle_close(Handle::from_raw(fault.thread));
+        }
+        answered.map(|()| supplied)
     }
 
     /// Takes a supplied page back: the next access to it faults to the pager again.

@@ -89,13 +89,14 @@ impl KernelStack {
         // its return address, and two words that leave the stack 16-byte aligned before
         // `kernel_thread_start` calls the entry, as the System V ABI wants. Only the entry,
         // the argument and the return address matter: the other registers start as anything.
-        const WORDS: usize = 9;
-        let frame = &self.memory[self.memory.len() - WORDS..];
+        // The frame ends at `top` (the aligned top the CPU uses), wherever the memory ends.
+        const WORDS: u64 = 9;
+        let base = top - WORDS * 8;
+        let frame = &self.memory[((base - start) / 8) as usize..];
         frame[2].store(self.entry as *const () as u64, Relaxed);
         frame[3].store(self.argument, Relaxed);
         frame[6].store(kernel_thread_start as *const () as u64, Relaxed);
-        self.saved_stack_pointer
-            .store(top - WORDS as u64 * 8, Relaxed);
+        self.saved_stack_pointer.store(base, Relaxed);
     }
 
     /// The stack pointer saved when this stack's thread last switched away.

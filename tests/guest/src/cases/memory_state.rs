@@ -98,6 +98,8 @@ fn states_read_back() -> Result<(), CaseFailure> {
         region_set_state(found, PAGE, READ, Handle::NONE),
         Err(Error::MissingRights)
     );
+    // Nor does it lead to the region's pager: the keeper comes only with CONTROL.
+    check_equal!(region_get_state(found, true), Err(Error::MissingRights));
     // Every change shows in the state.
     check_equal!(region_resize(region, 3 * PAGE), Ok(()));
     check_equal!(region_protect(region, READ), Ok(()));
@@ -199,6 +201,15 @@ fn set_state_is_all_or_nothing() -> Result<(), CaseFailure> {
     check_equal!(mapping_set_state(mapping, window(3), READ_WRITE), Ok(()));
     store_through_rdi(window(3) + 8, 15);
     check_equal!(SOURCE.0[1].load(SeqCst), 15);
+    // A slide onto part of its own old range, both of whose pages were touched (so entered in
+    // the page tables): those entries are the mapping's own, not pages the space holds.
+    check_equal!(load_through_rdi(window(3) + PAGE), 14);
+    check_equal!(
+        mapping_set_state(mapping, window(3) + PAGE, READ_WRITE),
+        Ok(())
+    );
+    check_equal!(load_through_rdi(window(3) + PAGE + 8), 15);
+    check_equal!(load_through_rdi(window(3) + 2 * PAGE), 14);
     for handle in [mapping, read_only] {
         check_equal!(mapping_destroy(handle), Ok(()));
         check_equal!(handle_close(handle), Ok(()));

@@ -43,6 +43,10 @@ pub const CASES: &[Case] = &[
         name: "pager_the_faults_a_gone_keeper_held_go_to_the_threads_keeper_with_the_thread",
         run: gone_keeper,
     },
+    Case {
+        name: "pager_a_thread_whose_last_handle_goes_while_its_pager_works_runs_on",
+        run: detached_waiter,
+    },
 ];
 
 const PAGES: u64 = 1000;
@@ -582,6 +586,54 @@ fn gone_keeper() -> Result<(), CaseFailure> {
     drop(handed);
     drop(thread);
     for handle in [shown, region, pager_set, thread_keeper, keeper_set] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
+}
+
+static DETACHED_STACK: Stack<1024> = Stack::new();
+static DETACHED_POOL: PagePool<2> = PagePool::new();
+static DETACHED_DONE: AtomicU64 = AtomicU64::new(0);
+const DETACHED_HOLES: u64 = 0x6d00_0000_0000;
+const DETACHED_WINDOW: u64 = 0x6e00_0000_0000;
+
+fn load_then_mark(address: u64) {
+    let _ = load_through_rdi(address);
+    DETACHED_DONE.store(1, SeqCst);
+}
+
+/// A thread waiting for its pager is waiting, as in a call, not stopped for good: closing its
+/// last handle meanwhile (a detached thread) does not end it, and the pager's answer lets it
+/// run on. (Its pager holds no handle to it.)
+fn detached_waiter() -> Result<(), CaseFailure> {
+    let read_write = MemoryRights::READ | MemoryRights::WRITE;
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let region = region_create_kept(DETACHED_HOLES, PAGE_SIZE, read_write, port).map_err(fail)?;
+    let shown = mapping_create(
+        own_space(),
+        DETACHED_WINDOW,
+        region,
+        0,
+        PAGE_SIZE,
+        read_write,
+    )
+    .map_err(fail)?;
+    DETACHED_DONE.store(0, SeqCst);
+    let thread = spawn(&DETACHED_STACK, load_then_mark, DETACHED_WINDOW).map_err(fail)?;
+    check_equal!(thread.resume(), Ok(()));
+    let request = ipc::wait(set).map_err(fail)?;
+    drop(thread);
+    let mut pager = ZeroFillPager::new(own_space(), &DETACHED_POOL).map_err(fail)?;
+    let supplied = pager.serve(&request).map_err(fail)?;
+    check!(supplied.is_some(), "the hole was already filled");
+    check!(
+        wait_for(|| DETACHED_DONE.load(SeqCst) == 1),
+        "the thread was ended while it waited for its pager"
+    );
+    drop(pager);
+    for handle in [shown, region, port, set] {
         check_equal!(handle_close(handle), Ok(()));
     }
     Ok(())
