@@ -59,9 +59,12 @@ pub enum RunState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FaultReport {
     /// The vector.
-    pub vector: u64,
-    /// The CPU's error code.
-    pub error_code: u64,
+    pub vector: u32,
+    /// The CPU's error code (32 bits, Intel SDM vol. 3A section 6.13).
+    pub error_code: u32,
+    /// Raised by the CPU at a user instruction, which runs again when the thread resumes (not
+    /// by a kernel copy, whose thread re-issues its call).
+    pub in_place: bool,
     /// Where it happened (for traps, the instruction after).
     pub rip: u64,
     /// The faulting address, for page faults (for a kernel copy stopped at a hole, the

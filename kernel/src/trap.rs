@@ -43,6 +43,33 @@ pub fn fpu_unavailable() {
     user_exception(7, 0, 0);
 }
 
+/// The rights a page fault's access needed, from its error code.
+fn access_of(error_code: u64) -> MemoryRights {
+    let mut needed = MemoryRights::READ;
+    if error_code & PAGE_FAULT_WRITE != 0 {
+        needed |= MemoryRights::WRITE;
+    }
+    if error_code & PAGE_FAULT_FETCH != 0 {
+        needed |= MemoryRights::EXECUTE;
+    }
+    needed
+}
+
+/// A keeper answered `thread`'s page fault on a hole of its region with `RESUME`: the page it
+/// wanted is entered now, if the keeper filled the hole, so that the access, run again, does
+/// not trap a second time (if nothing is there, it simply faults again). An entry is only a
+/// cache of the tree, so entering it early changes nothing else.
+pub fn enter_answered_page(thread: &Thread) {
+    if let RunState::Faulted(report) = thread.run_state()
+        && report.in_place
+        && u64::from(report.vector) == PAGE_FAULT
+        && report.region_address.is_some()
+    {
+        let needed = access_of(report.error_code.into());
+        let _ = virtual_memory::resolve_absent(&thread.space, report.address, needed);
+    }
+}
+
 /// A CPU exception raised by user code: the thread stops, and the exception goes to its keeper
 /// as a request; with no keeper the stop is for good and the fault is reported.
 pub fn user_exception(vector: u64, error_code: u64, address: u64) {
@@ -51,14 +78,7 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
     if vector == PAGE_FAULT && error_code & PAGE_FAULT_PRESENT == 0 {
         // Page tables are a cache of the mappings: a page a mapping shows may simply not be
         // entered yet. Found below, it is entered, and the instruction runs again.
-        let mut needed = MemoryRights::READ;
-        if error_code & PAGE_FAULT_WRITE != 0 {
-            needed |= MemoryRights::WRITE;
-        }
-        if error_code & PAGE_FAULT_FETCH != 0 {
-            needed |= MemoryRights::EXECUTE;
-        }
-        match virtual_memory::resolve_absent(&thread.space, address, needed) {
+        match virtual_memory::resolve_absent(&thread.space, address, access_of(error_code)) {
             Ok(_) => return,
             // A hole of a region with a keeper: the keeper hears of it, with the address in
             // the region's space.
@@ -66,9 +86,11 @@ pub fn user_exception(vector: u64, error_code: u64, address: u64) {
         }
     }
     let rip = thread.registers.instruction_pointer();
+    // Vectors are below 256 and error codes 32 bits wide (Intel SDM vol. 3A section 6.13).
     let mut report = FaultReport {
-        vector,
-        error_code,
+        vector: vector as u32,
+        error_code: error_code as u32,
+        in_place: true,
         rip,
         address,
         region_address: None,

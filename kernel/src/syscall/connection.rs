@@ -229,6 +229,7 @@ pub(super) fn stop_running_for_keeper(keeper: Arc<Port>, address: u64, write: bo
     let report = FaultReport {
         vector: 14,
         error_code,
+        in_place: false,
         rip: thread.registers.instruction_pointer() - abi::registers::SYSCALL_INSTRUCTION_LENGTH,
         address,
         region_address: Some(address),

@@ -154,6 +154,7 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
         // The answer counts once: the fault's record goes with it.
         Answered::Faulted(thread) => {
             reply.faulted.lock().take();
+            crate::trap::enter_answered_page(&thread);
             thread
         }
     };

@@ -290,6 +290,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<Result<Replied,
                 == sequence
             && matches!(thread.run_state(), RunState::Faulted(_) | RunState::Stopped)
         {
+            crate::trap::enter_answered_page(&thread);
             scheduler::make_ready_next(thread);
         }
         return Ok(Ok(Replied::Now));
@@ -505,8 +506,8 @@ fn open_fault(
         }
     };
     let message = FaultMessage {
-        vector: report.vector,
-        error_code: report.error_code,
+        vector: report.vector.into(),
+        error_code: report.error_code.into(),
         address: report.region_address.unwrap_or(report.address),
         rip: report.rip,
         thread: thread_handle.raw(),

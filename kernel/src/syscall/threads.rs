@@ -300,7 +300,7 @@ pub fn status(handle: u64) -> Result<[u64; 3], Error> {
         RunState::Exited(status) => [Condition::Exited as u64, status, 0],
         RunState::Faulted(report) => [
             Condition::Faulted as u64,
-            report.vector | report.error_code << 32,
+            u64::from(report.vector) | u64::from(report.error_code) << 32,
             report.address,
         ],
     })
