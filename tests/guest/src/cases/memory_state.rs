@@ -2,7 +2,8 @@
 //! was made and every change since, with handles to the objects they depend on when asked;
 //! `RegionSetState` and `MappingSetState` change everything they are given, or nothing; a
 //! region's new keeper gets its faults; and a space's memory, listed with `MemorySearch` and
-//! read with the state calls, is rebuilt as it was from what those calls report.
+//! read with the state calls (the regions told apart by `HandleInfo`'s identities), is rebuilt
+//! as it was from what those calls report.
 
 use super::handles::fail;
 use super::memory::{
@@ -21,7 +22,7 @@ use runtime::memory::{
     region_get_state, region_protect, region_resize, region_set_state,
 };
 use runtime::process::own_space;
-use runtime::syscall::handle_close;
+use runtime::syscall::{handle_close, handle_info};
 use runtime::thread::{Stack, spawn};
 
 /// The cases.
@@ -301,10 +302,11 @@ fn mappings_rebuilt_from_states() -> Result<(), CaseFailure> {
             continue;
         }
         let state = mapping_get_state(found.handle, true).map_err(fail)?;
-        let shown = region_get_state(Handle::from_raw(state.region), false).map_err(fail)?;
+        // Which of its own regions the mapping shows: the one with the same identity.
+        let shown = handle_info(Handle::from_raw(state.region)).map_err(fail)?;
         let region = [low, high]
             .into_iter()
-            .find(|&own| region_get_state(own, false) == Ok(shown))
+            .find(|&own| handle_info(own).map(|info| info.object) == Ok(shown.object))
             .ok_or_else(|| fail(Error::InvalidState))?;
         check!(count < saved.len(), "more mappings than were made");
         saved[count] = Some(Saved { state, region });
