@@ -81,14 +81,19 @@ pub fn call(registers: &SavedRegisters) -> bool {
     let Some(set) = port.set.lock().clone() else {
         return false;
     };
-    let server = set.servers.lock().front().cloned();
-    let Some(server) = server.filter(|server| may_hand_over(&client, server)) else {
+    // Taken from the set's queue at once; put back first in line if the fast path declines.
+    let Some(server) = set.servers.lock().pop_front() else {
         return false;
     };
-    let Ok(reply) = connect(&client, &server, &port) else {
+    let connected = if may_hand_over(&client, &server) {
+        connect(&client, &server, &port).ok()
+    } else {
+        None
+    };
+    let Some(reply) = connected else {
+        set.servers.lock().push_front(server);
         return false;
     };
-    set.servers.lock().pop_front();
     *server.waiting_in.lock() = None;
     model::complete_at_restart_point(&server, 0, &[]);
     *reply.waiter.lock() = Some(client.clone());
