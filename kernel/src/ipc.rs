@@ -114,6 +114,18 @@ impl Drop for Reply {
 }
 
 impl Port {
+    /// Puts a request in the port's queue, first in line or last, and records in its thread
+    /// that it waits there.
+    pub fn enqueue(self: &Arc<Port>, caller: Caller, first: bool) {
+        *caller.thread.waiting_in.lock() = Some(crate::wait::WaitQueue::Port(Arc::downgrade(self)));
+        let mut callers = self.callers.lock();
+        if first {
+            callers.push_front(caller);
+        } else {
+            callers.push_back(caller);
+        }
+    }
+
     /// A port charged to `payer`'s quota.
     pub fn new(payer: &Arc<Space>, badge: u64) -> Result<Arc<Port>, abi::Error> {
         payer.charge(PORT_COST)?;

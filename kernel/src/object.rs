@@ -84,30 +84,6 @@ impl KernelObject {
         }
     }
 
-    /// The port, if it is one.
-    pub fn as_port(&self) -> Option<&Arc<Port>> {
-        match self {
-            KernelObject::Port(port) => Some(port),
-            _ => None,
-        }
-    }
-
-    /// The port set, if it is one.
-    pub fn as_port_set(&self) -> Option<&Arc<PortSet>> {
-        match self {
-            KernelObject::PortSet(set) => Some(set),
-            _ => None,
-        }
-    }
-
-    /// The server's side of a reply, if it is one.
-    pub fn as_reply_sender(&self) -> Option<&Arc<Reply>> {
-        match self {
-            KernelObject::ReplySender(reply) => Some(reply),
-            _ => None,
-        }
-    }
-
     /// What kind of object it is.
     pub fn kind(&self) -> ObjectKind {
         match self {

@@ -163,7 +163,6 @@ pub fn make_ready_next(thread: Arc<Thread>) {
         make_ready(thread);
         return;
     }
-    thread.set_run_state(RunState::Ready);
     if thread.priority() > current_priority {
         SWITCH_PENDING.store(true, Relaxed);
     }
@@ -171,12 +170,11 @@ pub fn make_ready_next(thread: Arc<Thread>) {
     // processor to each other share one quantum, and the others of their priority still get
     // their turn when it runs out.
     thread.inherits_quantum.store(true, Relaxed);
-    SCHEDULER.lock().ready.push_front(thread);
+    make_ready_first(thread);
 }
 
 /// Queues a thread to run ahead of the others of its priority (a thread that lent the CPU to
-/// another for a bounded task and should get it back first).
-#[cfg_attr(feature = "model-interrupt", allow(dead_code))]
+/// another for a bounded task and should get it back first, or one handed the CPU next).
 pub fn make_ready_first(thread: Arc<Thread>) {
     thread.set_run_state(RunState::Ready);
     SCHEDULER.lock().ready.push_front(thread);

@@ -129,23 +129,6 @@ impl Space {
         }
     }
 
-    /// The object a handle names, if it is of the type `pick` accepts and the handle carries
-    /// `needed`; `None` otherwise (for the fast paths, which leave the errors to the general
-    /// path). Only the object's own reference is cloned.
-    pub fn pick<T>(
-        &self,
-        handle: Handle,
-        needed: Rights,
-        pick: fn(&KernelObject) -> Option<&Arc<T>>,
-    ) -> Option<Arc<T>> {
-        let handles = self.handles.lock();
-        let (object, rights) = handles.entry(handle).ok()?;
-        if !rights.contains(needed) {
-            return None;
-        }
-        pick(object).cloned()
-    }
-
     /// Closes a handle. The object goes when its last reference does (after the table's lock
     /// is released, as dropping a space or thread may take other locks).
     pub fn close_handle(&self, handle: Handle) -> Result<(), Error> {

@@ -10,7 +10,6 @@ use crate::virtual_memory;
 use crate::{clock, scheduler, syscall};
 use abi::exception::Exception;
 use abi::memory::MemoryRights;
-use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
 use alloc::sync::Arc;
 
 /// The page-fault vector and the bits of its error code (Intel SDM vol. 3A section 4.7):
@@ -27,7 +26,7 @@ pub fn system_call(registers: &SavedRegisters) {
     if let Err(Restart) = syscall::dispatch(registers) {
         // The thread's registers still name the call; point it back at the instruction so
         // that running the thread again re-issues it (DESIGN.md section 2, rule 2).
-        registers.update(|registers| registers.rip -= SYSCALL_INSTRUCTION_LENGTH);
+        registers.point_back_at_syscall();
     }
     scheduler::reschedule();
 }

@@ -6,7 +6,6 @@ use super::{Restart, Wake};
 use crate::arch::{cpu, entry};
 use crate::scheduler;
 use crate::thread::{RunState, Thread};
-use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
 use alloc::sync::Arc;
 
 /// The model's name in logs and reports.
@@ -79,31 +78,28 @@ pub fn blocked_at_restart_point(_: &Thread) -> bool {
 /// Nothing to prepare: a thread's state is its registers.
 pub fn prepare_to_run(_: &Thread) {}
 
-/// [`complete_blocked`] for a thread that the caller switches to at once (the IPC fast path).
-pub fn complete_at_restart_point(thread: &Thread, status: u64, results: &[u64]) {
+/// Writes a peer's results into a blocked thread's registers. They were rolled back to the
+/// `syscall` instruction when it blocked; with the results written, `rip` moves past it again.
+fn write_results(thread: &Thread, status: u64, results: &[u64]) {
     thread.registers.complete_system_call(status, results);
-    thread
-        .registers
-        .update(|registers| registers.rip += SYSCALL_INSTRUCTION_LENGTH);
+    thread.registers.point_past_syscall();
 }
 
-/// A peer completes the call `thread` is blocked in. Its registers were rolled back to the
-/// `syscall` instruction when it blocked; with the results written, `rip` moves past it again.
+/// [`complete_blocked`] for a thread that the caller switches to at once (the IPC fast path).
+pub fn complete_at_restart_point(thread: &Thread, status: u64, results: &[u64]) {
+    write_results(thread, status, results);
+}
+
+/// A peer completes the call `thread` is blocked in: the results go into its registers.
 pub fn complete_blocked(thread: &Arc<Thread>, status: u64, results: &[u64]) {
-    thread.registers.complete_system_call(status, results);
-    thread
-        .registers
-        .update(|registers| registers.rip += SYSCALL_INSTRUCTION_LENGTH);
+    write_results(thread, status, results);
     scheduler::make_ready(thread.clone());
 }
 
 /// [`complete_blocked`] by a thread that is about to wait for `thread` (an IPC peer): the
 /// processor goes to `thread` next if its priority allows (`scheduler::make_ready_next`).
 pub fn complete_blocked_handing_over(thread: &Arc<Thread>, status: u64, results: &[u64]) {
-    thread.registers.complete_system_call(status, results);
-    thread
-        .registers
-        .update(|registers| registers.rip += SYSCALL_INSTRUCTION_LENGTH);
+    write_results(thread, status, results);
     scheduler::make_ready_next(thread.clone());
 }
 

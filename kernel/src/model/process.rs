@@ -14,7 +14,6 @@ use crate::arch::context::{KernelStack, abandon_to, switch};
 use crate::arch::{cpu, entry};
 use crate::scheduler;
 use crate::thread::{RunState, Thread};
-use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
@@ -169,9 +168,7 @@ fn write_results(thread: &Thread, status: u64, results: &[u64]) {
     thread.registers.complete_system_call(status, results);
     if thread.execution.at_restart_point.load(Relaxed) {
         // It was pointed back at its `syscall` instruction when it blocked.
-        thread
-            .registers
-            .update(|registers| registers.rip += SYSCALL_INSTRUCTION_LENGTH);
+        thread.registers.point_past_syscall();
     } else {
         thread.wake.store(Wake::Completed as u8, Relaxed);
     }

@@ -12,16 +12,15 @@
 //! path runs instead.
 
 use super::connection::{connect, handle_of, reply_results};
+use super::object_in;
 use crate::arch::frame::SavedRegisters;
 use crate::ipc::{PortSet, Reply, ReplyState};
 use crate::model;
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::thread::{RunState, Thread};
-use crate::transfer;
 use crate::wait::WaitQueue;
 use abi::keeper;
-use abi::registers::SYSCALL_INSTRUCTION_LENGTH;
 use abi::{Call, Handle, Rights};
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering::Relaxed;
@@ -57,9 +56,7 @@ pub fn may_take_over_from_faulted(faulted: &Arc<Thread>, server: &Thread) -> boo
 /// waits in, and its `rip` goes back to the `syscall` instruction (as the system-call entry
 /// does for a call that unwinds with `Restart`).
 fn wait_at_restart_point(thread: &Arc<Thread>, queue: WaitQueue) {
-    thread
-        .registers
-        .update(|registers| registers.rip -= SYSCALL_INSTRUCTION_LENGTH);
+    thread.registers.point_back_at_syscall();
     crate::wait::wait_at_restart_point(thread, queue);
 }
 
@@ -72,10 +69,8 @@ pub fn call(registers: &SavedRegisters) -> bool {
         return false;
     }
     let client = scheduler::current();
-    let Some(port) = client
-        .space
-        .pick(Handle::from_raw(port), Rights::SEND, KernelObject::as_port)
-    else {
+    // Any error is left to the general path, which reports it.
+    let Ok(port) = object_in(&client.space, port, Rights::SEND, KernelObject::to_port) else {
         return false;
     };
     let Some(set) = port.set.lock().clone() else {
@@ -120,10 +115,11 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
         return false;
     }
     let server = scheduler::current();
-    let Some(reply) = server.space.pick(
-        Handle::from_raw(reply_handle),
+    let Ok(reply) = object_in(
+        &server.space,
+        reply_handle,
         Rights::RECEIVE,
-        KernelObject::as_reply_sender,
+        KernelObject::to_reply_sender,
     ) else {
         return false;
     };
@@ -131,14 +127,16 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
     let Some(answered) = answerable(&server, &reply, words) else {
         return false;
     };
-    let Some(set) = server.space.pick(
-        Handle::from_raw(set_handle),
+    let Ok(set) = object_in(
+        &server.space,
+        set_handle,
         Rights::RECEIVE,
-        KernelObject::as_port_set,
+        KernelObject::to_port_set,
     ) else {
         return false;
     };
-    if !nothing_queued(&set) || transfer::check_receive(&server, transfer::Check::Ends).is_err() {
+    // Words only: no receive buffer to check (`words_only`).
+    if !nothing_queued(&set) {
         return false;
     }
     *reply.state.lock() = ReplyState::Answered(words, None);

@@ -271,7 +271,7 @@ fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> Block
 
 /// `IpcReply`: answers a request; waits only if the reply has bytes and the client is not
 /// there to take them.
-pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<Result<Replied, Error>, Restart> {
+pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
     let server = scheduler::current();
     let reply = or_return_error!(object(
         handle,
@@ -293,7 +293,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<Result<Replied,
             crate::trap::enter_answered_page(&thread);
             scheduler::make_ready_next(thread);
         }
-        return Ok(Ok(Replied::Now));
+        return Ok(Ok(()));
     }
     if !matches!(*reply.state.lock(), ReplyState::Pending) {
         // The request's bytes are not all received yet.
@@ -312,14 +312,14 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<Result<Replied,
     if let Some(client) = client {
         *client.waiting_in.lock() = None;
         return match move_reply(&reply, &server, &client, true) {
-            Ok(()) => Ok(Ok(Replied::Now)),
+            Ok(()) => Ok(Ok(())),
             Err(Stop::Restart) => Err(Restart),
             Err(Stop::Fail(error)) => Ok(Err(error)),
-            Err(Stop::Wait) => waited(wait_for_peer(&reply, server, &reply.server)),
+            Err(Stop::Wait) => wait_for_peer(&reply, server, &reply.server),
         };
     }
     if server.registers.transfer().send_length != 0 {
-        return waited(wait_for_peer(&reply, server, &reply.server));
+        return wait_for_peer(&reply, server, &reply.server);
     }
     // No bytes: the answer waits in the reply object for the client.
     let transfer = server.registers.transfer();
@@ -333,32 +333,17 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> Result<Result<Replied,
     server.registers.update(|frame| frame.rbx = 0);
     *reply.state.lock() = ReplyState::Answered(words, handle_sent);
     let _ = server.space.close_handle(Handle::from_raw(handle));
-    Ok(Ok(Replied::Now))
-}
-
-/// How an `IpcReply` ended.
-pub enum Replied {
-    /// Here and now: the caller writes its status.
-    Now,
-    /// While it waited for its client, which completed it: the status is in its registers.
-    ByPeer,
-}
-
-/// The outcome of a reply that waited: completed by its peer (with the status the peer wrote
-/// into the registers), or re-issued.
-fn waited(outcome: BlockingResult) -> Result<Result<Replied, Error>, Restart> {
-    outcome.map(|completed| completed.map(|()| Replied::ByPeer))
+    Ok(Ok(()))
 }
 
 /// `IpcReplyWait`: the reply, then the call becomes `IpcWait` on the set.
 pub fn reply_wait(registers: &SavedRegisters, arguments: [u64; 6]) -> BlockingResult {
     let words = [arguments[1], arguments[2], arguments[3], arguments[4]];
     // A client that has gone away does not stop the server from serving the next one.
+    // (A reply that waits for its client unwinds with `Restart`; the client completes it
+    // through the registers.)
     match reply(arguments[0], words)? {
-        Ok(Replied::Now) | Err(Error::PeerGone) => {}
-        // The client took the answer while this thread waited, and completed its call with
-        // an error (a success moves a waiting `IpcReplyWait` on to `IpcWait` instead).
-        Ok(Replied::ByPeer) => return Ok(Ok(())),
+        Ok(()) | Err(Error::PeerGone) => {}
         Err(error) => return Ok(Err(error)),
     }
     let set = arguments[5];
@@ -386,8 +371,7 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
                 Err(error) => {
                     // Neither space can pay for the request: the fault stays first in line,
                     // and the keeper hears why it cannot have it.
-                    *caller.thread.waiting_in.lock() = Some(WaitQueue::Port(Arc::downgrade(&port)));
-                    port.callers.lock().push_front(caller);
+                    port.enqueue(caller, true);
                     Ok(Err(error))
                 }
             };
@@ -537,20 +521,20 @@ pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port
                 // Neither space can pay for the request: the fault waits first in the port's
                 // queue, and the keeper's wait ends with the reason (as a wait that finds it
                 // there does).
-                keeper.callers.lock().push_front(Caller {
+                let caller = Caller {
                     thread: thread.clone(),
                     fault: Some(report),
-                });
-                *thread.waiting_in.lock() = Some(WaitQueue::Port(Arc::downgrade(&keeper)));
+                };
+                keeper.enqueue(caller, true);
                 model::complete_blocked(&server, error.code(), &[]);
             }
         }
         return false;
     }
-    keeper.callers.lock().push_back(Caller {
+    let caller = Caller {
         thread: thread.clone(),
         fault: Some(report),
-    });
-    *thread.waiting_in.lock() = Some(WaitQueue::Port(Arc::downgrade(&keeper)));
+    };
+    keeper.enqueue(caller, false);
     false
 }

@@ -80,11 +80,7 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
                 let all = arguments();
                 [all[1], all[2], all[3], all[4]]
             };
-            return match ipc::reply(first, words)? {
-                Ok(ipc::Replied::Now) => finish_empty(registers, Ok(())),
-                Ok(ipc::Replied::ByPeer) => Ok(()),
-                Err(error) => finish_empty(registers, Err(error)),
-            };
+            return finish_empty(registers, ipc::reply(first, words)?);
         }
         Some(Call::IpcReplyWait) => {
             if fast_path::reply_wait(registers) {

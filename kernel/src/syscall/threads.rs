@@ -1,7 +1,7 @@
 //! Threads: `ThreadCreate`, `ThreadResume`, `ThreadInterrupt`, `ThreadGetState`,
 //! `ThreadSetState`, `ThreadSetPriority`.
 
-use super::{object, wants_handles};
+use super::{object, object_in, wants_handles};
 use crate::arch::thread_state;
 use crate::ipc::Port;
 use crate::model;
@@ -45,14 +45,7 @@ fn apply_state(thread: &Arc<Thread>, state: &ThreadState) -> Result<(), Error> {
 fn keeper_named(state: &ThreadState) -> Result<Option<Arc<Port>>, Error> {
     match state.keeper {
         0 => Ok(None),
-        handle => scheduler::current()
-            .space
-            .typed(
-                Handle::from_raw(handle),
-                Rights::SEND,
-                KernelObject::to_port,
-            )
-            .map(Some),
+        handle => object(handle, Rights::SEND, KernelObject::to_port).map(Some),
     }
 }
 
@@ -62,11 +55,7 @@ fn check_space_named(state: &ThreadState, space: &Arc<crate::space::Space>) -> R
     if state.space == 0 {
         return Ok(());
     }
-    let named = scheduler::current().space.typed(
-        Handle::from_raw(state.space),
-        Rights::empty(),
-        KernelObject::to_space,
-    )?;
+    let named = object(state.space, Rights::empty(), KernelObject::to_space)?;
     if Arc::ptr_eq(&named, space) {
         Ok(())
     } else {
@@ -78,11 +67,7 @@ fn check_space_named(state: &ThreadState, space: &Arc<crate::space::Space>) -> R
 pub fn create(space: u64, state_address: u64, flags: u64) -> Result<u64, Error> {
     let import = wants_handles(flags)?;
     let caller = scheduler::current();
-    let target = caller.space.typed(
-        Handle::from_raw(space),
-        Rights::CREATE,
-        KernelObject::to_space,
-    )?;
+    let target = object_in(&caller.space, space, Rights::CREATE, KernelObject::to_space)?;
     let state = read_state(state_address)?;
     let (frame, _) = thread_state::from_state(&state)?;
     if import {
@@ -120,10 +105,11 @@ pub fn interrupt(handle: u64) -> Result<(), Error> {
 /// itself (its caller would end in the middle of the call).
 pub fn destroy_space(handle: u64) -> BlockingResult {
     let caller = scheduler::current();
-    let space = or_return_error!(caller.space.typed(
-        Handle::from_raw(handle),
+    let space = or_return_error!(object_in(
+        &caller.space,
+        handle,
         Rights::CONTROL,
-        KernelObject::to_space,
+        KernelObject::to_space
     ));
     if Arc::ptr_eq(&space, &caller.space) {
         return Ok(Err(Error::InvalidState));

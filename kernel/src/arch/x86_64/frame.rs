@@ -100,6 +100,18 @@ impl SavedRegisters {
         change(unsafe { &mut *self.0.get() })
     }
 
+    /// Points `rip` back at the `syscall` instruction just executed, so that running the
+    /// thread again re-issues the call its registers name (DESIGN.md section 2, rule 2).
+    pub fn point_back_at_syscall(&self) {
+        self.update(|registers| registers.rip -= abi::registers::SYSCALL_INSTRUCTION_LENGTH);
+    }
+
+    /// Moves `rip` past the `syscall` instruction again, once the call it was pointed back at
+    /// is complete.
+    pub fn point_past_syscall(&self) {
+        self.update(|registers| registers.rip += abi::registers::SYSCALL_INSTRUCTION_LENGTH);
+    }
+
     /// The call number and the six argument registers of a system call, in ABI order.
     #[inline(always)]
     pub fn system_call(&self) -> (u64, [u64; 6]) {

@@ -464,8 +464,6 @@ fn next_table(entry: u64) -> Option<u64> {
     (entry & 1 != 0 && entry & (1 << 7) == 0).then_some(entry & 0x000f_ffff_ffff_f000)
 }
 
-/// Frees the table at `level` (3: PDPT, 2: PD, 1: PT) and the tables below it; page tables'
-/// entries map data frames, which are not freed here.
 /// Removes the present entries of `[start, end)` under `table` at `level` (first address
 /// `base`): page entries one by one (flushed if `loaded`), tables wholly inside the range at
 /// once with their subtrees (their frames to `free`). Returns whether it detached a table.
@@ -513,6 +511,8 @@ fn unmap_range(
     detached
 }
 
+/// Frees the table at `level` (3: PDPT, 2: PD, 1: PT) and the tables below it; page tables'
+/// entries map data frames, which are not freed here.
 fn release_tree(table: u64, level: u8, free: &mut dyn FnMut(u64)) {
     if level > 1 {
         for index in 0..512 {

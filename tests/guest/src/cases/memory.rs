@@ -97,7 +97,7 @@ pub(super) fn window(level: u64) -> u64 {
 static PROBE_STACK: Stack<1024> = Stack::new();
 static LOADED: AtomicU64 = AtomicU64::new(0);
 
-fn load_in_thread(address: u64) {
+pub(super) fn load_in_thread(address: u64) {
     LOADED.store(load_through_rdi(address), SeqCst);
 }
 

@@ -7,7 +7,7 @@
 
 use super::handles::fail;
 use super::memory::{
-    PAGE, READ_WRITE, SOURCE, load_faults, probe, source, store_in_thread, window,
+    PAGE, READ_WRITE, SOURCE, load_faults, load_in_thread, probe, source, store_in_thread, window,
 };
 use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::Ordering::SeqCst;
@@ -226,10 +226,6 @@ const HOLES: u64 = 0x6a00_0000_0000;
 
 static FAULTING_STACK: Stack<1024> = Stack::new();
 
-fn load_once(address: u64) {
-    let _ = load_through_rdi(address);
-}
-
 fn new_keeper_gets_faults() -> Result<(), CaseFailure> {
     let old_keeper = ipc::port_create(1).map_err(fail)?;
     let new_keeper = ipc::port_create(2).map_err(fail)?;
@@ -243,7 +239,7 @@ fn new_keeper_gets_faults() -> Result<(), CaseFailure> {
         region_set_state(holes, PAGE, READ_WRITE, new_keeper),
         Ok(())
     );
-    let thread = spawn(&FAULTING_STACK, load_once, window(1)).map_err(fail)?;
+    let thread = spawn(&FAULTING_STACK, load_in_thread, window(1)).map_err(fail)?;
     check_equal!(thread.resume(), Ok(()));
     // Both keepers wait on this one set: the badge says which one the fault went to.
     let request = ipc::wait(set).map_err(fail)?;
