@@ -1,22 +1,25 @@
 //! IPC objects: ports (receive points with a badge), port sets (where servers wait), and reply
-//! objects (one per request a server has taken, named by a handle on each side).
+//! objects (one per request a server has taken: the connection between client and server).
 //!
-//! A request's whole state is always in objects and registers, never hidden in a thread: a
-//! client waiting for a server sits in the port's queue with its words in its own registers; a
-//! client whose request was taken waits on a reply object named by a handle in its `rdi`; a
-//! server holds the other side of that reply object as a handle. Any of them can be stopped,
-//! moved into a new thread and resumed without losing or duplicating a message.
+//! A request's whole state is always in objects and registers: a client waiting for a server
+//! sits in the port's queue with its words in its own registers; a client whose request was
+//! taken holds the client side of a reply object, the server that took it the server side.
+//! A side is held by a thread (its connection, named `Handle::CONNECTION` in its registers;
+//! `ThreadGetState` exports it as a handle) or by handles (`IpcDetach`), and closes when its
+//! last holder lets go. Any of them can be stopped, moved into a new thread and resumed without
+//! losing or duplicating a message.
 
 use crate::arch::lock::Lock;
 use crate::object::KernelObject;
 use crate::space::Space;
 use crate::thread::{FaultReport, Thread};
 use abi::Rights;
+use abi::handle::ConnectionSide;
 use abi::registers::MESSAGE_WORDS;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 
 /// What a port or port set costs its creator's quota.
 pub const PORT_COST: u64 = crate::memory::heap_cost(if size_of::<Port>() > size_of::<PortSet>() {
@@ -98,6 +101,10 @@ pub struct Reply {
     /// For a fault sent to a keeper: the thread that faulted, and its fault sequence number
     /// then; a `RESUME` answer lets it run on if it is still stopped by that fault.
     pub faulted: Lock<Option<(Arc<Thread>, u64)>>,
+    /// How many threads and handles hold the client side; it closes when the last lets go.
+    client_holders: AtomicU32,
+    /// How many threads and handles hold the server side.
+    server_holders: AtomicU32,
     /// The space that paid for it, if one did.
     payer: Option<Weak<Space>>,
 }
@@ -223,6 +230,8 @@ impl Reply {
             streaming: AtomicBool::new(false),
             open: AtomicBool::new(false),
             faulted: Lock::new(None),
+            client_holders: AtomicU32::new(0),
+            server_holders: AtomicU32::new(0),
             payer: payer.map(Arc::downgrade),
         }))
     }
@@ -241,6 +250,8 @@ impl Reply {
         {
             let former = core::mem::replace(&mut *reply.state.lock(), state);
             reply.client_gone.store(false, Relaxed);
+            reply.client_holders.store(0, Relaxed);
+            reply.server_holders.store(0, Relaxed);
             reply.streaming.store(false, Relaxed);
             reply.open.store(false, Relaxed);
             let reply = reply.clone();
@@ -260,10 +271,40 @@ impl Reply {
         Reply::new(state, Some(&client.space))
     }
 
-    /// The client's handle to this reply object was closed (once the reply was delivered, or
-    /// by the client, or with its space): a server waiting to move bytes to or from the client
-    /// learns `PeerGone`.
-    pub fn client_side_closed(&self) {
+    /// The count of holders of `side`.
+    fn holders(&self, side: ConnectionSide) -> &AtomicU32 {
+        match side {
+            ConnectionSide::Client => &self.client_holders,
+            ConnectionSide::Server => &self.server_holders,
+        }
+    }
+
+    /// One more thread or handle holds `side`.
+    pub fn hold(&self, side: ConnectionSide) {
+        self.holders(side).fetch_add(1, Relaxed);
+    }
+
+    /// A holder of `side` let go: the side closes with the last one.
+    pub fn release(self: &Arc<Reply>, side: ConnectionSide) {
+        if self.holders(side).fetch_sub(1, Relaxed) != 1 {
+            return;
+        }
+        match side {
+            ConnectionSide::Client => self.client_side_closed(),
+            ConnectionSide::Server => self.server_side_closed(),
+        }
+    }
+
+    /// The holders of `side` let go without its closing actions, for a caller that has done
+    /// what they would do (the IPC fast path, which answers and closes both sides at once).
+    pub fn forget(&self, side: ConnectionSide) {
+        self.holders(side).store(0, Relaxed);
+    }
+
+    /// The client's side of this reply object closed (once the reply was delivered, or by the
+    /// client, or with its thread or space): a server waiting to move bytes to or from the
+    /// client learns `PeerGone`.
+    fn client_side_closed(&self) {
         self.client_gone.store(true, Relaxed);
         let server = self.server.lock().take();
         if let Some(server) = server {
@@ -277,10 +318,10 @@ impl Reply {
         }
     }
 
-    /// The server's handle was closed: if it had not answered, the client learns `PeerGone`;
-    /// a fault left unanswered leaves its thread stopped; a server thread still waiting on the
+    /// The server's side closed: if it had not answered, the client learns `PeerGone`; a
+    /// fault left unanswered leaves its thread stopped; a server thread still waiting on the
     /// connection (another thread of its space closed the handle) learns `PeerGone` too.
-    pub fn server_side_closed(self: &Arc<Reply>) {
+    fn server_side_closed(self: &Arc<Reply>) {
         self.faulted.lock().take();
         let mut state = self.state.lock();
         if matches!(*state, ReplyState::Request | ReplyState::Pending) {
@@ -297,4 +338,28 @@ impl Reply {
             crate::syscall::ipc::release_server(&server, Err(abi::Error::PeerGone));
         }
     }
+}
+
+/// Gives `thread` `reply`'s `side` to hold as its own connection; the one it held there before
+/// is let go (and closes, if nothing else holds it).
+pub fn hold_connection(thread: &Thread, side: ConnectionSide, reply: Arc<Reply>) {
+    reply.hold(side);
+    let former = thread.connection(side).lock().replace(reply);
+    if let Some(former) = former {
+        former.release(side);
+    }
+}
+
+/// `thread` lets go of the connection it holds on `side`, if any.
+pub fn release_connection(thread: &Thread, side: ConnectionSide) {
+    let former = thread.connection(side).lock().take();
+    if let Some(former) = former {
+        former.release(side);
+    }
+}
+
+/// `thread` lets go of both its connections (it ended).
+pub fn release_connections(thread: &Thread) {
+    release_connection(thread, ConnectionSide::Client);
+    release_connection(thread, ConnectionSide::Server);
 }

@@ -7,7 +7,7 @@ use crate::synchronization::{Condition, KernelMutex};
 use crate::thread::Thread;
 use crate::virtual_memory::{Mapping, Region};
 use abi::Error;
-use abi::handle::ObjectKind;
+use abi::handle::{ConnectionSide, ObjectKind};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -129,6 +129,8 @@ impl KernelObject {
                     .handles
                     .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
             }
+            KernelObject::ReplyReceiver(reply) => reply.hold(ConnectionSide::Client),
+            KernelObject::ReplySender(reply) => reply.hold(ConnectionSide::Server),
             _ => {}
         }
     }
@@ -139,8 +141,8 @@ impl KernelObject {
     /// stopped thread (nobody could resume it; a keeper's late answer must not either).
     pub fn handle_closed(&self) {
         match self {
-            KernelObject::ReplyReceiver(reply) => reply.client_side_closed(),
-            KernelObject::ReplySender(reply) => reply.server_side_closed(),
+            KernelObject::ReplyReceiver(reply) => reply.release(ConnectionSide::Client),
+            KernelObject::ReplySender(reply) => reply.release(ConnectionSide::Server),
             KernelObject::Region(region) => region.handle_closed(),
             KernelObject::Thread(thread) => crate::syscall::threads::thread_handle_closed(thread),
             _ => {}

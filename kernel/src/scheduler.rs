@@ -293,7 +293,10 @@ pub fn request_switch() {
 /// Ends the running thread for good. The end of a root thread ends the boot.
 pub fn end_current(state: RunState) {
     let thread = current();
-    thread.set_run_state(state);
+    match state {
+        RunState::Exited(status) => thread.end(status),
+        _ => thread.set_run_state(state),
+    }
     SWITCH_PENDING.store(true, Relaxed);
     if thread.is_root {
         let verdict = match state {

@@ -138,14 +138,6 @@ impl Space {
         Ok(())
     }
 
-    /// Closes a handle without the object's closing actions ([`KernelObject::handle_closed`]),
-    /// for a caller that has already done what they would do (the IPC fast path, answering a
-    /// reply whose both sides it closes).
-    pub fn forget_handle(&self, handle: Handle) -> Result<KernelObject, Error> {
-        let (object, _) = self.handles.lock().remove(handle)?;
-        Ok(object)
-    }
-
     /// The object and rights of a handle a message is to carry; it must have `TRANSFER`.
     pub fn transferable(&self, handle: Handle) -> Result<(KernelObject, Rights), Error> {
         let handles = self.handles.lock();

@@ -126,6 +126,10 @@ pub struct Thread {
     /// The reply object of its last call, reused by the next one when nothing else refers to
     /// it any more.
     pub reply_cache: Lock<Option<Arc<crate::ipc::Reply>>>,
+    /// The client side of the connection of the call it is making, if it holds one.
+    pub client_connection: Lock<Option<Arc<crate::ipc::Reply>>>,
+    /// The server side of the connection of the request it serves, if it holds one.
+    pub server_connection: Lock<Option<Arc<crate::ipc::Reply>>>,
     /// Whether it is the root program's first thread, whose end ends the boot.
     pub is_root: bool,
     /// The execution model's per-thread part (a kernel stack in the process model, nothing in
@@ -162,6 +166,8 @@ impl Thread {
             fault_sequence: AtomicU64::new(0),
             handles: AtomicU64::new(0),
             reply_cache: Lock::new(None),
+            client_connection: Lock::new(None),
+            server_connection: Lock::new(None),
             is_root,
             execution: ExecutionContext::new(),
         });
@@ -189,6 +195,23 @@ impl Thread {
     pub fn has_ended(&self) -> bool {
         matches!(self.run_state(), RunState::Exited(_))
     }
+
+    /// Ends it for good with `status`; the connections it held go.
+    pub fn end(&self, status: u64) {
+        self.set_run_state(RunState::Exited(status));
+        crate::ipc::release_connections(self);
+    }
+
+    /// Where it holds its connection on `side`.
+    pub fn connection(
+        &self,
+        side: abi::handle::ConnectionSide,
+    ) -> &Lock<Option<Arc<crate::ipc::Reply>>> {
+        match side {
+            abi::handle::ConnectionSide::Client => &self.client_connection,
+            abi::handle::ConnectionSide::Server => &self.server_connection,
+        }
+    }
 }
 
 impl Thread {
@@ -214,6 +237,7 @@ impl Thread {
 
 impl Drop for Thread {
     fn drop(&mut self) {
+        crate::ipc::release_connections(self);
         let area = if self.fpu.get_mut().is_some() {
             FPU_AREA_COST
         } else {

@@ -162,6 +162,8 @@ calls! {
     MappingSetState = 52,
     /// Tells what a handle names: the object's kind and identity, and the handle's rights.
     HandleInfo = 53,
+    /// Moves a connection the calling thread holds into a handle of its space.
+    IpcDetach = 54,
 }
 
 impl Call {

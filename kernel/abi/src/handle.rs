@@ -13,6 +13,14 @@ impl Handle {
     /// The value that names nothing.
     pub const NONE: Handle = Handle(0);
 
+    /// Names, in a connection call, the connection the calling thread itself holds instead
+    /// of one in its space's table: its client connection in `IpcAwaitReply` and
+    /// `IpcSendMore`, its server connection in `IpcReply`, `IpcReplyWait`, `IpcReceive` and
+    /// `IpcReceiveMore`. Connections are held this way unless `IpcDetach` moves one into a
+    /// handle, so a call costs no handle table traffic. Never a table handle: no table has
+    /// 2^32 slots.
+    pub const CONNECTION: Handle = Handle(u64::MAX);
+
     /// A handle from its parts.
     pub const fn new(index: u32, generation: u32) -> Handle {
         Handle((generation as u64) << 32 | index as u64)
@@ -39,6 +47,28 @@ impl Handle {
     }
 }
 
+/// The side of a connection a thread holds (`IpcDetach`'s argument): the client's, which
+/// waits for the reply, or the server's, which answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u64)]
+pub enum ConnectionSide {
+    /// The side of the call the thread is making.
+    Client = 0,
+    /// The side of the request the thread is serving.
+    Server = 1,
+}
+
+impl ConnectionSide {
+    /// The side a register value names, if any.
+    pub const fn from_raw(raw: u64) -> Option<ConnectionSide> {
+        match raw {
+            0 => Some(ConnectionSide::Client),
+            1 => Some(ConnectionSide::Server),
+            _ => None,
+        }
+    }
+}
+
 /// What kind of object a handle names (`HandleInfo`'s first result).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u64)]
@@ -51,9 +81,9 @@ pub enum ObjectKind {
     Port = 3,
     /// A port set.
     PortSet = 4,
-    /// The client's side of a request's reply.
+    /// The client's side of a connection (a request's reply to wait for).
     ReplyReceiver = 5,
-    /// The server's side of a request's reply.
+    /// The server's side of a connection (a request to answer).
     ReplySender = 6,
     /// A mutex.
     Mutex = 7,

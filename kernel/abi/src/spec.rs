@@ -31,7 +31,7 @@ pub struct CallSpecification {
 
 /// What a call that receives a reply returns.
 const REPLY_RESULTS: &[&str] = &[
-    "the reply handle, now closed",
+    "the connection (Handle::CONNECTION or its handle), now closed",
     "reply word 0",
     "reply word 1",
     "reply word 2",
@@ -344,7 +344,7 @@ pub const TABLE: &[CallSpecification] = &[
         ],
         restart: "stage 1, waiting for a server: re-issued from scratch, nothing was sent. When a \
                   server takes the request the kernel rewrites the registers to stage 2, \
-                  IpcAwaitReply with a reply handle in rdi (the words and handle delivered, \
+                  IpcAwaitReply with Handle::CONNECTION in rdi (the thread now holds the client side of the connection) (the words and handle delivered, \
                   r12/r13 advanced past the bytes sent), so an interruption from then on never \
                   sends anything twice",
         summary: "Sends a request (four words, bytes, a handle) to the port and waits for the \
@@ -353,7 +353,7 @@ pub const TABLE: &[CallSpecification] = &[
     CallSpecification {
         call: Call::IpcAwaitReply,
         category: Category::MultiStage,
-        arguments: &["reply handle (RECEIVE)"],
+        arguments: &["connection: Handle::CONNECTION (the thread's client side) or a handle (RECEIVE)"],
         results: REPLY_RESULTS,
         message: "as IpcCall: the request's bytes left in r12/r13, then the reply into r14/r15 \
                   and rbx",
@@ -380,7 +380,7 @@ pub const TABLE: &[CallSpecification] = &[
         category: Category::MultiStage,
         arguments: &["port set (RECEIVE)"],
         results: &[
-            "a reply handle for a request, or 0 for a one-way message",
+            "Handle::CONNECTION for a request (the thread now holds its server side, replacing and closing the one it held), or 0 for a one-way message",
             "word 0",
             "word 1",
             "word 2",
@@ -406,7 +406,7 @@ pub const TABLE: &[CallSpecification] = &[
         call: Call::IpcReply,
         category: Category::Long,
         arguments: &[
-            "reply handle (RECEIVE)",
+            "connection: Handle::CONNECTION (the thread's server side) or a handle (RECEIVE)",
             "word 0",
             "word 1",
             "word 2",
@@ -427,7 +427,7 @@ pub const TABLE: &[CallSpecification] = &[
         restart: "re-issued from the registers, which say how much of the reply's bytes is \
                   still to send; it waits only when the reply has bytes and the client is not \
                   waiting for them (stopped, or being moved)",
-        summary: "Answers a request and closes the reply handle; the client's call completes. \
+        summary: "Answers a request and closes the connection; the client's call completes. \
                   PeerGone if the client's side of the reply is gone (the answer is dropped; \
                   IpcReplyWait goes on to wait regardless); InvalidState while the request's \
                   bytes are still arriving.",
@@ -436,7 +436,7 @@ pub const TABLE: &[CallSpecification] = &[
         call: Call::IpcReplyWait,
         category: Category::MultiStage,
         arguments: &[
-            "reply handle (RECEIVE)",
+            "connection: Handle::CONNECTION (the thread's server side) or a handle (RECEIVE)",
             "word 0",
             "word 1",
             "word 2",
@@ -596,7 +596,7 @@ pub const TABLE: &[CallSpecification] = &[
         call: Call::IpcReceive,
         category: Category::MultiStage,
         arguments: &[
-            "reply handle (RECEIVE)",
+            "connection: Handle::CONNECTION (the thread's server side) or a handle (RECEIVE)",
             "word 0 (kept)",
             "word 1 (kept)",
             "word 2 (kept)",
@@ -617,8 +617,8 @@ pub const TABLE: &[CallSpecification] = &[
                   r12/r13 how much is still to come",
         summary: "The stage IpcWait moves to when it has taken a request whose bytes are still \
                   moving (a transfer preempted between two pages, or waiting for a client that \
-                  was stopped); completes when they are through. PeerGone, with the reply \
-                  handle closed, if the client's side went away first.",
+                  was stopped); completes when they are through. PeerGone, with the connection \
+                  closed, if the client's side went away first.",
     },
     CallSpecification {
         call: Call::HandleGrant,
@@ -873,7 +873,7 @@ pub const TABLE: &[CallSpecification] = &[
     CallSpecification {
         call: Call::IpcSendMore,
         category: Category::MultiStage,
-        arguments: &["connection (RECEIVE)"],
+        arguments: &["connection: Handle::CONNECTION (the thread's client side) or a handle (RECEIVE)"],
         results: &[],
         message: "sends the chunk r12/r13",
         errors: &[
@@ -894,7 +894,7 @@ pub const TABLE: &[CallSpecification] = &[
     CallSpecification {
         call: Call::IpcReceiveMore,
         category: Category::MultiStage,
-        arguments: &["reply handle (RECEIVE)"],
+        arguments: &["connection: Handle::CONNECTION (the thread's server side) or a handle (RECEIVE)"],
         results: &[],
         message: "receives into r14/r15",
         errors: &[
@@ -909,8 +909,8 @@ pub const TABLE: &[CallSpecification] = &[
         summary: "Receives the next chunk of a request: completes when the client's chunk has \
                   all moved or the room is full. Once the client has reversed the connection \
                   (and for a request that was never streamed) it completes at once with no \
-                  bytes: the request is complete and may be answered. PeerGone, with the reply \
-                  handle closed, if the client went away.",
+                  bytes: the request is complete and may be answered. PeerGone, with the \
+                  connection closed, if the client went away.",
     },
     CallSpecification {
         call: Call::RegionGetState,
@@ -1032,6 +1032,23 @@ pub const TABLE: &[CallSpecification] = &[
                   object, in every space, and no other object ever has it (both sides of a \
                   reply share one): with it a checkpointer finds which handles, keepers and \
                   regions are the same object.",
+    },
+    CallSpecification {
+        call: Call::IpcDetach,
+        category: Category::Trivial,
+        arguments: &["side (handle::ConnectionSide: 0 client, 1 server)"],
+        results: &["a handle (RECEIVE) to that side of the connection"],
+        message: "",
+        errors: &[
+            Error::InvalidArgument,
+            Error::InvalidState,
+            Error::QuotaExceeded,
+        ],
+        restart: "never interrupted",
+        summary: "Moves the connection the calling thread holds on that side into a handle of \
+                  its space, which any thread of the space may then use in its place (a server \
+                  that answers requests later, or from another thread). The thread holds no \
+                  connection on that side afterwards. InvalidState if it held none.",
     },
 ];
 

@@ -1,13 +1,14 @@
 //! The state of a thread as `ThreadGetState` writes it and `ThreadSetState` reads it: every
-//! user-visible register, the `fs` and `gs` bases, the handles of its keeper and its space, and
-//! the FPU/SSE area, in a fixed byte layout (little-endian, no padding) that does not depend on
-//! any compiler's struct layout.
+//! user-visible register, the `fs` and `gs` bases, the handles of its keeper, its space and
+//! its IPC connections, and the FPU/SSE area, in a fixed byte layout (little-endian, no
+//! padding) that does not depend on any compiler's struct layout.
 //!
 //! The objects a thread depends on travel as handles in the caller's table, when the caller
-//! asks for them ([`flags::HANDLES`]): its keeper port and its space. A thread never changes
-//! spaces: a state loaded into a thread may name only that thread's space (or none). Its IPC
-//! peers are named by handles of its own space that its registers hold (the reply handle of a
-//! call in progress in `rdi`), so a state moved within a space needs nothing more.
+//! asks for them ([`flags::HANDLES`]): its keeper port, its space, and the two sides of the
+//! connections it holds (the call it is making, the request it is serving), which link it to
+//! its IPC peers. A thread never changes spaces: a state loaded into a thread may name only
+//! that thread's space (or none). A state moved into a new thread without its connections
+//! leaves their peers behind: the old thread's end closes them.
 //!
 //! A thread stopped inside a system call shows `rip` at its `syscall` instruction and the
 //! registers naming the call (see [`registers`](crate::registers)): loading this state into any
@@ -23,15 +24,16 @@ pub const REGISTER_NAMES: [&str; 18] = [
 pub const FPU_AREA_SIZE: usize = 512;
 
 /// Size of a serialized [`ThreadState`].
-pub const THREAD_STATE_SIZE: usize = REGISTER_NAMES.len() * 8 + 4 * 8 + FPU_AREA_SIZE;
+pub const THREAD_STATE_SIZE: usize = REGISTER_NAMES.len() * 8 + 6 * 8 + FPU_AREA_SIZE;
 
 /// Flags of `ThreadGetState`, `ThreadSetState` and `ThreadCreate`.
 pub mod flags {
     /// `ThreadGetState` puts handles to the objects the thread depends on into the caller's
     /// table and their values into the state (its keeper with SEND, its space with READ_STATE
-    /// only); `ThreadSetState` and `ThreadCreate` take them from the state (0 for none) and
-    /// attach the keeper to the thread, and refuse a space other than the thread's. Without
-    /// it, the handle fields read as 0 and are ignored.
+    /// only, its connections with RECEIVE); `ThreadSetState` and `ThreadCreate` take them from
+    /// the state (0 for none) and attach the keeper and the connections to the thread, and
+    /// refuse a space other than the thread's. Without it, the handle fields read as 0 and are
+    /// ignored. A connection's side stays open while a thread or a handle holds it.
     pub const HANDLES: u64 = 1;
 }
 
@@ -88,6 +90,13 @@ pub struct ThreadState {
     /// A handle to the space it runs in, or 0 (see [`flags::HANDLES`]; 0 also when it runs in
     /// the caller's own space).
     pub space: u64,
+    /// A handle to the client side of the connection it holds (its call in progress), or 0
+    /// (see [`flags::HANDLES`]; registers naming `Handle::CONNECTION` in a client stage refer
+    /// to it).
+    pub client_connection: u64,
+    /// A handle to the server side of the connection it holds (the request it serves), or 0
+    /// (see [`flags::HANDLES`]).
+    pub server_connection: u64,
     /// The `fxsave64` image of the x87/MMX/SSE state.
     pub fpu: [u8; FPU_AREA_SIZE],
 }
@@ -130,6 +139,8 @@ impl Default for ThreadState {
             gs_base: 0,
             keeper: 0,
             space: 0,
+            client_connection: 0,
+            server_connection: 0,
             fpu,
         }
     }
@@ -142,7 +153,14 @@ impl ThreadState {
         let words =
             self.registers
                 .iter()
-                .chain([&self.fs_base, &self.gs_base, &self.keeper, &self.space]);
+                .chain([
+                    &self.fs_base,
+                    &self.gs_base,
+                    &self.keeper,
+                    &self.space,
+                    &self.client_connection,
+                    &self.server_connection,
+                ]);
         for (index, word) in words.enumerate() {
             bytes[index * 8..index * 8 + 8].copy_from_slice(&word.to_le_bytes());
         }
@@ -165,6 +183,8 @@ impl ThreadState {
             gs_base: word(19),
             keeper: word(20),
             space: word(21),
+            client_connection: word(22),
+            server_connection: word(23),
             fpu,
         }
     }
@@ -195,6 +215,8 @@ mod tests {
         state.gs_base = 0x8000;
         state.keeper = 0x1_0000_0002;
         state.space = 0x3_0000_0005;
+        state.client_connection = 0x4_0000_0006;
+        state.server_connection = 0x5_0000_0007;
         state.fpu[100] = 0xab;
         let bytes = state.to_bytes();
         assert_eq!(ThreadState::from_bytes(&bytes), state);
@@ -209,7 +231,8 @@ mod tests {
         let state = ThreadState::default();
         assert_eq!(state.mxcsr(), 0x1f80);
         assert_eq!(state.registers[register::RFLAGS] & (1 << 9), 1 << 9);
-        // 18 registers, two segment bases, the keeper and space handles, the 512-byte FPU area.
-        assert_eq!(THREAD_STATE_SIZE, 688);
+        // 18 registers, two segment bases, the keeper, space and two connection handles, the
+        // 512-byte FPU area.
+        assert_eq!(THREAD_STATE_SIZE, 704);
     }
 }

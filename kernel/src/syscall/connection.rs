@@ -6,13 +6,15 @@
 
 use crate::arch::frame::SavedRegisters;
 use crate::arch::lock::Lock;
-use crate::ipc::{Port, Reply, ReplyState};
+use super::object_in;
+use crate::ipc::{Port, Reply, ReplyState, hold_connection, release_connection};
 use crate::model::{self, Restart};
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::thread::{FaultReport, Thread};
 use crate::transfer::{self, Interruption};
 use crate::wait::{BlockingResult, WaitQueue, block_at_restart_point};
+use abi::handle::ConnectionSide;
 use abi::registers::MESSAGE_WORDS;
 use abi::{Call, Error, Handle, Rights};
 use alloc::sync::Arc;
@@ -23,24 +25,37 @@ pub(super) fn message_of(thread: &Thread) -> [u64; MESSAGE_WORDS] {
     thread.registers.message()
 }
 
-/// Opens a reply object between `client` and `server`: a receiving handle in the client's
-/// space, a sending one in the server's.
-pub(super) fn open_reply(
-    client: &Thread,
-    server: &Thread,
-    state: ReplyState,
-) -> Result<(Arc<Reply>, Handle, Handle), Error> {
-    let reply = Reply::for_client(client, state)?;
-    let client_side = KernelObject::ReplyReceiver(reply.clone());
-    let client_handle = client.space.insert_handle(client_side, Rights::RECEIVE)?;
-    let server_side = KernelObject::ReplySender(reply.clone());
-    match server.space.insert_handle(server_side, Rights::RECEIVE) {
-        Ok(server_handle) => Ok((reply, client_handle, server_handle)),
-        Err(error) => {
-            let _ = client.space.close_handle(client_handle);
-            Err(error)
-        }
+/// The connection `raw` names for `thread` on `side`: the one the thread holds
+/// (`Handle::CONNECTION`; `PeerGone` if it holds none, as when its state was moved without
+/// it), or a handle of its space with RECEIVE.
+pub(super) fn connection_named(
+    thread: &Thread,
+    raw: u64,
+    side: ConnectionSide,
+) -> Result<Arc<Reply>, Error> {
+    if raw == Handle::CONNECTION.raw() {
+        return thread.connection(side).lock().clone().ok_or(Error::PeerGone);
     }
+    let convert = match side {
+        ConnectionSide::Client => KernelObject::to_reply_receiver,
+        ConnectionSide::Server => KernelObject::to_reply_sender,
+    };
+    object_in(&thread.space, raw, Rights::RECEIVE, convert)
+}
+
+/// `thread` closes the connection `raw` names on `side`: lets go of the one it holds, or
+/// closes the handle.
+pub(super) fn close_connection(thread: &Thread, raw: u64, side: ConnectionSide) {
+    if raw == Handle::CONNECTION.raw() {
+        release_connection(thread, side);
+    } else {
+        let _ = thread.space.close_handle(Handle::from_raw(raw));
+    }
+}
+
+/// `thread` closes the connection its registers name (in `rdi`) on `side`.
+pub(super) fn close_named_connection(thread: &Thread, side: ConnectionSide) {
+    close_connection(thread, handle_of(thread), side);
 }
 
 /// What a server's wait returns for a request or message on `port`.
@@ -55,8 +70,9 @@ pub(super) fn server_results(reply: Handle, words: [u64; MESSAGE_WORDS], port: &
     ]
 }
 
-/// Takes `client`'s request for `server`: opens their connection, moves the handle the
-/// request carries, writes the server's results (the reply handle, the words, the badge) with
+/// Takes `client`'s request for `server`: opens their connection (each holds its side), moves
+/// the handle the request carries, writes the server's results (`Handle::CONNECTION`, the
+/// words, the badge) with
 /// its call at the `IpcReceive` stage, and moves the client's call to its next stage:
 /// `IpcAwaitReply` for `IpcCall`, `IpcSendMore` for `IpcConnect` (a streaming connection).
 /// The request's bytes are still to move. On error nothing has changed.
@@ -69,16 +85,14 @@ pub(super) fn connect(client: &Thread, server: &Thread, port: &Port) -> Result<A
     } else {
         ReplyState::Pending
     };
-    let (reply, client_handle, server_handle) = open_reply(client, server, state)?;
+    let reply = Reply::for_client(client, state)?;
     reply.streaming.store(streaming, Relaxed);
     reply.open.store(streaming, Relaxed);
     server.registers.update(|frame| frame.rbx = 0);
-    if let Err(error) = transfer::move_handle(client, server) {
-        let _ = client.space.close_handle(client_handle);
-        let _ = server.space.close_handle(server_handle);
-        return Err(error);
-    }
-    let results = server_results(server_handle, message_of(client), port);
+    transfer::move_handle(client, server)?;
+    hold_connection(client, ConnectionSide::Client, reply.clone());
+    hold_connection(server, ConnectionSide::Server, reply.clone());
+    let results = server_results(Handle::CONNECTION, message_of(client), port);
     server.registers.update(|frame| {
         frame.rax = Call::IpcReceive.number();
         [
@@ -92,7 +106,7 @@ pub(super) fn connect(client: &Thread, server: &Thread, port: &Port) -> Result<A
     };
     client.registers.update(|frame| {
         frame.rax = next_stage.number();
-        frame.rdi = client_handle.raw();
+        frame.rdi = Handle::CONNECTION.raw();
     });
     Ok(reply)
 }
@@ -335,15 +349,11 @@ pub(super) fn move_reply(
     }
     let words = server.registers.message();
     *reply.state.lock() = ReplyState::Answered(words, None);
-    let client_handle = Handle::from_raw(handle_of(client));
+    close_named_connection(client, ConnectionSide::Client);
     if server_is_running {
-        let _ = client.space.close_handle(client_handle);
-        let _ = server
-            .space
-            .close_handle(Handle::from_raw(handle_of(server)));
+        close_named_connection(server, ConnectionSide::Server);
         model::complete_blocked_handing_over(client, 0, &reply_results(words));
     } else {
-        let _ = client.space.close_handle(client_handle);
         client
             .registers
             .complete_system_call(0, &reply_results(words));
@@ -363,7 +373,7 @@ pub fn release_server(server: &Arc<Thread>, outcome: Result<(), Error>) {
     let answering = call != Call::IpcReceive.number();
     let over = matches!(outcome, Err(Error::PeerGone)) || (answering && outcome.is_ok());
     if over {
-        let _ = server.space.close_handle(Handle::from_raw(handle));
+        close_connection(server, handle, ConnectionSide::Server);
     }
     if over && call == Call::IpcReplyWait.number() {
         model::advance_blocked(server, |frame| {
@@ -390,9 +400,7 @@ pub fn deliver_reply(reply: &Arc<Reply>) {
         }
         _ => Err(Error::PeerGone),
     };
-    let _ = client
-        .space
-        .close_handle(Handle::from_raw(handle_of(&client)));
+    close_named_connection(&client, ConnectionSide::Client);
     match outcome {
         Ok(results) => model::complete_blocked(&client, 0, &results),
         Err(error) => model::complete_blocked(&client, error.code(), &[]),

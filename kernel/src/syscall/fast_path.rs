@@ -20,6 +20,7 @@ use crate::object::KernelObject;
 use crate::scheduler;
 use crate::thread::{RunState, Thread};
 use crate::wait::WaitQueue;
+use abi::handle::ConnectionSide;
 use abi::keeper;
 use abi::{Call, Handle, Rights};
 use alloc::sync::Arc;
@@ -110,17 +111,13 @@ enum Answered {
 /// queued: the client gets the answer (the faulted thread retries), the server waits on the
 /// set, and the processor goes to the one answered. Whether it did.
 pub fn reply_wait(registers: &SavedRegisters) -> bool {
-    let (_, [reply_handle, first, second, third, fourth, set_handle]) = registers.system_call();
-    if !words_only(registers) {
+    let (_, [connection, first, second, third, fourth, set_handle]) = registers.system_call();
+    // A connection held in a handle is the general path's.
+    if connection != Handle::CONNECTION.raw() || !words_only(registers) {
         return false;
     }
     let server = scheduler::current();
-    let Ok(reply) = object_in(
-        &server.space,
-        reply_handle,
-        Rights::RECEIVE,
-        KernelObject::to_reply_sender,
-    ) else {
+    let Some(reply) = server.server_connection.lock().clone() else {
         return false;
     };
     let words = [first, second, third, fourth];
@@ -148,9 +145,8 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
             // client has its answer and waits no more, the server waits on nothing of it; the
             // reply object goes back to being the client's spare for its next call.
             reply.client_gone.store(true, Relaxed);
-            let _ = client
-                .space
-                .forget_handle(Handle::from_raw(handle_of(&client)));
+            drop(client.client_connection.lock().take());
+            reply.forget(ConnectionSide::Client);
             model::complete_at_restart_point(&client, 0, &reply_results(words));
             client
         }
@@ -161,7 +157,8 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
             thread
         }
     };
-    let _ = server.space.forget_handle(Handle::from_raw(reply_handle));
+    drop(server.server_connection.lock().take());
+    reply.forget(ConnectionSide::Server);
     registers.update(|frame| {
         frame.rax = Call::IpcWait.number();
         frame.rdi = set_handle;
@@ -187,7 +184,15 @@ fn answerable(server: &Thread, reply: &Reply, words: [u64; 4]) -> Option<Answere
         return None;
     }
     let client = reply.waiter.lock().clone()?;
-    may_hand_over(server, &client).then_some(Answered::Client(client))
+    // The client waits on the connection it holds (not on a handle, whose closing is the
+    // general path's).
+    let holds_it = handle_of(&client) == Handle::CONNECTION.raw()
+        && client
+            .client_connection
+            .lock()
+            .as_ref()
+            .is_some_and(|held| core::ptr::eq(&**held, reply));
+    (holds_it && may_hand_over(server, &client)).then_some(Answered::Client(client))
 }
 
 /// Whether no request waits on any port of the set (a server that waits there would take it

@@ -2,19 +2,20 @@
 //! for the objects); calls that may block return a `wait::BlockingResult`.
 
 use super::connection::{
-    Stop, connect, handle_of, move_reply, move_request, pull_request, reply_results,
-    server_results, take_answer, wait_for_peer,
+    Stop, close_connection, close_named_connection, connect, connection_named, move_reply,
+    move_request, pull_request, reply_results, server_results, take_answer, wait_for_peer,
 };
 pub use super::connection::{deliver_reply, release_server};
 use super::object;
 use crate::arch::frame::SavedRegisters;
-use crate::ipc::{Caller, Port, PortSet, Reply, ReplyState};
+use crate::ipc::{Caller, Port, PortSet, Reply, ReplyState, hold_connection};
 use crate::model::{self, Restart};
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::thread::{FaultReport, RunState, Thread};
 use crate::transfer::{self, Check};
 use crate::wait::{BlockingResult, WaitQueue, block_at_restart_point, or_return_error};
+use abi::handle::ConnectionSide;
 use abi::keeper::{self, FaultMessage};
 use abi::registers::MESSAGE_WORDS;
 use abi::{Call, Error, Handle, Rights};
@@ -134,12 +135,8 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
 /// `IpcSendMore`: sends the next chunk of a streaming request; completes when all of it has
 /// moved, waiting for the server's `IpcReceiveMore` as often as it takes.
 pub fn send_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
-    let reply = or_return_error!(object(
-        handle,
-        Rights::RECEIVE,
-        KernelObject::to_reply_receiver
-    ));
     let client = scheduler::current();
+    let reply = or_return_error!(connection_named(&client, handle, ConnectionSide::Client));
     or_return_error!(transfer::check_send(&client, Check::Bounds));
     let state = reply.state.lock().clone();
     match state {
@@ -185,15 +182,13 @@ pub fn receive_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
 /// `IpcAwaitReply` (and `IpcCall`'s stage 2): finish sending the request if bytes of it are
 /// left, then wait for the reply.
 pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
-    let reply = or_return_error!(object(
-        handle,
-        Rights::RECEIVE,
-        KernelObject::to_reply_receiver
-    ));
+    let client = scheduler::current();
+    let reply = or_return_error!(connection_named(&client, handle, ConnectionSide::Client));
+    drop(client);
     await_on(registers, reply, handle)
 }
 
-/// `IpcAwaitReply` on `reply`, which the handle `handle` of the caller names.
+/// `IpcAwaitReply` on `reply`, which `handle` names for the caller.
 fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> BlockingResult {
     let client = scheduler::current();
     or_return_error!(transfer::check_receive(&client, Check::Bounds));
@@ -251,9 +246,7 @@ fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> Block
                 return Ok(Err(Error::InvalidState));
             };
             let outcome = take_answer(&client, handle);
-            let _ = client
-                .space
-                .close_handle(Handle::from_raw(handle_of(&client)));
+            close_named_connection(&client, ConnectionSide::Client);
             match outcome {
                 Ok(()) => {
                     registers.complete_system_call(0, &reply_results(words));
@@ -263,7 +256,7 @@ fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> Block
             }
         }
         ReplyState::Abandoned => {
-            let _ = client.space.close_handle(Handle::from_raw(handle));
+            close_connection(&client, handle, ConnectionSide::Client);
             Ok(Err(Error::PeerGone))
         }
     }
@@ -273,16 +266,12 @@ fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> Block
 /// there to take them.
 pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
     let server = scheduler::current();
-    let reply = or_return_error!(object(
-        handle,
-        Rights::RECEIVE,
-        KernelObject::to_reply_sender
-    ));
+    let reply = or_return_error!(connection_named(&server, handle, ConnectionSide::Server));
     or_return_error!(transfer::check_send(&server, Check::Ends));
     let faulted = reply.faulted.lock().take();
     if let Some((thread, sequence)) = faulted {
         *reply.state.lock() = ReplyState::Answered(words, None);
-        let _ = server.space.close_handle(Handle::from_raw(handle));
+        close_connection(&server, handle, ConnectionSide::Server);
         if words[0] == keeper::RESUME
             && thread
                 .fault_sequence
@@ -305,7 +294,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
     {
         // Nobody would take the answer.
         *reply.state.lock() = ReplyState::Abandoned;
-        let _ = server.space.close_handle(Handle::from_raw(handle));
+        close_connection(&server, handle, ConnectionSide::Server);
         return Ok(Err(Error::PeerGone));
     }
     let client = reply.waiter.lock().take();
@@ -332,7 +321,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
     };
     server.registers.update(|frame| frame.rbx = 0);
     *reply.state.lock() = ReplyState::Answered(words, handle_sent);
-    let _ = server.space.close_handle(Handle::from_raw(handle));
+    close_connection(&server, handle, ConnectionSide::Server);
     Ok(Ok(()))
 }
 
@@ -405,19 +394,15 @@ pub fn receive(registers: &SavedRegisters, handle: u64) -> BlockingResult {
 /// `IpcReceiveMore` (`more`), only while bytes are missing for `IpcReceive` (whose wait has
 /// its request whole, whatever becomes of the client).
 fn receive_request_bytes(registers: &SavedRegisters, handle: u64, more: bool) -> BlockingResult {
-    let reply = or_return_error!(object(
-        handle,
-        Rights::RECEIVE,
-        KernelObject::to_reply_sender
-    ));
     let server = scheduler::current();
+    let reply = or_return_error!(connection_named(&server, handle, ConnectionSide::Server));
     or_return_error!(transfer::check_receive(&server, Check::Bounds));
     let client_gone = reply
         .client_gone
         .load(core::sync::atomic::Ordering::Relaxed);
     let complete = !matches!(*reply.state.lock(), ReplyState::Request);
     if client_gone && (more || !complete) {
-        let _ = server.space.close_handle(Handle::from_raw(handle));
+        close_connection(&server, handle, ConnectionSide::Server);
         return Ok(Err(Error::PeerGone));
     }
     if complete {
@@ -452,9 +437,10 @@ pub fn send(port: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Opens the request a keeper receives for `thread`'s exception: the sending side of a reply
-/// object whose answer may resume the thread, and for a thread's own keeper a handle to the
-/// thread (a region's keeper gets none: see `FaultReport::region_address`).
+/// Opens the request a keeper receives for `thread`'s exception: the server side of a reply
+/// object whose answer may resume the thread, which the keeper's thread holds, and for a
+/// thread's own keeper a handle to the thread (a region's keeper gets none: see
+/// `FaultReport::region_address`). On error nothing has changed.
 fn open_fault(
     thread: &Arc<Thread>,
     report: FaultReport,
@@ -466,29 +452,21 @@ fn open_fault(
     // still gets its faults through: the keeper's space pays for the request then.
     let reply = Reply::for_client(thread, ReplyState::Pending)
         .or_else(|_| Reply::new(ReplyState::Pending, Some(&server.space)))?;
-    let sequence = thread
-        .fault_sequence
-        .load(core::sync::atomic::Ordering::Relaxed);
-    *reply.faulted.lock() = Some((thread.clone(), sequence));
-    let sender = KernelObject::ReplySender(reply);
-    let server_handle = server.space.insert_handle(sender, Rights::RECEIVE)?;
-    // A fault carries no handle beyond the one to the thread, which travels in the words.
-    server.registers.update(|frame| frame.rbx = 0);
     let thread_rights = Rights::READ_STATE | Rights::WRITE_STATE | Rights::CONTROL;
     let thread_handle = if report.region_address.is_some() {
         Handle::NONE
     } else {
-        match server
+        server
             .space
-            .insert_handle(KernelObject::Thread(thread.clone()), thread_rights)
-        {
-            Ok(handle) => handle,
-            Err(error) => {
-                let _ = server.space.close_handle(server_handle);
-                return Err(error);
-            }
-        }
+            .insert_handle(KernelObject::Thread(thread.clone()), thread_rights)?
     };
+    let sequence = thread
+        .fault_sequence
+        .load(core::sync::atomic::Ordering::Relaxed);
+    *reply.faulted.lock() = Some((thread.clone(), sequence));
+    hold_connection(server, ConnectionSide::Server, reply);
+    // A fault carries no handle beyond the one to the thread, which travels in the words.
+    server.registers.update(|frame| frame.rbx = 0);
     let message = FaultMessage {
         vector: report.vector.into(),
         error_code: report.error_code.into(),
@@ -496,7 +474,7 @@ fn open_fault(
         rip: report.rip,
         thread: thread_handle.raw(),
     };
-    Ok(server_results(server_handle, message.to_words(), port))
+    Ok(server_results(Handle::CONNECTION, message.to_words(), port))
 }
 
 /// Sends a thread's CPU exception to its keeper: straight to a server waiting on the keeper's
@@ -537,4 +515,23 @@ pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port
     };
     keeper.enqueue(caller, false);
     false
+}
+
+/// `IpcDetach`: moves the connection the caller holds on a side into a handle of its space.
+pub fn detach(side: u64) -> Result<u64, Error> {
+    let side = ConnectionSide::from_raw(side).ok_or(Error::InvalidArgument)?;
+    let thread = scheduler::current();
+    let reply = thread
+        .connection(side)
+        .lock()
+        .clone()
+        .ok_or(Error::InvalidState)?;
+    let object = match side {
+        ConnectionSide::Client => KernelObject::ReplyReceiver(reply),
+        ConnectionSide::Server => KernelObject::ReplySender(reply),
+    };
+    let handle = thread.space.insert_handle(object, Rights::RECEIVE)?;
+    // The handle holds the side now: the thread letting go does not close it.
+    crate::ipc::release_connection(&thread, side);
+    Ok(handle.raw())
 }

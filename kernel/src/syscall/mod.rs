@@ -39,6 +39,7 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::HandleClose) => handles::close(first).map(|()| None),
         Some(Call::HandleDuplicate) => handles::duplicate(first, second).map(Some),
         Some(Call::HandleInfo) => return finish_with_results(registers, handles::info(first)),
+        Some(Call::IpcDetach) => ipc::detach(first).map(Some),
         Some(Call::SpaceCreate) => handles::create_space(first).map(Some),
         Some(Call::ThreadCreate) => threads::create(first, second, arguments()[2]).map(Some),
         Some(Call::ThreadResume) => threads::resume(first).map(|()| None),

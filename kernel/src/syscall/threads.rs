@@ -3,7 +3,7 @@
 
 use super::{object, object_in, wants_handles};
 use crate::arch::thread_state;
-use crate::ipc::Port;
+use crate::ipc::{Port, Reply, hold_connection, release_connection};
 use crate::model;
 use crate::object::KernelObject;
 use crate::scheduler;
@@ -12,6 +12,7 @@ use crate::user_pointer::UserSlice;
 use crate::wait::{BlockingResult, or_return_error};
 use abi::registers::PRIORITY_MAX;
 use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState};
+use abi::handle::ConnectionSide;
 use abi::{Error, Handle, Rights};
 use alloc::sync::Arc;
 
@@ -63,6 +64,55 @@ fn check_space_named(state: &ThreadState, space: &Arc<crate::space::Space>) -> R
     }
 }
 
+/// The connections a state names (for `flags::HANDLES`), client side then server side: handles
+/// of the caller's with RECEIVE to the matching side of a reply object, or 0 for none.
+fn connections_named(state: &ThreadState) -> Result<[Option<Arc<Reply>>; 2], Error> {
+    let named = |handle: u64, convert: fn(&KernelObject) -> Result<Arc<Reply>, Error>| {
+        match handle {
+            0 => Ok(None),
+            handle => object(handle, Rights::RECEIVE, convert).map(Some),
+        }
+    };
+    Ok([
+        named(state.client_connection, KernelObject::to_reply_receiver)?,
+        named(state.server_connection, KernelObject::to_reply_sender)?,
+    ])
+}
+
+/// Makes `thread` hold the connections a state named (and no others).
+fn attach_connections(thread: &Thread, connections: [Option<Arc<Reply>>; 2]) {
+    let sides = [ConnectionSide::Client, ConnectionSide::Server];
+    for (side, connection) in sides.into_iter().zip(connections) {
+        match connection {
+            Some(reply) => hold_connection(thread, side, reply),
+            None => release_connection(thread, side),
+        }
+    }
+}
+
+/// The handles `ThreadGetState` puts in the caller's table, closed again if the call fails
+/// after all (the caller would never learn their values).
+struct Exported<'a> {
+    space: &'a Arc<crate::space::Space>,
+    handles: alloc::vec::Vec<Handle>,
+}
+
+impl Exported<'_> {
+    /// A new handle to `object` with `rights`; its value.
+    fn add(&mut self, object: KernelObject, rights: Rights) -> Result<u64, Error> {
+        let handle = self.space.insert_handle(object, rights)?;
+        self.handles.push(handle);
+        Ok(handle.raw())
+    }
+
+    /// Closes every handle made.
+    fn undo(self) {
+        for handle in self.handles {
+            let _ = self.space.close_handle(handle);
+        }
+    }
+}
+
 /// `ThreadCreate`: a stopped thread with the caller's priority.
 pub fn create(space: u64, state_address: u64, flags: u64) -> Result<u64, Error> {
     let import = wants_handles(flags)?;
@@ -74,9 +124,15 @@ pub fn create(space: u64, state_address: u64, flags: u64) -> Result<u64, Error> 
         check_space_named(&state, &target)?;
     }
     let keeper = if import { keeper_named(&state)? } else { None };
+    let connections = if import {
+        connections_named(&state)?
+    } else {
+        [None, None]
+    };
     let thread = Thread::new(target, frame, caller.priority(), false)?;
     *thread.keeper.lock() = keeper.as_ref().map(Arc::downgrade);
     apply_state(&thread, &state)?;
+    attach_connections(&thread, connections);
     caller
         .space
         .insert_handle(KernelObject::Thread(thread), Rights::all())
@@ -119,7 +175,7 @@ pub fn destroy_space(handle: u64) -> BlockingResult {
         let _ = stop(thread);
         // A faulted thread may still wait in its keeper's queue.
         crate::wait::withdraw(thread);
-        thread.set_run_state(RunState::Exited(abi::state::KILLED));
+        thread.end(abi::state::KILLED);
     };
     // A space with many objects takes long to empty: between pieces, a preemption point lets
     // a due thread run; the call is then re-issued and goes on with what is left.
@@ -148,7 +204,7 @@ pub fn thread_handle_closed(thread: &Arc<Thread>) {
     };
     if last && ended_for_good {
         crate::wait::withdraw(thread);
-        thread.set_run_state(RunState::Exited(abi::state::KILLED));
+        thread.end(abi::state::KILLED);
     }
 }
 
@@ -201,32 +257,21 @@ pub fn get_state(handle: u64, buffer: u64, flags: u64) -> Result<(), Error> {
         .as_ref()
         .and_then(alloc::sync::Weak::upgrade);
     let caller = scheduler::current();
-    let keeper = match keeper_port {
-        Some(port) if export => {
-            let rights = Rights::SEND | Rights::DUPLICATE | Rights::TRANSFER;
-            caller
-                .space
-                .insert_handle(KernelObject::Port(port), rights)?
-                .raw()
-        }
-        _ => 0,
+    let mut exported = Exported {
+        space: &caller.space,
+        handles: alloc::vec::Vec::new(),
     };
-    // The space, for identity and its memory map only: reading a thread's state must not give
-    // control of the space it runs in. None for a thread of the caller's own space: a space
-    // holding a handle to itself would keep itself alive.
-    let space = if export && !Arc::ptr_eq(&thread.space, &caller.space) {
-        let object = KernelObject::Space(thread.space.clone());
-        match caller.space.insert_handle(object, Rights::READ_STATE) {
-            Ok(handle) => handle.raw(),
-            Err(error) => {
-                if keeper != 0 {
-                    let _ = caller.space.close_handle(Handle::from_raw(keeper));
-                }
-                return Err(error);
-            }
-        }
+    let handles = if export {
+        export_handles(&mut exported, &thread, keeper_port)
     } else {
-        0
+        Ok([0; 4])
+    };
+    let [keeper, space, client_connection, server_connection] = match handles {
+        Ok(handles) => handles,
+        Err(error) => {
+            exported.undo();
+            return Err(error);
+        }
     };
     crate::fpu::flush(&thread);
     let bases = *thread.segment_bases.lock();
@@ -236,16 +281,50 @@ pub fn get_state(handle: u64, buffer: u64, flags: u64) -> Result<(), Error> {
         gs_base: bases.gs,
         keeper,
         space,
+        client_connection,
+        server_connection,
         fpu: thread.fpu_state().image(),
     };
     let written = destination.write_from(&state.to_bytes());
     if written.is_err() {
-        // The caller never learns the handles' values: they go again.
-        for handle in [keeper, space].into_iter().filter(|&handle| handle != 0) {
-            let _ = caller.space.close_handle(Handle::from_raw(handle));
-        }
+        exported.undo();
     }
     written
+}
+
+/// Puts handles to what `thread` depends on in the caller's table: its keeper (SEND), its
+/// space unless it is the caller's own, and its connections; their values, 0 for none.
+fn export_handles(
+    exported: &mut Exported<'_>,
+    thread: &Thread,
+    keeper: Option<Arc<Port>>,
+) -> Result<[u64; 4], Error> {
+    let keeper = match keeper {
+        Some(port) => {
+            let rights = Rights::SEND | Rights::DUPLICATE | Rights::TRANSFER;
+            exported.add(KernelObject::Port(port), rights)?
+        }
+        None => 0,
+    };
+    // The space, for identity and its memory map only: reading a thread's state must not give
+    // control of the space it runs in. None for a thread of the caller's own space: a space
+    // holding a handle to itself would keep itself alive.
+    let space = if Arc::ptr_eq(&thread.space, exported.space) {
+        0
+    } else {
+        exported.add(KernelObject::Space(thread.space.clone()), Rights::READ_STATE)?
+    };
+    let client = thread.client_connection.lock().clone();
+    let client = match client {
+        Some(reply) => exported.add(KernelObject::ReplyReceiver(reply), Rights::RECEIVE)?,
+        None => 0,
+    };
+    let server = thread.server_connection.lock().clone();
+    let server = match server {
+        Some(reply) => exported.add(KernelObject::ReplySender(reply), Rights::RECEIVE)?,
+        None => 0,
+    };
+    Ok([keeper, space, client, server])
 }
 
 /// `ThreadSetState`: for a stopped or faulted thread, which is stopped afterwards.
@@ -254,9 +333,9 @@ pub fn set_state(handle: u64, state_address: u64, flags: u64) -> Result<(), Erro
     let thread = thread_of(handle, Rights::WRITE_STATE)?;
     let state = read_state(state_address)?;
     thread_state::from_state(&state)?;
-    let keeper = if import {
+    let named = if import {
         check_space_named(&state, &thread.space)?;
-        Some(keeper_named(&state)?)
+        Some((keeper_named(&state)?, connections_named(&state)?))
     } else {
         None
     };
@@ -269,8 +348,9 @@ pub fn set_state(handle: u64, state_address: u64, flags: u64) -> Result<(), Erro
     // only running again, or a new fault, makes an old answer stale.) After the state, which
     // may fail (an FPU area to pay for), so that a failed call changes nothing.
     crate::wait::withdraw(&thread);
-    if let Some(keeper) = keeper {
+    if let Some((keeper, connections)) = named {
         *thread.keeper.lock() = keeper.as_ref().map(Arc::downgrade);
+        attach_connections(&thread, connections);
     }
     thread.set_run_state(RunState::Stopped);
     Ok(())

@@ -5,10 +5,13 @@
 //! for the next one). A message may also carry bytes, copied by the kernel straight from the
 //! sender's memory into the receiver's buffer, and a handle ([`call_with`], [`wait_into`],
 //! [`reply_with`], [`reply_wait_with`]). Everything a conversation is in the middle of lives in
-//! registers and handles, so either side can be stopped and moved into a new thread at any
-//! moment, even halfway through a transfer. A request too large for one buffer streams in
-//! chunks: [`connect`], [`send_more`], [`finish_call`] on the client's side, [`receive_more`]
-//! on the server's.
+//! registers and in the connection each thread holds (named `Handle::CONNECTION`), so either
+//! side can be stopped and moved into a new thread at any moment, even halfway through a
+//! transfer (`ThreadGetState` with `HANDLES` hands out the connections with the state). A
+//! request too large for one buffer streams in chunks: [`connect`], [`send_more`],
+//! [`finish_call`] on the client's side, [`receive_more`] on the server's. A server that
+//! answers a request later, after taking others, or from another thread, [`detach`]es it
+//! into a handle first.
 
 use crate::arch::syscall::{TransferRegisters, call_with_transfer};
 use abi::registers::MESSAGE_WORDS;
@@ -49,7 +52,8 @@ pub struct Incoming {
 /// What a server's wait returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request {
-    /// The handle to answer with, or `Handle::NONE` for a one-way message.
+    /// What to answer with: `Handle::CONNECTION` (the connection the waiting thread now
+    /// holds), or `Handle::NONE` for a one-way message.
     pub reply: Handle,
     /// The words sent.
     pub words: Words,
@@ -145,8 +149,9 @@ pub fn call_with(
 }
 
 /// `IpcConnect`: opens a streaming connection to `port`, sending `words` and a first chunk
-/// (with a handle, if any); returns the connection once the chunk has moved. Send more with
-/// [`send_more`], then reverse with [`finish_call`].
+/// (with a handle, if any); returns the connection (`Handle::CONNECTION`: the calling thread
+/// holds it) once the chunk has moved. Send more with [`send_more`], then reverse with
+/// [`finish_call`].
 pub fn connect(port: Handle, words: Words, outgoing: Outgoing<'_>) -> Result<Handle, Error> {
     let [a, b, c, d] = words;
     let (status, results, _) = transfer_call(
@@ -287,4 +292,13 @@ pub fn send_handle(port: Handle, words: Words, handle: Handle) -> Result<(), Err
         &mut [],
     );
     Error::check(status)
+}
+
+/// `IpcDetach`: moves the connection the calling thread holds on `side` into a handle of its
+/// space, which any of its threads may answer (or close) later. A thread holds one connection
+/// per side: its next call, or its next wait, replaces (and so closes) the one it holds.
+pub fn detach(side: abi::handle::ConnectionSide) -> Result<Handle, Error> {
+    let (status, results) =
+        crate::arch::syscall::call6(Call::IpcDetach, [side as u64, 0, 0, 0, 0, 0]);
+    Error::check(status).map(|()| Handle::from_raw(results[0]))
 }

@@ -63,6 +63,27 @@ impl Thread {
         syscall::thread_set_state(self.0, state)
     }
 
+    /// Moves the thread, stopped or faulted, into a new stopped thread of `space` (its own):
+    /// its state with what it depends on (its keeper, and the connections it holds, so that a
+    /// call or a request it is in the middle of goes on in the new thread). The old thread is
+    /// left as it was; dropping its last handle ends it. The state moved, whose handle
+    /// fields name handles already closed again, and the new thread.
+    pub fn move_to_new_thread(&self, space: Handle) -> Result<(ThreadState, Thread), Error> {
+        let state = syscall::thread_get_state_with_handles(self.0)?;
+        let created = syscall::thread_create_with_handles(space, &state);
+        let exported = [
+            state.keeper,
+            state.space,
+            state.client_connection,
+            state.server_connection,
+        ];
+        // The new thread holds what it needs; the handles made for the move go.
+        for handle in exported.into_iter().filter(|&handle| handle != 0) {
+            let _ = syscall::handle_close(Handle::from_raw(handle));
+        }
+        Ok((state, Thread::from_handle(created?)))
+    }
+
     /// `ThreadStatus`: what the thread is doing, with the exit status or fault detail.
     pub fn status(&self) -> Result<(abi::state::Condition, u64, u64), Error> {
         syscall::thread_status(self.0)

@@ -7,11 +7,15 @@ use super::handles::fail;
 use super::{keep_moving, wait_for, wait_until_ended};
 use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use runtime::abi::handle::ConnectionSide;
 use runtime::abi::state::{Condition, register};
 use runtime::abi::{Call, Error, Handle, Rights};
 use runtime::ipc::{self, Words};
 use runtime::process::own_space;
-use runtime::syscall::{handle_close, handle_duplicate, thread_create, thread_yield};
+use runtime::syscall::{
+    handle_close, handle_duplicate, thread_create, thread_get_state_with_handles,
+    thread_set_state_with_handles, thread_yield,
+};
 use runtime::thread::{Stack, Thread, spawn};
 
 /// The cases.
@@ -172,8 +176,10 @@ fn one_way_messages() -> Result<(), CaseFailure> {
 }
 
 fn drop_the_request(set: u64) {
-    if let Ok(request) = ipc::wait(Handle::from_raw(set)) {
-        let _ = handle_close(request.reply);
+    if ipc::wait(Handle::from_raw(set)).is_ok()
+        && let Ok(request) = ipc::detach(ConnectionSide::Server)
+    {
+        let _ = handle_close(request);
     }
 }
 
@@ -230,11 +236,9 @@ fn move_blocked(thread: Thread, call: Call) -> Result<Thread, CaseFailure> {
     let blocked = || matches!(thread.status(), Ok((Condition::Blocked, _, _)));
     check!(wait_for(blocked), "the thread never blocked");
     check_equal!(thread.interrupt(), Ok(()));
-    let state = thread.state().map_err(fail)?;
+    let (state, moved) = thread.move_to_new_thread(own_space()).map_err(fail)?;
     check_equal!(state.registers[register::RAX], call.number());
-    Ok(Thread::from_handle(
-        thread_create(own_space(), &state).map_err(fail)?,
-    ))
+    Ok(moved)
 }
 
 fn client_waiting_for_server_moves() -> Result<(), CaseFailure> {
@@ -353,8 +357,8 @@ fn answer_late(set: u64) {
 }
 
 /// The death of a peer is an error on both sides: the client's side of a pending reply goes
-/// (its handle is closed), so the server's answer fails with `PeerGone`, and the client's
-/// re-issued wait names a handle that is gone.
+/// (the client's state is replaced by one without its connection), so the server's answer
+/// fails with `PeerGone`, and so does the client's re-issued wait.
 fn vanished_client() -> Result<(), CaseFailure> {
     reset();
     HOLD.store(1, SeqCst);
@@ -373,10 +377,17 @@ fn vanished_client() -> Result<(), CaseFailure> {
     let blocked = || matches!(client.status(), Ok((Condition::Blocked, _, _)));
     check!(wait_for(blocked), "the client never waited for its reply");
     check_equal!(client.interrupt(), Ok(()));
-    let state = client.state().map_err(fail)?;
+    let mut state = thread_get_state_with_handles(client.handle()).map_err(fail)?;
     check_equal!(state.registers[register::RAX], Call::IpcAwaitReply.number());
+    check!(state.client_connection != 0, "the state named no connection");
+    // The handle the state brought is not what keeps the connection open: the thread is.
     check_equal!(
-        handle_close(Handle::from_raw(state.registers[register::RDI])),
+        handle_close(Handle::from_raw(state.client_connection)),
+        Ok(())
+    );
+    state.client_connection = 0;
+    check_equal!(
+        thread_set_state_with_handles(client.handle(), &state),
         Ok(())
     );
     HOLD.store(0, SeqCst);

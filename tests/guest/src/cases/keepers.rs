@@ -6,6 +6,7 @@ use super::handles::fail;
 use super::{wait_for, wait_until_ended};
 use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use runtime::abi::handle::ConnectionSide;
 use runtime::abi::exception::page_fault;
 use runtime::abi::keeper::{self, FaultMessage};
 use runtime::abi::state::{Condition, register};
@@ -522,7 +523,11 @@ fn counting_keeper(set: u64) {
         let _ = handle_close(Handle::from_raw(
             FaultMessage::from_words(request.words).thread,
         ));
-        let former = SECOND_HELD.swap(request.reply.raw(), SeqCst);
+        // Held in a handle: the next wait would close a request the thread holds.
+        let Ok(held) = ipc::detach(ConnectionSide::Server) else {
+            return;
+        };
+        let former = SECOND_HELD.swap(held.raw(), SeqCst);
         if former != 0 {
             let _ = handle_close(Handle::from_raw(former));
         }

@@ -545,10 +545,12 @@ fn call_and_record(port: u64) {
     DONE.store(1, SeqCst);
 }
 
-/// Another thread of the client's space closes the reply handle the client is waiting on:
-/// the client's call ends with `PeerGone` instead of waiting for nothing.
+/// A client waits for its reply on a handle (its state was moved onto a handle to its
+/// connection instead of the connection it held), and another thread of its space closes that
+/// handle: the client's call ends with `PeerGone` instead of waiting for nothing.
 fn reply_handle_closed_under_the_client() -> Result<(), CaseFailure> {
     use runtime::abi::state::{Condition, register};
+    use runtime::syscall::{thread_get_state_with_handles, thread_set_state_with_handles};
     reset();
     SERVER_STATUS.store(0, SeqCst);
     HOLD.store(1, SeqCst);
@@ -565,14 +567,22 @@ fn reply_handle_closed_under_the_client() -> Result<(), CaseFailure> {
         "the client never waited for its reply"
     );
     check_equal!(client.interrupt(), Ok(()));
-    let state = client.state().map_err(fail)?;
+    let mut state = thread_get_state_with_handles(client.handle()).map_err(fail)?;
     check_equal!(state.registers[register::RAX], Call::IpcAwaitReply.number());
-    check_equal!(client.resume(), Ok(()));
-    check!(wait_for(blocked), "the client never waited again");
+    check_equal!(state.registers[register::RDI], Handle::CONNECTION.raw());
+    let connection = state.client_connection;
+    check!(connection != 0, "the state named no connection");
+    // The thread lets go of its connection; the handle holds it, and the call names it.
+    state.client_connection = 0;
+    state.registers[register::RDI] = connection;
     check_equal!(
-        handle_close(Handle::from_raw(state.registers[register::RDI])),
+        thread_set_state_with_handles(client.handle(), &state),
         Ok(())
     );
+    check_equal!(client.resume(), Ok(()));
+    check!(wait_for(blocked), "the client never waited again");
+    check_equal!(SERVER_STATUS.load(SeqCst), 0);
+    check_equal!(handle_close(Handle::from_raw(connection)), Ok(()));
     check!(
         wait_for(|| DONE.load(SeqCst) == 1),
         "the client still waits for nothing"

@@ -95,14 +95,12 @@ fn transplant(
         Err(Error::InvalidState) => return Ok(None),
         Err(error) => return Err(handles::fail(error)),
     }
-    let state = thread.state().map_err(handles::fail)?;
+    let space = runtime::process::own_space();
+    let (state, moved) = thread.move_to_new_thread(space).map_err(handles::fail)?;
     inspect(Moved {
         state: &state,
         faulted,
     });
-    let space = runtime::process::own_space();
-    let created = runtime::syscall::thread_create(space, &state).map_err(handles::fail)?;
-    let moved = Thread::from_handle(created);
     crate::check_equal!(moved.resume(), Ok(()));
     Ok(Some(moved))
 }

@@ -7,6 +7,7 @@ use super::handles::fail;
 use super::{keep_moving, wait_for, wait_until_ended};
 use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use runtime::abi::handle::ConnectionSide;
 use runtime::abi::{Error, Handle};
 use runtime::ipc::{self, Outgoing};
 use runtime::syscall::handle_close;
@@ -149,7 +150,7 @@ fn chunks_of_any_size() -> Result<(), CaseFailure> {
     check!(words[2] >= 7, "only {} receives", words[2]);
     check_equal!(FAILURES.load(SeqCst), 0);
     // The connection is gone with the reply.
-    check_equal!(ipc::send_more(connection, &[1]), Err(Error::BadHandle));
+    check_equal!(ipc::send_more(connection, &[1]), Err(Error::PeerGone));
     finish(port, set, &server)
 }
 
@@ -171,8 +172,10 @@ fn plain_call_is_complete() -> Result<(), CaseFailure> {
 /// Takes one streaming request, receives its first chunk, then drops it.
 fn drop_after_first_chunk(set: u64) {
     let mut buffer = [0u8; 16];
-    if let Ok(request) = ipc::wait_into(Handle::from_raw(set), &mut buffer) {
-        let _ = handle_close(request.reply);
+    if ipc::wait_into(Handle::from_raw(set), &mut buffer).is_ok()
+        && let Ok(request) = ipc::detach(ConnectionSide::Server)
+    {
+        let _ = handle_close(request);
     }
 }
 
@@ -261,11 +264,15 @@ const WAITING: u64 = u64::MAX;
 /// Takes one request and waits for more of it (the client sends none for now).
 fn wait_for_more(set: u64) {
     let mut room = [0u8; 64];
-    let Ok(request) = ipc::wait_into(Handle::from_raw(set), &mut room) else {
+    if ipc::wait_into(Handle::from_raw(set), &mut room).is_err() {
+        return;
+    }
+    // Held in a handle, so that a sibling can close it.
+    let Ok(connection) = ipc::detach(ConnectionSide::Server) else {
         return;
     };
-    HELD.store(request.reply.raw(), SeqCst);
-    let outcome = ipc::receive_more(request.reply, &mut room);
+    HELD.store(connection.raw(), SeqCst);
+    let outcome = ipc::receive_more(connection, &mut room);
     WAIT_OUTCOME.store(outcome.err().map_or(0, Error::code), SeqCst);
 }
 
