@@ -282,7 +282,11 @@ pub fn nothing_outranks(thread: &Thread) -> bool {
 /// outranks it, and the running thread no longer runs or is outranked by it).
 pub fn hand_over_to(next: &Arc<Thread>) {
     next.inherits_quantum.store(true, Relaxed);
-    switch_in(next);
+    // Nothing may ask for a switch between here and the return to user mode: the CPU leaves
+    // the kernel as `next` on the stack it is on (see `model::prepare_to_return_from_here`).
+    debug_assert!(!switch_pending());
+    model::prepare_to_return_from_here(next);
+    load(next);
 }
 
 /// Asks the current thread's scheduling to be looked at at the end of this kernel entry.
@@ -357,6 +361,11 @@ pub fn leave_behind(thread: Arc<Thread>) {
 /// and its FPU state (`crate::fpu`), segment bases and address space are loaded.
 pub fn switch_in(next: &Arc<Thread>) {
     model::prepare_to_run(next);
+    load(next);
+}
+
+/// Loads `next`'s user state into the CPU and makes it the running thread.
+fn load(next: &Arc<Thread>) {
     next.set_run_state(RunState::Running);
     crate::fpu::switch_to(next);
     let mut scheduler = SCHEDULER.lock();

@@ -78,6 +78,9 @@ pub fn blocked_at_restart_point(_: &Thread) -> bool {
 /// Nothing to prepare: a thread's state is its registers.
 pub fn prepare_to_run(_: &Thread) {}
 
+/// Nothing to prepare: a thread's state is its registers.
+pub fn prepare_to_return_from_here(_: &Thread) {}
+
 /// Writes a peer's results into a blocked thread's registers. They were rolled back to the
 /// `syscall` instruction when it blocked; with the results written, `rip` moves past it again.
 fn write_results(thread: &Thread, status: u64, results: &[u64]) {

@@ -155,6 +155,15 @@ pub fn blocked_at_restart_point(thread: &Thread) -> bool {
     thread.execution.at_restart_point.load(Relaxed)
 }
 
+/// Makes `thread`, handed the CPU straight from this kernel entry (an IPC hand-over), ready to
+/// return to user mode from here: it is no longer blocked at its restart point, and its own
+/// kernel stack needs nothing, because the CPU leaves the kernel on the current stack and the
+/// thread's next entry starts from the top of its own. (Starting the stack over would only
+/// matter to a switch onto it, and the thread saves a fresh context before any such switch.)
+pub fn prepare_to_return_from_here(thread: &Thread) {
+    thread.execution.at_restart_point.store(false, Relaxed);
+}
+
 /// Makes `thread`, about to be switched in, ready to run from its stack: a thread blocked at
 /// its restart point starts over from the top, and returns to user mode.
 pub fn prepare_to_run(thread: &Thread) {

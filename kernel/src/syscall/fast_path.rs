@@ -81,7 +81,11 @@ pub fn call(registers: &SavedRegisters) -> bool {
     let Some(server) = set.servers.lock().pop_front() else {
         return false;
     };
-    let connected = if may_hand_over(&client, &server) {
+    // A connection either thread still holds would close when the new one replaces it, and
+    // closing one can wake threads and ask for a switch: the general path's business.
+    let holds_none = client.client_connection.lock().is_none()
+        && server.server_connection.lock().is_none();
+    let connected = if holds_none && may_hand_over(&client, &server) {
         connect(&client, &server, &port).ok()
     } else {
         None
@@ -136,7 +140,9 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
     if !nothing_queued(&set) {
         return false;
     }
-    *reply.state.lock() = ReplyState::Answered(words, None);
+    // The answer goes straight into the registers of the one answered, and both sides of the
+    // connection close: the reply object's state is never read again (a new connection
+    // resets it), so it is left as it is.
     let next = match answered {
         Answered::Client(client) => {
             reply.waiter.lock().take();
