@@ -159,6 +159,32 @@ impl Space {
         })
     }
 
+    /// Puts `object` into the table at exactly `handle` (its slot and generation), charging
+    /// the slots the table grows by (see `HandleTable::placement_cost` for what is refused).
+    pub fn place_handle(
+        &self,
+        handle: Handle,
+        object: KernelObject,
+        rights: Rights,
+    ) -> Result<(), Error> {
+        if self.is_destroyed() {
+            return Err(Error::InvalidState);
+        }
+        let mut handles = self.handles.lock();
+        let new_slots = handles.placement_cost(handle)? as u64;
+        self.charge(new_slots * SLOT_COST)?;
+        object.handle_opened();
+        handles.insert_at(handle, object, rights)
+    }
+
+    /// The first live handle at slot `index` or after: its value, its object and its rights.
+    pub fn next_handle(&self, index: u32) -> Option<(Handle, KernelObject, Rights)> {
+        let handles = self.handles.lock();
+        handles
+            .next_live(index)
+            .map(|(handle, object, rights)| (handle, object.clone(), rights))
+    }
+
     /// Makes a second handle to the object of `handle` with `rights`.
     pub fn duplicate_handle(&self, handle: Handle, rights: Rights) -> Result<Handle, Error> {
         let object = self.handles.lock().duplicable(handle, rights)?;

@@ -164,6 +164,12 @@ calls! {
     HandleInfo = 53,
     /// Moves a connection the calling thread holds into a handle of its space.
     IpcDetach = 54,
+    /// Lists a space's handles: the first live one at a slot index or after.
+    HandleList = 55,
+    /// Reads a port's state: its badge, its set and its queue.
+    PortGetState = 56,
+    /// Reads a port set's state: its ports and its waiting servers.
+    PortSetGetState = 57,
 }
 
 impl Call {

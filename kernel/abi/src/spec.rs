@@ -353,7 +353,9 @@ pub const TABLE: &[CallSpecification] = &[
     CallSpecification {
         call: Call::IpcAwaitReply,
         category: Category::MultiStage,
-        arguments: &["connection: Handle::CONNECTION (the thread's client side) or a handle (RECEIVE)"],
+        arguments: &[
+            "connection: Handle::CONNECTION (the thread's client side) or a handle (RECEIVE)",
+        ],
         results: REPLY_RESULTS,
         message: "as IpcCall: the request's bytes left in r12/r13, then the reply into r14/r15 \
                   and rbx",
@@ -627,6 +629,8 @@ pub const TABLE: &[CallSpecification] = &[
             "space (CREATE)",
             "handle to copy (TRANSFER)",
             "rights for the copy (a subset of the original's)",
+            "0 for any free slot, or the exact handle value (slot and generation) it must \
+             have: a free slot, at most 64 slots past the table's end",
         ],
         results: &["the new handle, valid in that space's table"],
         message: "",
@@ -636,10 +640,14 @@ pub const TABLE: &[CallSpecification] = &[
             Error::MissingRights,
             Error::InvalidArgument,
             Error::QuotaExceeded,
+            Error::Overlaps,
+            Error::InvalidState,
         ],
         restart: "never interrupted",
         summary: "Puts a handle to the same object into another space's table, paid from that \
-                  space's quota: how a manager gives a child its first handles.",
+                  space's quota: how a manager gives a child its first handles, and how a \
+                  restorer gives a rebuilt space its handles back at their former values \
+                  (Overlaps if that slot is in use).",
     },
     CallSpecification {
         call: Call::RegionCreate,
@@ -873,7 +881,9 @@ pub const TABLE: &[CallSpecification] = &[
     CallSpecification {
         call: Call::IpcSendMore,
         category: Category::MultiStage,
-        arguments: &["connection: Handle::CONNECTION (the thread's client side) or a handle (RECEIVE)"],
+        arguments: &[
+            "connection: Handle::CONNECTION (the thread's client side) or a handle (RECEIVE)",
+        ],
         results: &[],
         message: "sends the chunk r12/r13",
         errors: &[
@@ -894,7 +904,9 @@ pub const TABLE: &[CallSpecification] = &[
     CallSpecification {
         call: Call::IpcReceiveMore,
         category: Category::MultiStage,
-        arguments: &["connection: Handle::CONNECTION (the thread's server side) or a handle (RECEIVE)"],
+        arguments: &[
+            "connection: Handle::CONNECTION (the thread's server side) or a handle (RECEIVE)",
+        ],
         results: &[],
         message: "receives into r14/r15",
         errors: &[
@@ -1049,6 +1061,63 @@ pub const TABLE: &[CallSpecification] = &[
                   its space, which any thread of the space may then use in its place (a server \
                   that answers requests later, or from another thread). The thread holds no \
                   connection on that side afterwards. InvalidState if it held none.",
+    },
+    CallSpecification {
+        call: Call::HandleList,
+        category: Category::Trivial,
+        arguments: &[
+            "space (READ_STATE; with HANDLES also CONTROL)",
+            "slot index to start at",
+            "flags (state::flags::HANDLES: also put a copy of the handle in the caller's \
+             table, with its rights plus TRANSFER and DUPLICATE)",
+        ],
+        results: &[
+            "the first live handle at that slot or after, as the space knows it, or 0 for none",
+            "the kind of object it names (handle::ObjectKind)",
+            "its rights",
+            "the object's identity",
+            "the copy in the caller's table, or 0",
+        ],
+        message: "",
+        errors: &[
+            Error::BadHandle,
+            Error::WrongType,
+            Error::MissingRights,
+            Error::InvalidArgument,
+            Error::QuotaExceeded,
+        ],
+        restart: "never interrupted",
+        summary: "Lists a space's handle table: called again from the slot after each one \
+                  found, it gives every handle with its value, rights and object, as a \
+                  checkpointer needs; HandleGrant with a value puts each back into a rebuilt \
+                  space.",
+    },
+    CallSpecification {
+        call: Call::PortGetState,
+        category: Category::Trivial,
+        arguments: &["port (RECEIVE)"],
+        results: &[
+            "its badge",
+            "the identity of its port set (handle::HandleInfo), or 0 for none",
+            "how many requests wait in its queue",
+        ],
+        message: "",
+        errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
+        restart: "never interrupted",
+        summary: "Reads a port: with PortSetGetState, what a checkpointer needs to make it \
+                  again with PortCreate and PortSetAdd. (Its queued requests are threads, \
+                  whose registers hold their calls: moved, they queue again.)",
+    },
+    CallSpecification {
+        call: Call::PortSetGetState,
+        category: Category::Trivial,
+        arguments: &["port set (RECEIVE)"],
+        results: &["how many live ports it has", "how many servers wait on it"],
+        message: "",
+        errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
+        restart: "never interrupted",
+        summary: "Reads a port set. Its waiting servers are threads whose registers hold \
+                  their IpcWait: moved, they wait again.",
     },
 ];
 

@@ -150,17 +150,14 @@ impl ThreadState {
     /// Writes the state in its byte layout.
     pub fn to_bytes(&self) -> [u8; THREAD_STATE_SIZE] {
         let mut bytes = [0u8; THREAD_STATE_SIZE];
-        let words =
-            self.registers
-                .iter()
-                .chain([
-                    &self.fs_base,
-                    &self.gs_base,
-                    &self.keeper,
-                    &self.space,
-                    &self.client_connection,
-                    &self.server_connection,
-                ]);
+        let words = self.registers.iter().chain([
+            &self.fs_base,
+            &self.gs_base,
+            &self.keeper,
+            &self.space,
+            &self.client_connection,
+            &self.server_connection,
+        ]);
         for (index, word) in words.enumerate() {
             bytes[index * 8..index * 8 + 8].copy_from_slice(&word.to_le_bytes());
         }

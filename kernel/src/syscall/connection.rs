@@ -4,9 +4,9 @@
 //! transfer stops (a preemption point, a hole a keeper must fill, a fault) with both threads
 //! at restart points. The calls themselves are in `super::ipc`.
 
+use super::object_in;
 use crate::arch::frame::SavedRegisters;
 use crate::arch::lock::Lock;
-use super::object_in;
 use crate::ipc::{Port, Reply, ReplyState, hold_connection, release_connection};
 use crate::model::{self, Restart};
 use crate::object::KernelObject;
@@ -34,7 +34,11 @@ pub(super) fn connection_named(
     side: ConnectionSide,
 ) -> Result<Arc<Reply>, Error> {
     if raw == Handle::CONNECTION.raw() {
-        return thread.connection(side).lock().clone().ok_or(Error::PeerGone);
+        return thread
+            .connection(side)
+            .lock()
+            .clone()
+            .ok_or(Error::PeerGone);
     }
     let convert = match side {
         ConnectionSide::Client => KernelObject::to_reply_receiver,

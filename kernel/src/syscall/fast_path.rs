@@ -83,8 +83,8 @@ pub fn call(registers: &SavedRegisters) -> bool {
     };
     // A connection either thread still holds would close when the new one replaces it, and
     // closing one can wake threads and ask for a switch: the general path's business.
-    let holds_none = client.client_connection.lock().is_none()
-        && server.server_connection.lock().is_none();
+    let holds_none =
+        client.client_connection.lock().is_none() && server.server_connection.lock().is_none();
     let connected = if holds_none && may_hand_over(&client, &server) {
         connect(&client, &server, &port).ok()
     } else {

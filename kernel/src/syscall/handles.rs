@@ -1,4 +1,5 @@
-//! Handles and spaces: `HandleClose`, `HandleDuplicate`, `HandleInfo`, `SpaceCreate`.
+//! Handles and spaces: `HandleClose`, `HandleDuplicate`, `HandleInfo`, `HandleGrant`,
+//! `HandleList`, `SpaceCreate`.
 
 use crate::object::KernelObject;
 use crate::scheduler;
@@ -45,8 +46,8 @@ pub fn create_space(quota: u64) -> Result<u64, Error> {
         .map(Handle::raw)
 }
 
-/// `HandleGrant`.
-pub fn grant(space: u64, handle: u64, rights: u64) -> Result<u64, Error> {
+/// `HandleGrant`: into any free slot (`at` 0), or at exactly the handle value `at`.
+pub fn grant(space: u64, handle: u64, rights: u64, at: u64) -> Result<u64, Error> {
     let rights = rights_of(rights)?;
     let own = scheduler::current().space.clone();
     let target = super::object(space, Rights::CREATE, KernelObject::to_space)?;
@@ -54,5 +55,42 @@ pub fn grant(space: u64, handle: u64, rights: u64) -> Result<u64, Error> {
     if !held.contains(rights) {
         return Err(Error::MissingRights);
     }
-    target.insert_handle(object, rights).map(Handle::raw)
+    if at == 0 {
+        return target.insert_handle(object, rights).map(Handle::raw);
+    }
+    target.place_handle(Handle::from_raw(at), object, rights)?;
+    Ok(at)
+}
+
+/// `HandleList`: the first live handle of a space at slot `index` or after, and with
+/// `flags::HANDLES` a copy of it in the caller's table.
+pub fn list(space: u64, index: u64, flags: u64) -> Result<[u64; 5], Error> {
+    let copy = super::wants_handles(flags)?;
+    // Taking a space's capabilities is controlling it; reading what they are is not.
+    let needed = if copy {
+        Rights::READ_STATE | Rights::CONTROL
+    } else {
+        Rights::READ_STATE
+    };
+    let listed = super::object(space, needed, KernelObject::to_space)?;
+    let index = u32::try_from(index).map_err(|_| Error::InvalidArgument)?;
+    let Some((handle, object, rights)) = listed.next_handle(index) else {
+        return Ok([0; 5]);
+    };
+    let [kind, rights_bits, identity] = abi::handle::HandleInfo {
+        kind: object.kind(),
+        rights,
+        object: object.id(),
+    }
+    .to_results();
+    let copied = if copy {
+        // The copy can be granted on (into a space being rebuilt) even if the original
+        // could not: the manager that controls a space may move what it holds.
+        let copy_rights = rights | Rights::TRANSFER | Rights::DUPLICATE;
+        let own = scheduler::current().space.clone();
+        own.insert_handle(object, copy_rights)?.raw()
+    } else {
+        0
+    };
+    Ok([handle.raw(), kind, rights_bits, identity, copied])
 }

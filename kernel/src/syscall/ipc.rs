@@ -64,6 +64,28 @@ pub fn port_set_add(set: u64, port: u64) -> Result<(), Error> {
     Ok(())
 }
 
+/// `PortGetState`: the port's badge, the identity of its set (0 for none), and how many
+/// requests wait in its queue.
+pub fn port_state(port: u64) -> Result<[u64; 3], Error> {
+    let port = object(port, Rights::RECEIVE, KernelObject::to_port)?;
+    let set = port.set.lock().as_ref().map_or(0, |set| set.id);
+    let queued = port.callers.lock().len() as u64;
+    Ok([port.badge, set, queued])
+}
+
+/// `PortSetGetState`: how many live ports the set has, and how many servers wait on it.
+pub fn port_set_state(set: u64) -> Result<[u64; 2], Error> {
+    let set = object(set, Rights::RECEIVE, KernelObject::to_port_set)?;
+    let ports = set
+        .ports
+        .lock()
+        .iter()
+        .filter(|port| port.strong_count() > 0)
+        .count() as u64;
+    let servers = set.servers.lock().len() as u64;
+    Ok([ports, servers])
+}
+
 /// `IpcCall` and `IpcConnect`, stage 1: hand the request to a waiting server, or wait for
 /// one.
 pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {

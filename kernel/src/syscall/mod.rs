@@ -101,7 +101,18 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::CondWait) => {
             return finish(registers, synchronization::wait(registers, first, second)?);
         }
-        Some(Call::HandleGrant) => handles::grant(first, second, arguments()[2]).map(Some),
+        Some(Call::HandleGrant) => {
+            let all = arguments();
+            handles::grant(first, second, all[2], all[3]).map(Some)
+        }
+        Some(Call::HandleList) => {
+            let flags = arguments()[2];
+            return finish_with_results(registers, handles::list(first, second, flags));
+        }
+        Some(Call::PortGetState) => return finish_with_results(registers, ipc::port_state(first)),
+        Some(Call::PortSetGetState) => {
+            return finish_with_results(registers, ipc::port_set_state(first));
+        }
         Some(Call::RegionCreate) => {
             memory::region_create(first, second, arguments()[2], arguments()[3]).map(Some)
         }

@@ -10,9 +10,9 @@ use crate::scheduler;
 use crate::thread::{RunState, SegmentBases, Thread};
 use crate::user_pointer::UserSlice;
 use crate::wait::{BlockingResult, or_return_error};
+use abi::handle::ConnectionSide;
 use abi::registers::PRIORITY_MAX;
 use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState};
-use abi::handle::ConnectionSide;
 use abi::{Error, Handle, Rights};
 use alloc::sync::Arc;
 
@@ -67,11 +67,10 @@ fn check_space_named(state: &ThreadState, space: &Arc<crate::space::Space>) -> R
 /// The connections a state names (for `flags::HANDLES`), client side then server side: handles
 /// of the caller's with RECEIVE to the matching side of a reply object, or 0 for none.
 fn connections_named(state: &ThreadState) -> Result<[Option<Arc<Reply>>; 2], Error> {
-    let named = |handle: u64, convert: fn(&KernelObject) -> Result<Arc<Reply>, Error>| {
-        match handle {
-            0 => Ok(None),
-            handle => object(handle, Rights::RECEIVE, convert).map(Some),
-        }
+    let named = |handle: u64, convert: fn(&KernelObject) -> Result<Arc<Reply>, Error>| match handle
+    {
+        0 => Ok(None),
+        handle => object(handle, Rights::RECEIVE, convert).map(Some),
     };
     Ok([
         named(state.client_connection, KernelObject::to_reply_receiver)?,
@@ -312,7 +311,10 @@ fn export_handles(
     let space = if Arc::ptr_eq(&thread.space, exported.space) {
         0
     } else {
-        exported.add(KernelObject::Space(thread.space.clone()), Rights::READ_STATE)?
+        exported.add(
+            KernelObject::Space(thread.space.clone()),
+            Rights::READ_STATE,
+        )?
     };
     let client = thread.client_connection.lock().clone();
     let client = match client {

@@ -125,6 +125,37 @@ pub fn port_set_add(set: Handle, port: Handle) -> Result<(), Error> {
     Error::check(status)
 }
 
+/// What `PortGetState` reads of a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortState {
+    /// The word receivers see with each message.
+    pub badge: u64,
+    /// The identity (`HandleInfo`) of its set, or 0 for none.
+    pub set: u64,
+    /// How many requests wait in its queue.
+    pub queued: u64,
+}
+
+/// `PortGetState` (needs RECEIVE).
+pub fn port_state(port: Handle) -> Result<PortState, Error> {
+    let (status, results) =
+        crate::arch::syscall::call6(Call::PortGetState, [port.raw(), 0, 0, 0, 0, 0]);
+    Error::check(status)?;
+    Ok(PortState {
+        badge: results[0],
+        set: results[1],
+        queued: results[2],
+    })
+}
+
+/// `PortSetGetState` (needs RECEIVE): how many live ports the set has, and how many servers
+/// wait on it.
+pub fn port_set_state(set: Handle) -> Result<(u64, u64), Error> {
+    let (status, results) =
+        crate::arch::syscall::call6(Call::PortSetGetState, [set.raw(), 0, 0, 0, 0, 0]);
+    Error::check(status).map(|()| (results[0], results[1]))
+}
+
 /// `IpcCall`: sends `words` to `port` and returns the reply's words.
 pub fn call(port: Handle, words: Words) -> Result<Words, Error> {
     call_with(port, words, Outgoing::NOTHING, &mut []).map(|(words, _)| words)

@@ -91,13 +91,62 @@ pub fn handle_duplicate_raw(handle: Handle, rights: u64) -> Result<Handle, Error
 /// `HandleGrant`: a handle with `rights` (a subset of the original's, which needs `TRANSFER`)
 /// to the same object in `space`'s table; returns its value there.
 pub fn handle_grant(space: Handle, handle: Handle, rights: Rights) -> Result<Handle, Error> {
-    status(call3(
+    handle_grant_at(space, handle, rights, Handle::NONE)
+}
+
+/// `HandleGrant` at exactly the handle value `at` in `space`'s table (a free slot, at most 64
+/// past the table's end; `Handle::NONE` for any free slot): how a restorer gives a rebuilt
+/// space its handles back.
+pub fn handle_grant_at(
+    space: Handle,
+    handle: Handle,
+    rights: Rights,
+    at: Handle,
+) -> Result<Handle, Error> {
+    let (status, results) = crate::arch::syscall::call6(
         Call::HandleGrant,
-        space.raw(),
-        handle.raw(),
-        rights.bits() as u64,
-    ))
-    .map(Handle::from_raw)
+        [
+            space.raw(),
+            handle.raw(),
+            rights.bits() as u64,
+            at.raw(),
+            0,
+            0,
+        ],
+    );
+    Error::check(status).map(|()| Handle::from_raw(results[0]))
+}
+
+/// A handle `HandleList` found in a space's table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListedHandle {
+    /// Its value in that space.
+    pub handle: Handle,
+    /// What it names, and its rights.
+    pub info: abi::handle::HandleInfo,
+    /// A copy in the caller's table (with TRANSFER and DUPLICATE added), if one was asked for.
+    pub copy: Handle,
+}
+
+/// `HandleList`: the first live handle of `space` at slot `index` or after (`None` past the
+/// last), with a copy in the caller's table if `copy` (which needs CONTROL on the space).
+pub fn handle_list(space: Handle, index: u32, copy: bool) -> Result<Option<ListedHandle>, Error> {
+    let flags = if copy { flags::HANDLES } else { 0 };
+    let (status, results) = crate::arch::syscall::call6(
+        Call::HandleList,
+        [space.raw(), u64::from(index), flags, 0, 0, 0],
+    );
+    Error::check(status)?;
+    if results[0] == 0 {
+        return Ok(None);
+    }
+    let info = abi::handle::HandleInfo::from_results([results[1], results[2], results[3]])
+        .ok_or(Error::InvalidArgument)?;
+    Ok(Some(ListedHandle {
+        handle: Handle::from_raw(results[0]),
+        info,
+        copy: Handle::from_raw(results[4]),
+    }))
 }
 
 /// `SpaceDestroy`: ends every thread of `space` and empties it.

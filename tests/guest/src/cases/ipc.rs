@@ -13,8 +13,8 @@ use runtime::abi::{Call, Error, Handle, Rights};
 use runtime::ipc::{self, Words};
 use runtime::process::own_space;
 use runtime::syscall::{
-    handle_close, handle_duplicate, thread_create, thread_get_state_with_handles,
-    thread_set_state_with_handles, thread_yield,
+    handle_close, handle_duplicate, thread_get_state_with_handles, thread_set_state_with_handles,
+    thread_yield,
 };
 use runtime::thread::{Stack, Thread, spawn};
 
@@ -379,7 +379,10 @@ fn vanished_client() -> Result<(), CaseFailure> {
     check_equal!(client.interrupt(), Ok(()));
     let mut state = thread_get_state_with_handles(client.handle()).map_err(fail)?;
     check_equal!(state.registers[register::RAX], Call::IpcAwaitReply.number());
-    check!(state.client_connection != 0, "the state named no connection");
+    check!(
+        state.client_connection != 0,
+        "the state named no connection"
+    );
     // The handle the state brought is not what keeps the connection open: the thread is.
     check_equal!(
         handle_close(Handle::from_raw(state.client_connection)),

@@ -11,6 +11,7 @@ mod keepers;
 mod memory;
 mod memory_state;
 mod messages;
+mod object_state;
 mod pager;
 mod registers;
 mod restart;
@@ -38,6 +39,7 @@ pub const ALL: &[&[Case]] = &[
     streams::CASES,
     memory::CASES,
     memory_state::CASES,
+    object_state::CASES,
     pager::CASES,
     isolation::CASES,
     arguments::CASES,
