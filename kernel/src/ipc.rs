@@ -62,18 +62,21 @@ pub struct PortSet {
 }
 
 /// Where a request and its reply stand.
-#[derive(Clone)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplyState {
     /// The request's bytes are still moving from the client to the server.
     Request,
     /// The server has the whole request and has not answered yet.
     Pending,
-    /// The server answered with these words, and this handle if any; they wait for the
-    /// client to take them.
-    Answered([u64; MESSAGE_WORDS], Option<(KernelObject, Rights)>),
+    /// The server answered (the answer waits in [`Reply::answer`] if the client was not
+    /// there to take it).
+    Answered,
     /// The server dropped the request without answering.
     Abandoned,
 }
+
+/// An answer waiting for its client: the words, and the handle it carries if any.
+pub type Answer = ([u64; MESSAGE_WORDS], Option<(KernelObject, Rights)>);
 
 /// The rendezvous of one request and its reply: the connection between a client and the
 /// server that took its request. Whatever moves between them moves between their registers
@@ -84,6 +87,8 @@ pub struct Reply {
     pub id: u64,
     /// Where the request and reply stand.
     pub state: Lock<ReplyState>,
+    /// An answer given while the client was away, until it takes it.
+    answer: Lock<Option<Answer>>,
     /// The client blocked in `IpcAwaitReply` on this connection, if it is.
     pub waiter: Lock<Option<Arc<Thread>>>,
     /// The server blocked on this connection, if it is: in `IpcReceive` while the request's
@@ -224,6 +229,7 @@ impl Reply {
         Ok(Arc::new(Reply {
             id: crate::object::new_object_id(),
             state: Lock::new(state),
+            answer: Lock::new(None),
             waiter: Lock::new(None),
             server: Lock::new(None),
             client_gone: AtomicBool::new(false),
@@ -242,33 +248,67 @@ impl Reply {
     /// last, if nothing else can reach it any more (no handle, no waiter), else a new one,
     /// which the client then keeps for next time (its space pays for it from then on, as for
     /// any other). Reusing it keeps the heap out of the IPC path.
-    pub fn for_client(client: &Thread, state: ReplyState) -> Result<Arc<Reply>, abi::Error> {
+    pub fn for_client(
+        client: &Thread,
+        state: ReplyState,
+        streaming: bool,
+    ) -> Result<Arc<Reply>, abi::Error> {
         let mut cache = client.reply_cache.lock();
         if let Some(reply) = cache.as_ref()
             && Arc::strong_count(reply) == 1
             && Arc::weak_count(reply) == 0
         {
-            let former = core::mem::replace(&mut *reply.state.lock(), state);
-            reply.client_gone.store(false, Relaxed);
-            reply.client_holders.store(0, Relaxed);
-            reply.server_holders.store(0, Relaxed);
-            reply.streaming.store(false, Relaxed);
-            reply.open.store(false, Relaxed);
+            *reply.state.lock() = state;
+            // An answer nobody took is rare: looked at before anything is moved.
+            let unanswered = reply.answer.lock().is_some();
+            let former = if unanswered {
+                reply.answer.lock().take()
+            } else {
+                None
+            };
+            reply.reset(streaming);
             let reply = reply.clone();
             drop(cache);
             // What the former state held (an answer nobody took) goes outside the locks.
             drop(former);
             return Ok(reply);
         }
+        let reply = Reply::new(state, Some(&client.space))?;
+        reply.reset(streaming);
         if cache.is_none() {
-            let reply = Reply::new(state, Some(&client.space))?;
             *cache = Some(reply.clone());
-            return Ok(reply);
         }
-        // The kept one is still in use (its connection lives on, moved to another thread or
-        // left open): another, paid from the client's quota, serves this call.
-        drop(cache);
-        Reply::new(state, Some(&client.space))
+        // Otherwise the kept one is still in use (its connection lives on, moved to another
+        // thread or left open): this one, paid from the client's quota, serves this call.
+        Ok(reply)
+    }
+
+    /// Makes a reply object that nothing holds any more ready for a new connection.
+    fn reset(&self, streaming: bool) {
+        self.client_gone.store(false, Relaxed);
+        self.client_holders.store(0, Relaxed);
+        self.server_holders.store(0, Relaxed);
+        self.streaming.store(streaming, Relaxed);
+        self.open.store(streaming, Relaxed);
+    }
+
+    /// The server answers with `words` and `handle` while the client is away: the answer
+    /// waits for it.
+    pub fn keep_answer(&self, words: [u64; MESSAGE_WORDS], handle: Option<(KernelObject, Rights)>) {
+        *self.answer.lock() = Some((words, handle));
+        *self.state.lock() = ReplyState::Answered;
+    }
+
+    /// Takes the answer waiting for the client, if there is one; the reply is over
+    /// (`Abandoned`) afterwards either way.
+    pub fn take_answer(&self) -> Option<Answer> {
+        let former = core::mem::replace(&mut *self.state.lock(), ReplyState::Abandoned);
+        let answer = self.answer.lock().take();
+        if former == ReplyState::Answered {
+            answer
+        } else {
+            None
+        }
     }
 
     /// The count of holders of `side`.

@@ -89,9 +89,7 @@ pub(super) fn connect(client: &Thread, server: &Thread, port: &Port) -> Result<A
     } else {
         ReplyState::Pending
     };
-    let reply = Reply::for_client(client, state)?;
-    reply.streaming.store(streaming, Relaxed);
-    reply.open.store(streaming, Relaxed);
+    let reply = Reply::for_client(client, state, streaming)?;
     server.registers.update(|frame| frame.rbx = 0);
     transfer::move_handle(client, server)?;
     hold_connection(client, ConnectionSide::Client, reply.clone());
@@ -352,7 +350,8 @@ pub(super) fn move_reply(
         }
     }
     let words = server.registers.message();
-    *reply.state.lock() = ReplyState::Answered(words, None);
+    // The answer goes straight into the client's registers.
+    *reply.state.lock() = ReplyState::Answered;
     close_named_connection(client, ConnectionSide::Client);
     if server_is_running {
         close_named_connection(server, ConnectionSide::Server);
@@ -397,12 +396,9 @@ pub fn deliver_reply(reply: &Arc<Reply>) {
         return;
     };
     *client.waiting_in.lock() = None;
-    let state = core::mem::replace(&mut *reply.state.lock(), ReplyState::Abandoned);
-    let outcome = match state {
-        ReplyState::Answered(words, handle) => {
-            take_answer(&client, handle).map(|()| reply_results(words))
-        }
-        _ => Err(Error::PeerGone),
+    let outcome = match reply.take_answer() {
+        Some((words, handle)) => take_answer(&client, handle).map(|()| reply_results(words)),
+        None => Err(Error::PeerGone),
     };
     close_named_connection(&client, ConnectionSide::Client);
     match outcome {

@@ -160,7 +160,7 @@ pub fn send_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     let client = scheduler::current();
     let reply = or_return_error!(connection_named(&client, handle, ConnectionSide::Client));
     or_return_error!(transfer::check_send(&client, Check::Bounds));
-    let state = reply.state.lock().clone();
+    let state = *reply.state.lock();
     match state {
         ReplyState::Request if reply.open.load(core::sync::atomic::Ordering::Relaxed) => {}
         ReplyState::Abandoned => return Ok(Err(Error::PeerGone)),
@@ -214,7 +214,7 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
 fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> BlockingResult {
     let client = scheduler::current();
     or_return_error!(transfer::check_receive(&client, Check::Bounds));
-    let state = reply.state.lock().clone();
+    let state = *reply.state.lock();
     match state {
         ReplyState::Request => {
             or_return_error!(transfer::check_send(&client, Check::Bounds));
@@ -260,11 +260,10 @@ fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> Block
                 }
             }
         }
-        ReplyState::Answered(..) => {
+        ReplyState::Answered => {
             // The answer leaves the reply object (which the client keeps for its next call):
             // a handle it carries must not outlive its delivery there.
-            let taken = core::mem::replace(&mut *reply.state.lock(), ReplyState::Abandoned);
-            let ReplyState::Answered(words, handle) = taken else {
+            let Some((words, handle)) = reply.take_answer() else {
                 return Ok(Err(Error::InvalidState));
             };
             let outcome = take_answer(&client, handle);
@@ -292,7 +291,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
     or_return_error!(transfer::check_send(&server, Check::Ends));
     let faulted = reply.faulted.lock().take();
     if let Some((thread, sequence)) = faulted {
-        *reply.state.lock() = ReplyState::Answered(words, None);
+        *reply.state.lock() = ReplyState::Answered;
         close_connection(&server, handle, ConnectionSide::Server);
         if words[0] == keeper::RESUME
             && thread
@@ -342,7 +341,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
         None
     };
     server.registers.update(|frame| frame.rbx = 0);
-    *reply.state.lock() = ReplyState::Answered(words, handle_sent);
+    reply.keep_answer(words, handle_sent);
     close_connection(&server, handle, ConnectionSide::Server);
     Ok(Ok(()))
 }
@@ -472,7 +471,7 @@ fn open_fault(
     // The faulting thread's own reply object serves, as for its calls (it is not in one:
     // or else it is in use, and the thread's space pays for another). A space out of quota
     // still gets its faults through: the keeper's space pays for the request then.
-    let reply = Reply::for_client(thread, ReplyState::Pending)
+    let reply = Reply::for_client(thread, ReplyState::Pending, false)
         .or_else(|_| Reply::new(ReplyState::Pending, Some(&server.space)))?;
     let thread_rights = Rights::READ_STATE | Rights::WRITE_STATE | Rights::CONTROL;
     let thread_handle = if report.region_address.is_some() {
