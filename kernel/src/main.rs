@@ -31,6 +31,7 @@ compile_error!("full preemption needs the process model: a kernel context to kee
 mod arch;
 mod clock;
 mod fpu;
+mod invalidation;
 mod ipc;
 mod loader;
 mod logger;

@@ -43,6 +43,8 @@ pub struct Space {
     threads: Lock<Vec<Weak<Thread>>>,
     /// Set by `SpaceDestroy`: nothing new may be made in it.
     destroyed: AtomicBool,
+    /// The invalidation work its memory's changes left to do (`crate::invalidation`).
+    pub invalidations: crate::invalidation::Pending,
     /// The root program's RAM window (`abi::root`): pages there are the space's own, given a
     /// zeroed frame when first touched.
     ram: Option<PageRange>,
@@ -81,6 +83,7 @@ impl Space {
             payer,
             threads: Lock::new(Vec::new()),
             destroyed: AtomicBool::new(false),
+            invalidations: crate::invalidation::Pending::default(),
             ram,
         }))
     }
@@ -255,17 +258,22 @@ impl Space {
             .map_user_page(page, frame, rights, true, &mut ChargedTableFrames(self))
     }
 
-    /// Removes the derived entries of `range` from the page tables; the tables that lay wholly
-    /// inside it go too, and their quota comes back.
-    pub fn unmap(&self, range: PageRange) {
+    /// Removes the derived entries of `range` from the page tables, at most about `budget` of
+    /// them (see `AddressSpaceTables::unmap_user_range`); the tables that lay wholly inside it
+    /// go too, and their quota comes back. Where to go on from if the budget ran out.
+    pub fn unmap(&self, range: PageRange, budget: usize) -> Option<u64> {
         let mut freed = 0;
-        self.tables
-            .lock()
-            .unmap_user_range(range.start(), range.end(), &mut |frame| {
+        let stopped = self.tables.lock().unmap_user_range(
+            range.start(),
+            range.end(),
+            budget,
+            &mut |frame| {
                 memory::free_frame(frame);
                 freed += 1;
-            });
+            },
+        );
         self.release(freed * FRAME_SIZE);
+        stopped
     }
 
     /// The mapping covering `address`, if one does.
@@ -458,6 +466,10 @@ impl Space {
         // From here on nothing new comes in (no thread, handle, region or mapping), so what
         // is left only shrinks.
         self.destroyed.store(true, Relaxed);
+        // The invalidations its regions' and mappings' destruction queued go a step at a time.
+        if self.invalidations.step_once() {
+            return false;
+        }
         let thread = self.threads.lock().pop();
         if let Some(thread) = thread {
             if let Some(thread) = thread.upgrade() {
@@ -475,14 +487,18 @@ impl Space {
         }
         let region = self.regions.lock().pop_first();
         if let Some((_, region)) = region {
-            region.destroy();
+            if let Some(step) = region.begin_destroy() {
+                self.invalidations.push(step);
+            }
             return false;
         }
         let hints = self.recent_mappings.lock().clear();
         drop(hints);
         let mapping = self.mappings.lock().pop_first();
         if let Some((_, mapping)) = mapping {
-            mapping.destroy();
+            if let Some(step) = mapping.begin_destroy() {
+                self.invalidations.push(step);
+            }
             return false;
         }
         true

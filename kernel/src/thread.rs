@@ -130,6 +130,9 @@ pub struct Thread {
     pub client_connection: Lock<Option<Arc<crate::ipc::Reply>>>,
     /// The server side of the connection of the request it serves, if it holds one.
     pub server_connection: Lock<Option<Arc<crate::ipc::Reply>>>,
+    /// The space whose invalidation work its call left when preempted (see
+    /// `crate::invalidation::finish_preemptibly`): finished if it ends instead of re-issuing.
+    pub unfinished_invalidation: Lock<Option<alloc::sync::Weak<Space>>>,
     /// Whether it is the root program's first thread, whose end ends the boot.
     pub is_root: bool,
     /// The execution model's per-thread part (a kernel stack in the process model, nothing in
@@ -168,6 +171,7 @@ impl Thread {
             reply_cache: Lock::new(None),
             client_connection: Lock::new(None),
             server_connection: Lock::new(None),
+            unfinished_invalidation: Lock::new(None),
             is_root,
             execution: ExecutionContext::new(),
         });
@@ -196,10 +200,15 @@ impl Thread {
         matches!(self.run_state(), RunState::Exited(_))
     }
 
-    /// Ends it for good with `status`; the connections it held go.
+    /// Ends it for good with `status`; the connections it held go, and the invalidation work
+    /// a call of its left unfinished is done.
     pub fn end(&self, status: u64) {
         self.set_run_state(RunState::Exited(status));
         crate::ipc::release_connections(self);
+        let unfinished = self.unfinished_invalidation.lock().take();
+        if let Some(origin) = unfinished {
+            crate::invalidation::finish(&origin, None);
+        }
     }
 
     /// Where it holds its connection on `side`.

@@ -8,6 +8,7 @@
 
 use crate::arch::lock::Lock;
 use crate::arch::paging::UserRights;
+use crate::invalidation::{self, Step};
 use crate::ipc::Port;
 use crate::space::Space;
 use abi::Error;
@@ -19,7 +20,7 @@ use region::{PageRange, Window, chain_allows};
 
 /// How many links a chain may have before a fault gives up on it (a chain that loops back on
 /// itself is a hole, not a hang).
-const CHAIN_LIMIT: usize = 32;
+pub const CHAIN_LIMIT: usize = 32;
 
 /// What a region or a mapping costs its creator's quota.
 pub const OBJECT_COST: u64 =
@@ -234,36 +235,18 @@ fn walk(top: &Arc<Space>, page: u64, needed: MemoryRights) -> Result<u64, Hole> 
 
 /// Removes every entry derived from `changed`, a range of `space` whose memory went away or
 /// changed: the entries in `space` itself, then, through the regions of `space` that export
-/// part of it, those of every mapping above, recursively.
+/// part of it, those of every mapping above, recursively (`crate::invalidation`), without
+/// preemption.
 pub fn invalidate(space: &Arc<Space>, changed: PageRange) {
-    invalidate_link(space, changed, 0);
+    invalidation::finish(&Arc::downgrade(space), Some(unmap_step(space, changed)));
 }
 
-fn invalidate_link(space: &Arc<Space>, changed: PageRange, depth: usize) {
-    space.unmap(changed);
-    if depth >= CHAIN_LIMIT {
-        return;
-    }
-    for region in space.regions_overlapping(&changed) {
-        invalidate_above(&region, changed, depth);
-    }
-}
-
-/// Invalidates, in every live mapping of `region`, the part that shows `changed`.
-fn invalidate_above(region: &Region, changed: PageRange, depth: usize) {
-    let mappings: Vec<Arc<Mapping>> = region
-        .mappings
-        .lock()
-        .iter()
-        .filter_map(Weak::upgrade)
-        .collect();
-    for mapping in mappings {
-        if let (Some(affected), Some(target)) = (
-            mapping.window().affected_by(&changed),
-            mapping.space.upgrade(),
-        ) {
-            invalidate_link(&target, affected, depth + 1);
-        }
+/// The step that removes the entries of `range` in `space` and what derives from them.
+fn unmap_step(space: &Arc<Space>, range: PageRange) -> Step {
+    Step::Unmap {
+        space: Arc::downgrade(space),
+        range,
+        depth: 0,
     }
 }
 
@@ -312,14 +295,24 @@ impl Region {
     /// Grows or shrinks the region to `size` bytes from its start. Growing may not reach
     /// another region of the space; shrinking takes away (from every mapping of it, and what
     /// was derived from them) what it no longer exports.
-    pub fn resize(&self, size: u64) -> Result<(), Error> {
+    pub fn resize(self: &Arc<Region>, size: u64) -> Result<(), Error> {
         let old = self.range();
         self.check_resize(size)?;
         self.size.store(size, Relaxed);
         if let Ok(removed) = PageRange::new(self.start + size, old.size().saturating_sub(size)) {
-            invalidate_above(self, removed, 0);
+            invalidation::finish(&self.space, Some(self.above(removed)));
         }
         Ok(())
+    }
+
+    /// The step that removes what its mappings derived from `changed`.
+    fn above(self: &Arc<Region>, changed: PageRange) -> Step {
+        Step::Above {
+            region: Arc::downgrade(self),
+            changed,
+            depth: 0,
+            below: self.mappings.lock().len(),
+        }
     }
 
     /// Whether the region may export `size` bytes from its start.
@@ -344,7 +337,7 @@ impl Region {
     /// size is refused. Every entry derived through its mappings goes, to refill with the new
     /// rights from what it still exports.
     pub fn set_state(
-        &self,
+        self: &Arc<Region>,
         size: u64,
         rights: MemoryRights,
         keeper: Option<&Arc<Port>>,
@@ -354,7 +347,7 @@ impl Region {
         self.size.store(size, Relaxed);
         self.rights.store(rights.bits(), Relaxed);
         *self.keeper.lock() = keeper.map(Arc::downgrade);
-        invalidate_above(self, old, 0);
+        invalidation::finish(&self.space, Some(self.above(old)));
         Ok(())
     }
 
@@ -363,35 +356,41 @@ impl Region {
         MemoryRights::from_bits_truncate(self.rights.load(Relaxed))
     }
 
-    /// Changes the region's rights; every entry derived through its mappings goes, to refill
-    /// with the new rights.
-    pub fn protect(&self, rights: MemoryRights) {
-        self.rights.store(rights.bits(), Relaxed);
-        invalidate_above(self, self.range(), 0);
+    /// Changes the region's rights; every entry derived through its mappings must go, to
+    /// refill with the new rights: the work to queue on its space, if the rights changed.
+    pub fn protect(self: &Arc<Region>, rights: MemoryRights) -> Option<Step> {
+        let former = self.rights.swap(rights.bits(), Relaxed);
+        (former != rights.bits()).then(|| self.above(self.range()))
     }
 
     /// One of its handles was closed: the last one destroys it.
-    pub fn handle_closed(&self) {
+    pub fn handle_closed(self: &Arc<Region>) {
         if self.handles.fetch_sub(1, Relaxed) == 1 {
             self.destroy();
         }
     }
 
-    /// Destroys the region: every mapping of it goes, with every entry derived through them.
-    pub fn destroy(&self) {
-        if self.destroyed.swap(true, Relaxed) {
-            return;
+    /// Destroys the region, without preemption: every mapping of it goes, with every entry
+    /// derived through them.
+    pub fn destroy(self: &Arc<Region>) {
+        if let Some(step) = self.begin_destroy() {
+            invalidation::finish(&self.space, Some(step));
         }
-        let mappings: Vec<Arc<Mapping>> = core::mem::take(&mut *self.mappings.lock())
-            .iter()
-            .filter_map(Weak::upgrade)
-            .collect();
-        for mapping in mappings {
-            mapping.destroy();
+    }
+
+    /// Marks the region destroyed (no new mapping of it may be made, and walks end at it) and
+    /// takes it out of its space: the work that destroys its mappings, to queue on its space,
+    /// or `None` if it was destroyed already.
+    pub fn begin_destroy(self: &Arc<Region>) -> Option<Step> {
+        if self.destroyed.swap(true, Relaxed) {
+            return None;
         }
         if let Some(space) = self.space.upgrade() {
             space.remove_region(self);
         }
+        Some(Step::DestroyMappings {
+            region: Arc::downgrade(self),
+        })
     }
 }
 
@@ -452,14 +451,18 @@ impl Mapping {
     }
 
     /// Changes the rights it grants, which may exceed neither its region's nor those it was
-    /// made with; its entries go, to refill with the new rights.
-    pub fn protect(&self, rights: MemoryRights) -> Result<(), Error> {
+    /// made with; its entries must go, to refill with the new rights: the work to queue on its
+    /// space, if the rights changed.
+    pub fn protect(&self, rights: MemoryRights) -> Result<Option<Step>, Error> {
         self.check_rights(rights)?;
-        self.rights.store(rights.bits(), Relaxed);
-        if let Some(space) = self.space.upgrade() {
-            invalidate(&space, self.window().range);
+        let former = self.rights.swap(rights.bits(), Relaxed);
+        if former == rights.bits() {
+            return Ok(None);
         }
-        Ok(())
+        Ok(self
+            .space
+            .upgrade()
+            .map(|space| unmap_step(&space, self.window().range)))
     }
 
     fn check_rights(&self, rights: MemoryRights) -> Result<(), Error> {
@@ -505,19 +508,36 @@ impl Mapping {
         Ok(())
     }
 
-    /// Destroys the mapping: its entries go, with everything derived from them above.
+    /// Destroys the mapping, without preemption: its entries go, with everything derived from
+    /// them above.
     pub fn destroy(&self) {
-        if self.destroyed.swap(true, Relaxed) {
-            return;
+        if let Some(step) = self.begin_destroy() {
+            invalidation::finish(&self.space, Some(step));
         }
-        if let Some(space) = self.space.upgrade() {
-            space.remove_mapping(self);
-            invalidate(&space, self.window().range);
-        }
+    }
+
+    /// Marks the mapping destroyed and takes it out of its space and its region: the work
+    /// that removes its entries, to queue on its space, or `None` if it was destroyed
+    /// already.
+    pub fn begin_destroy(&self) -> Option<Step> {
+        let step = self.end();
         self.region
             .mappings
             .lock()
             .retain(|other| other.strong_count() > 0 && !core::ptr::eq(other.as_ptr(), self));
+        step
+    }
+
+    /// Marks the mapping destroyed and takes it out of its space (not out of its region's
+    /// list, which the caller sees to): the work that removes its entries, or `None` if it
+    /// was destroyed already.
+    pub fn end(&self) -> Option<Step> {
+        if self.destroyed.swap(true, Relaxed) {
+            return None;
+        }
+        let space = self.space.upgrade()?;
+        space.remove_mapping(self);
+        Some(unmap_step(&space, self.window().range))
     }
 }
 

@@ -64,6 +64,21 @@ impl PageRange {
         (start < end).then_some(PageRange { start, end })
     }
 
+    /// The parts before `address` and from it on, each `None` where empty (`address` is a
+    /// page boundary; outside the range, one part is the whole range).
+    pub fn split_at(&self, address: u64) -> (Option<PageRange>, Option<PageRange>) {
+        let at = address.clamp(self.start, self.end);
+        let before = (self.start < at).then_some(PageRange {
+            start: self.start,
+            end: at,
+        });
+        let after = (at < self.end).then_some(PageRange {
+            start: at,
+            end: self.end,
+        });
+        (before, after)
+    }
+
     /// The start of every page, in order.
     pub fn pages(&self) -> impl Iterator<Item = u64> {
         (self.start..self.end).step_by(PAGE_SIZE as usize)

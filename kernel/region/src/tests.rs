@@ -151,3 +151,15 @@ proptest! {
         prop_assert_eq!(chain_allows(grants.iter().copied(), rights(needed)), narrowed.contains(rights(needed)));
     }
 }
+
+#[test]
+fn a_range_splits_at_a_page_into_the_parts_before_and_after() {
+    let range = PageRange::new(0x10000, 0x4000).unwrap();
+    let (before, after) = range.split_at(0x12000);
+    assert_eq!(before, Some(PageRange::new(0x10000, 0x2000).unwrap()));
+    assert_eq!(after, Some(PageRange::new(0x12000, 0x2000).unwrap()));
+    assert_eq!(range.split_at(0x10000), (None, Some(range)));
+    assert_eq!(range.split_at(0x14000), (Some(range), None));
+    assert_eq!(range.split_at(0x1000), (None, Some(range)));
+    assert_eq!(range.split_at(u64::MAX), (Some(range), None));
+}

@@ -3,7 +3,9 @@
 //! `crate::virtual_memory`).
 
 use super::{object, object_in, wants_handles};
+use crate::invalidation;
 use crate::object::KernelObject;
+use crate::wait::{BlockingResult, or_return_error};
 use crate::scheduler;
 use crate::space::MemoryObject;
 use crate::virtual_memory::{Mapping, Region};
@@ -62,11 +64,14 @@ pub fn region_create(address: u64, size: u64, rights: u64, keeper: u64) -> Resul
     }
 }
 
-/// `RegionDestroy`.
-pub fn region_destroy(region: u64) -> Result<(), Error> {
-    let region = region_of(region)?;
-    region.destroy();
-    Ok(())
+/// `RegionDestroy`: the region goes at once; its mappings, and what derives from them, go
+/// in bounded steps with preemption points between them (`crate::invalidation`). Re-issued,
+/// it finds the region destroyed and finishes what is left.
+pub fn region_destroy(region: u64) -> BlockingResult {
+    let region = or_return_error!(region_of(region));
+    let step = region.begin_destroy();
+    invalidation::finish_preemptibly(&region.space, step)?;
+    Ok(Ok(()))
 }
 
 /// `MappingCreate`.
@@ -96,23 +101,31 @@ pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
 }
 
 /// `MappingDestroy`.
-pub fn mapping_destroy(mapping: u64) -> Result<(), Error> {
-    let mapping = mapping_of(mapping)?;
-    mapping.destroy();
-    Ok(())
+pub fn mapping_destroy(mapping: u64) -> BlockingResult {
+    let mapping = or_return_error!(mapping_of(mapping));
+    let step = mapping.begin_destroy();
+    invalidation::finish_preemptibly(&mapping.space, step)?;
+    Ok(Ok(()))
 }
 
-/// `RegionProtect`.
-pub fn region_protect(region: u64, rights: u64) -> Result<(), Error> {
-    let region = region_of(region)?;
-    region.protect(memory_rights(rights)?);
-    Ok(())
+/// `RegionProtect`: the rights change at once; the entries derived with the old ones go in
+/// bounded steps, as for `RegionDestroy` (re-issued, the rights are already the new ones, and
+/// only what is left is done).
+pub fn region_protect(region: u64, rights: u64) -> BlockingResult {
+    let region = or_return_error!(region_of(region));
+    let rights = or_return_error!(memory_rights(rights));
+    let step = region.protect(rights);
+    invalidation::finish_preemptibly(&region.space, step)?;
+    Ok(Ok(()))
 }
 
-/// `MappingProtect`.
-pub fn mapping_protect(mapping: u64, rights: u64) -> Result<(), Error> {
-    let mapping = mapping_of(mapping)?;
-    mapping.protect(memory_rights(rights)?)
+/// `MappingProtect`, in bounded steps as `RegionProtect`.
+pub fn mapping_protect(mapping: u64, rights: u64) -> BlockingResult {
+    let mapping = or_return_error!(mapping_of(mapping));
+    let rights = or_return_error!(memory_rights(rights));
+    let step = or_return_error!(mapping.protect(rights));
+    invalidation::finish_preemptibly(&mapping.space, step)?;
+    Ok(Ok(()))
 }
 
 /// `MemorySearch`: what it found, a handle to it in the caller's table, its start, size and

@@ -335,22 +335,40 @@ impl AddressSpaceTables {
 
     /// Removes the user pages of `[start, end)` (page-aligned) from the tables, leaving the
     /// frames they mapped alone (their owner frees them), and flushes them from the TLB if
-    /// these tables are loaded (Intel SDM vol. 3A section 4.10.4.1). A table that lies wholly
-    /// inside the range goes with everything under it, its frames handed to `free`: removing a
-    /// range then costs what its tables do, not what its pages do (a 2 MiB table, one entry).
-    pub fn unmap_user_range(&mut self, start: u64, end: u64, free: &mut dyn FnMut(u64)) {
+    /// these tables are loaded (Intel SDM vol. 3A section 4.10.4.1). A page table or page
+    /// directory that lies wholly inside the range goes with everything under it, its frames
+    /// handed to `free`: removing a range then costs what its tables do, not what its pages do
+    /// (a 2 MiB table, one entry).
+    ///
+    /// The work is bounded: every page entry removed costs one of `budget`, every table 512.
+    /// When the budget runs out first, the address to go on from (the rest of the range is
+    /// untouched); `None` once the whole range is done.
+    pub fn unmap_user_range(
+        &mut self,
+        start: u64,
+        end: u64,
+        budget: usize,
+        free: &mut dyn FnMut(u64),
+    ) -> Option<u64> {
         assert!(start.is_multiple_of(4096) && end.is_multiple_of(4096));
         assert!(end <= abi::registers::USER_ADDRESS_LIMIT);
-        if start == end {
-            return;
+        if start >= end {
+            return None;
         }
         let loaded = Cr3::read().0.start_address().as_u64() == self.root;
-        let detached = unmap_range(self.root, 4, 0, start, end, loaded, free);
-        if detached && loaded {
+        let mut walk = Unmapping {
+            loaded,
+            budget,
+            detached: false,
+            free,
+        };
+        let stopped = walk.range(self.root, 4, 0, start, end);
+        if walk.detached && loaded {
             // The pages under a detached table were not flushed one by one; reloading CR3
             // flushes every non-global translation and the paging-structure caches.
             x86_64::instructions::tlb::flush_all();
         }
+        stopped
     }
 
     /// Whether any user page of `[start, end)` (page-aligned) is present. Like every walk
@@ -464,51 +482,62 @@ fn next_table(entry: u64) -> Option<u64> {
     (entry & 1 != 0 && entry & (1 << 7) == 0).then_some(entry & 0x000f_ffff_ffff_f000)
 }
 
-/// Removes the present entries of `[start, end)` under `table` at `level` (first address
-/// `base`): page entries one by one (flushed if `loaded`), tables wholly inside the range at
-/// once with their subtrees (their frames to `free`). Returns whether it detached a table.
-fn unmap_range(
-    table: u64,
-    level: u32,
-    base: u64,
-    start: u64,
-    end: u64,
+/// A bounded removal of user entries (`AddressSpaceTables::unmap_user_range`).
+struct Unmapping<'a> {
+    /// Whether the tables are the CPU's current ones (removed pages must be flushed).
     loaded: bool,
-    free: &mut dyn FnMut(u64),
-) -> bool {
-    let span = 1u64 << (12 + 9 * (level - 1));
-    let first = (start.max(base) - base) / span;
-    let last = ((end - 1 - base) / span).min(511);
-    let mut detached = false;
-    for index in first..=last {
-        // The kernel half (entries 256 and up of the root) is never a user page.
-        if level == 4 && index >= 256 {
-            break;
-        }
-        let address = base + index * span;
-        let entry = read_entry(table, index as usize);
-        if entry & ENTRY_PRESENT == 0 {
-            continue;
-        }
-        if level == 1 {
-            write_entry(table, index as usize, 0);
-            if loaded {
-                x86_64::instructions::tlb::flush(VirtAddr::new(address));
+    /// The work left: one per page entry, 512 per table.
+    budget: usize,
+    /// Whether a whole table was detached (the TLB is flushed at the end).
+    detached: bool,
+    free: &'a mut dyn FnMut(u64),
+}
+
+impl Unmapping<'_> {
+    /// Removes the present entries of `[start, end)` under `table` at `level` (first address
+    /// `base`): page entries one by one, page tables and page directories wholly inside the
+    /// range at once with their subtrees. The address to go on from if the budget ran out.
+    fn range(&mut self, table: u64, level: u32, base: u64, start: u64, end: u64) -> Option<u64> {
+        let span = 1u64 << (12 + 9 * (level - 1));
+        let first = (start.max(base) - base) / span;
+        let last = ((end - 1 - base) / span).min(511);
+        for index in first..=last {
+            // The kernel half (entries 256 and up of the root) is never a user page.
+            if level == 4 && index >= 256 {
+                break;
             }
-            continue;
+            let address = base + index * span;
+            let entry = read_entry(table, index as usize);
+            if entry & ENTRY_PRESENT == 0 {
+                continue;
+            }
+            if self.budget == 0 {
+                return Some(address.max(start));
+            }
+            if level == 1 {
+                write_entry(table, index as usize, 0);
+                if self.loaded {
+                    x86_64::instructions::tlb::flush(VirtAddr::new(address));
+                }
+                self.budget -= 1;
+                continue;
+            }
+            let Some(child) = next_table(entry) else {
+                continue;
+            };
+            // A page directory pointer table (level 3) holds up to 262,144 tables: it is
+            // never detached whole, so that one step stays short.
+            if start <= address && address + span <= end && level <= 3 {
+                write_entry(table, index as usize, 0);
+                release_tree(child, level as u8 - 1, self.free);
+                self.detached = true;
+                self.budget = self.budget.saturating_sub(512);
+            } else if let Some(stopped) = self.range(child, level - 1, address, start, end) {
+                return Some(stopped);
+            }
         }
-        let Some(child) = next_table(entry) else {
-            continue;
-        };
-        if start <= address && address + span <= end {
-            write_entry(table, index as usize, 0);
-            release_tree(child, level as u8 - 1, free);
-            detached = true;
-        } else {
-            detached |= unmap_range(child, level - 1, address, start, end, loaded, free);
-        }
+        None
     }
-    detached
 }
 
 /// Frees the table at `level` (3: PDPT, 2: PD, 1: PT) and the tables below it; page tables'

@@ -26,6 +26,8 @@ const TRANSFER_BYTES: u64 = 4 << 20;
 const CHAIN_PAGES: u64 = 1024;
 /// Handles in the space the third load destroys.
 const DESTROYED_HANDLES: u64 = 4096;
+/// Mappings of the region the fourth load destroys.
+const REGION_MAPPINGS: u64 = 1024;
 
 static CLIENT_STACK: Stack<1024> = Stack::new();
 static SERVER_STACK: Stack<1024> = Stack::new();
@@ -165,6 +167,46 @@ fn space_destructions(samples: &mut [u64; SAMPLES]) -> Result<(), Error> {
     under_load("destroy_space_4096_handles", &[loader], samples)
 }
 
+/// Forever: shows one page of RAM through `REGION_MAPPINGS` one-page mappings of one region,
+/// touches every one (so the kernel enters them all) and destroys the region, which takes
+/// every mapping and entry with it.
+fn mappings_loader(_: u64) {
+    // The page after the chain load's region, which that load leaves behind.
+    let (ram, _) = runtime::process::ram();
+    let page = ram + CHAIN_PAGES * PAGE_SIZE;
+    let base = CHAIN_BASE.load(Relaxed);
+    let space = runtime::process::own_space();
+    let mut mappings = [Handle::NONE; REGION_MAPPINGS as usize];
+    loop {
+        let Ok(region) = region_create(page, PAGE_SIZE, MemoryRights::READ | MemoryRights::WRITE)
+        else {
+            return;
+        };
+        for (index, slot) in mappings.iter_mut().enumerate() {
+            let address = base + index as u64 * PAGE_SIZE;
+            let Ok(mapping) =
+                mapping_create(space, address, region, 0, PAGE_SIZE, MemoryRights::READ)
+            else {
+                return;
+            };
+            *slot = mapping;
+            runtime::arch::probe::load_through_rdi(address);
+        }
+        let _ = runtime::memory::region_destroy(region);
+        let _ = handle_close(region);
+        for mapping in mappings {
+            let _ = handle_close(mapping);
+        }
+    }
+}
+
+/// The fourth load: destroying a region that a thousand mappings show.
+fn region_destructions(samples: &mut [u64; SAMPLES]) -> Result<(), Error> {
+    CHAIN_BASE.store(0x5800_0000_0000, Relaxed);
+    let loader = spawn(&LOADER_STACK, mappings_loader, 0)?;
+    under_load("destroy_region_1024_mappings", &[loader], samples)
+}
+
 /// Every latency benchmark: idle, then under each load.
 pub fn latency_benchmarks() -> Result<(), Error> {
     let mut samples = [0u64; SAMPLES];
@@ -172,5 +214,6 @@ pub fn latency_benchmarks() -> Result<(), Error> {
     report_latency("idle", &samples);
     transfers(&mut samples)?;
     revocations(&mut samples)?;
-    space_destructions(&mut samples)
+    space_destructions(&mut samples)?;
+    region_destructions(&mut samples)
 }

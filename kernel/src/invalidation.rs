@@ -1,0 +1,237 @@
+//! Removing the page-table entries derived from memory that changed or went away, in bounded
+//! steps (DESIGN.md sections 3 and 4).
+//!
+//! Revoking memory reaches every entry derived from it: the entries of the space that changed,
+//! then those of every mapping that shows part of it, and so up the chains. How much that is
+//! depends on what users made (how many pages are present, how many mappings a region has), so
+//! the work is cut into steps, each bounded, kept in a list of the space whose change caused
+//! it. A call that changes memory queues its first step and works through the list; in a
+//! partially preemptible kernel it stops at a preemption point between two steps and is
+//! re-issued from its registers, finds its change already made (the change itself is made once,
+//! and queues work only then), and goes on with what the list still holds. Until the list is
+//! empty the call has not returned, so no caller can tell a half-done revocation from one not
+//! yet begun; a thread of the same space that changes memory meanwhile helps finish the list.
+//!
+//! Every step is idempotent (removing an entry twice removes it once), so steps may overlap:
+//! the mappings of a region are visited from the last to the first, and a mapping that goes
+//! meanwhile only moves the others down, so none is skipped (one may be visited twice).
+
+use crate::arch::lock::Lock;
+use crate::model::{self, Restart};
+use crate::scheduler;
+use crate::space::Space;
+use crate::virtual_memory::{CHAIN_LIMIT, Mapping, Region};
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use region::PageRange;
+
+/// The page entries one step removes at most (a whole table counts 512).
+const ENTRIES_PER_STEP: usize = 512;
+
+/// The mappings of a region one step visits at most.
+const MAPPINGS_PER_STEP: usize = 4;
+
+/// One bounded piece of invalidation work.
+pub enum Step {
+    /// Remove the entries of `range` in `space`, then reach the mappings that show them.
+    Unmap {
+        space: Weak<Space>,
+        range: PageRange,
+        /// How many links above the change this space is.
+        depth: usize,
+    },
+    /// Reach the mappings of `region` below index `below` that show part of `changed`.
+    Above {
+        region: Weak<Region>,
+        changed: PageRange,
+        depth: usize,
+        below: usize,
+    },
+    /// Destroy the mappings of a destroyed region.
+    DestroyMappings { region: Weak<Region> },
+}
+
+/// The invalidation work left by the changes to one space's memory.
+#[derive(Default)]
+pub struct Pending(Lock<Vec<Step>>);
+
+impl Pending {
+    /// Adds a piece of work.
+    pub fn push(&self, step: Step) {
+        self.0.lock().push(step);
+    }
+
+    /// Does one step; whether work is left.
+    fn step(&self) -> bool {
+        let step = self.0.lock().pop();
+        if let Some(step) = step {
+            // The step queues what follows from it; the list is not held meanwhile (a step
+            // reaches other spaces, and frees what it removes).
+            run(step, &mut |next| self.push(next));
+        }
+        !self.0.lock().is_empty()
+    }
+
+    /// Does one step, for a caller that has its own preemption points; whether work is left.
+    pub fn step_once(&self) -> bool {
+        self.step()
+    }
+
+    /// Does all the work, without preemption: for callers that cannot be re-issued (a
+    /// handle closed with its space, an object dropped).
+    pub fn finish(&self) {
+        while self.step() {}
+    }
+
+    /// Does all the work through preemption points: `Err(Restart)` when preempted, and the
+    /// call is re-issued, finding the rest here.
+    pub fn finish_preemptibly(&self) -> Result<(), Restart> {
+        while self.step() {
+            if model::preemption_point() {
+                model::preempt_here()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Queues `step`, if any, on the work of `origin` (the space whose memory changed) and does it
+/// all, without preemption. Work whose origin is gone (a space being dropped) is done in a
+/// list of its own.
+pub fn finish(origin: &Weak<Space>, step: Option<Step>) {
+    match origin.upgrade() {
+        Some(origin) => {
+            if let Some(step) = step {
+                origin.invalidations.push(step);
+            }
+            origin.invalidations.finish();
+        }
+        None => {
+            let alone = Pending::default();
+            if let Some(step) = step {
+                alone.push(step);
+            }
+            alone.finish();
+        }
+    }
+}
+
+/// [`finish`] through preemption points, for a system call that is re-issued when preempted.
+/// While the call is away, its thread remembers the work it left: should the thread end
+/// instead of re-issuing its call, its end finishes the work (a revocation is never left
+/// half done for good).
+pub fn finish_preemptibly(origin: &Weak<Space>, step: Option<Step>) -> Result<(), Restart> {
+    let Some(space) = origin.upgrade() else {
+        finish(origin, step);
+        return Ok(());
+    };
+    if let Some(step) = step {
+        space.invalidations.push(step);
+    }
+    let outcome = space.invalidations.finish_preemptibly();
+    let thread = scheduler::current();
+    *thread.unfinished_invalidation.lock() = outcome.is_err().then(|| origin.clone());
+    outcome
+}
+
+/// Does one step, handing what follows from it to `queue`.
+fn run(step: Step, queue: &mut dyn FnMut(Step)) {
+    match step {
+        Step::Unmap {
+            space,
+            range,
+            depth,
+        } => {
+            let Some(space) = space.upgrade() else {
+                return;
+            };
+            let done = match space.unmap(range, ENTRIES_PER_STEP) {
+                Some(stopped) => {
+                    let (done, rest) = range.split_at(stopped);
+                    if let Some(rest) = rest {
+                        queue(Step::Unmap {
+                            space: Arc::downgrade(&space),
+                            range: rest,
+                            depth,
+                        });
+                    }
+                    done
+                }
+                None => Some(range),
+            };
+            let Some(done) = done else {
+                return;
+            };
+            if depth >= CHAIN_LIMIT {
+                return;
+            }
+            for region in space.regions_overlapping(&done) {
+                let below = region.mappings.lock().len();
+                queue(Step::Above {
+                    region: Arc::downgrade(&region),
+                    changed: done,
+                    depth,
+                    below,
+                });
+            }
+        }
+        Step::Above {
+            region,
+            changed,
+            depth,
+            below,
+        } => {
+            let Some(region) = region.upgrade() else {
+                return;
+            };
+            let mappings: Vec<Arc<Mapping>> = {
+                let list = region.mappings.lock();
+                let end = below.min(list.len());
+                let start = end.saturating_sub(MAPPINGS_PER_STEP);
+                list[start..end].iter().filter_map(Weak::upgrade).collect()
+            };
+            let next = below.min(region.mappings.lock().len());
+            if next > MAPPINGS_PER_STEP {
+                queue(Step::Above {
+                    region: Arc::downgrade(&region),
+                    changed,
+                    depth,
+                    below: next - MAPPINGS_PER_STEP,
+                });
+            }
+            for mapping in mappings {
+                if let (Some(affected), Some(target)) = (
+                    mapping.window().affected_by(&changed),
+                    mapping.space.upgrade(),
+                ) {
+                    queue(Step::Unmap {
+                        space: Arc::downgrade(&target),
+                        range: affected,
+                        depth: depth + 1,
+                    });
+                }
+            }
+        }
+        Step::DestroyMappings { region } => {
+            let Some(region) = region.upgrade() else {
+                return;
+            };
+            let (batch, more) = {
+                let mut list = region.mappings.lock();
+                let start = list.len().saturating_sub(MAPPINGS_PER_STEP);
+                let batch = list.split_off(start);
+                (batch, !list.is_empty())
+            };
+            if more {
+                queue(Step::DestroyMappings {
+                    region: Arc::downgrade(&region),
+                });
+            }
+            for mapping in batch.iter().filter_map(Weak::upgrade) {
+                if let Some(step) = mapping.end() {
+                    queue(step);
+                }
+            }
+        }
+    }
+}
