@@ -263,15 +263,13 @@ impl Space {
     /// go too, and their quota comes back. Where to go on from if the budget ran out.
     pub fn unmap(&self, range: PageRange, budget: usize) -> Option<u64> {
         let mut freed = 0;
-        let stopped = self.tables.lock().unmap_user_range(
-            range.start(),
-            range.end(),
-            budget,
-            &mut |frame| {
-                memory::free_frame(frame);
-                freed += 1;
-            },
-        );
+        let stopped =
+            self.tables
+                .lock()
+                .unmap_user_range(range.start(), range.end(), budget, &mut |frame| {
+                    memory::free_frame(frame);
+                    freed += 1;
+                });
         self.release(freed * FRAME_SIZE);
         stopped
     }

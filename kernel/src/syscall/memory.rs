@@ -5,10 +5,10 @@
 use super::{object, object_in, wants_handles};
 use crate::invalidation;
 use crate::object::KernelObject;
-use crate::wait::{BlockingResult, or_return_error};
 use crate::scheduler;
 use crate::space::MemoryObject;
 use crate::virtual_memory::{Mapping, Region};
+use crate::wait::{BlockingResult, or_return_error};
 use abi::memory::{Found, MappingState, MemoryRights, RegionState};
 use abi::{Error, Rights};
 use alloc::sync::Arc;

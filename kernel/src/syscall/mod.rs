@@ -116,12 +116,20 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::RegionCreate) => {
             memory::region_create(first, second, arguments()[2], arguments()[3]).map(Some)
         }
-        Some(Call::RegionDestroy) => return finish_empty(registers, memory::region_destroy(first)?),
+        Some(Call::RegionDestroy) => {
+            return finish_empty(registers, memory::region_destroy(first)?);
+        }
         Some(Call::MappingCreate) => memory::mapping_create(arguments()).map(Some),
-        Some(Call::MappingDestroy) => return finish_empty(registers, memory::mapping_destroy(first)?),
+        Some(Call::MappingDestroy) => {
+            return finish_empty(registers, memory::mapping_destroy(first)?);
+        }
         Some(Call::SpaceDestroy) => return finish_empty(registers, threads::destroy_space(first)?),
-        Some(Call::RegionProtect) => return finish_empty(registers, memory::region_protect(first, second)?),
-        Some(Call::MappingProtect) => return finish_empty(registers, memory::mapping_protect(first, second)?),
+        Some(Call::RegionProtect) => {
+            return finish_empty(registers, memory::region_protect(first, second)?);
+        }
+        Some(Call::MappingProtect) => {
+            return finish_empty(registers, memory::mapping_protect(first, second)?);
+        }
         Some(Call::RegionResize) => memory::region_resize(first, second).map(|()| None),
         Some(Call::MappingMove) => memory::mapping_move(first, second).map(|()| None),
         Some(Call::RegionSetState) => {

@@ -15,6 +15,7 @@ mod object_state;
 mod pager;
 mod registers;
 mod restart;
+mod revocation;
 mod streams;
 mod synchronization;
 mod system_calls;
@@ -39,6 +40,7 @@ pub const ALL: &[&[Case]] = &[
     streams::CASES,
     memory::CASES,
     memory_state::CASES,
+    revocation::CASES,
     object_state::CASES,
     pager::CASES,
     isolation::CASES,

@@ -1,0 +1,160 @@
+//! Revocation in bounded steps: changing or destroying a region that many mappings show takes
+//! every entry derived through them, however often the call is preempted and re-issued on the
+//! way (the suite boots with `preemption=every-point`, so every step of it is a restart in the
+//! partially preemptible configurations), and a call left half done by a thread that ends
+//! instead of re-issuing it is finished by that end.
+
+use super::handles::fail;
+use super::memory::{
+    PAGE, READ_WRITE, SOURCE, load_faults, probe, source, store_in_thread, window,
+};
+use super::wait_for;
+use crate::{Case, CaseFailure, check, check_equal};
+use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use runtime::abi::memory::MemoryRights;
+use runtime::abi::state::register;
+use runtime::abi::{Call, Error, Handle};
+use runtime::arch::probe::{load_through_rdi, store_through_rdi};
+use runtime::memory::{
+    mapping_create, mapping_get_state, region_create, region_destroy, region_get_state,
+    region_protect,
+};
+use runtime::process::own_space;
+use runtime::syscall::{handle_close, thread_yield};
+use runtime::thread::{Stack, spawn};
+
+/// The cases.
+pub const CASES: &[Case] = &[
+    Case {
+        name: "revocation_a_region_of_many_mappings_is_narrowed_and_destroyed_whole",
+        run: many_mappings,
+    },
+    Case {
+        name: "revocation_left_by_an_ended_thread_is_finished",
+        run: left_by_an_ended_thread,
+    },
+];
+
+/// Mappings of one region: more than a step visits, many times over.
+const MAPPINGS: usize = 40;
+
+/// Where the `index`th mapping shows the region.
+fn address(index: usize) -> u64 {
+    window(6) + index as u64 * 2 * PAGE
+}
+
+/// A region over the first source page, shown by `MAPPINGS` one-page mappings in this space,
+/// each written through (so that each has a writable entry).
+fn region_of_many_mappings() -> Result<(Handle, [Handle; MAPPINGS]), CaseFailure> {
+    let region = region_create(source(), PAGE, READ_WRITE).map_err(fail)?;
+    let mut mappings = [Handle::NONE; MAPPINGS];
+    for (index, slot) in mappings.iter_mut().enumerate() {
+        *slot = mapping_create(own_space(), address(index), region, 0, PAGE, READ_WRITE)
+            .map_err(fail)?;
+        store_through_rdi(address(index), index as u64 + 1);
+        check_equal!(SOURCE.0[0].load(SeqCst), index as u64 + 1);
+    }
+    Ok((region, mappings))
+}
+
+/// Closes the handles.
+fn close_all(region: Handle, mappings: &[Handle; MAPPINGS]) -> Result<(), CaseFailure> {
+    for &mapping in mappings {
+        check_equal!(handle_close(mapping), Ok(()));
+    }
+    check_equal!(handle_close(region), Ok(()));
+    Ok(())
+}
+
+/// Narrowing the region makes a store through every one of its mappings fault; widening it
+/// again lets them all write; destroying it makes every one of them fault, and destroys every
+/// mapping.
+fn many_mappings() -> Result<(), CaseFailure> {
+    let (region, mappings) = region_of_many_mappings()?;
+    check_equal!(region_protect(region, MemoryRights::READ), Ok(()));
+    for index in 0..MAPPINGS {
+        check_equal!(
+            probe(store_in_thread, address(index))?,
+            Some((14, address(index)))
+        );
+        check_equal!(load_through_rdi(address(index)), MAPPINGS as u64);
+    }
+    check_equal!(region_protect(region, READ_WRITE), Ok(()));
+    for index in 0..MAPPINGS {
+        store_through_rdi(address(index), 100 + index as u64);
+        check_equal!(SOURCE.0[0].load(SeqCst), 100 + index as u64);
+    }
+    check_equal!(region_destroy(region), Ok(()));
+    for (index, &mapping) in mappings.iter().enumerate() {
+        check!(
+            load_faults(address(index))?,
+            "mapping {index} still shows the destroyed region"
+        );
+        check_equal!(mapping_get_state(mapping, false), Err(Error::InvalidState));
+    }
+    close_all(region, &mappings)
+}
+
+static WORKER_STACK: Stack<1024> = Stack::new();
+static STARTED: AtomicU64 = AtomicU64::new(0);
+static FINISHED: AtomicU64 = AtomicU64::new(0);
+
+fn destroy_region(region: u64) {
+    STARTED.store(1, SeqCst);
+    let outcome = region_destroy(Handle::from_raw(region));
+    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
+}
+
+/// A worker destroys the region; where the kernel preempts the call between two steps, the
+/// worker is stopped there and ended (its last handle closed) instead of going on. Either way,
+/// afterwards no mapping of the region shows it any more: the end finished the work.
+fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
+    STARTED.store(0, SeqCst);
+    FINISHED.store(0, SeqCst);
+    let (region, mappings) = region_of_many_mappings()?;
+    let worker = spawn(&WORKER_STACK, destroy_region, region.raw()).map_err(fail)?;
+    check_equal!(worker.resume(), Ok(()));
+    // The worker has this thread's priority: it runs while this one yields, until its call
+    // is preempted (or, without preemption points, done).
+    check!(
+        wait_for(|| {
+            thread_yield();
+            STARTED.load(SeqCst) == 1
+        }),
+        "the worker never started"
+    );
+    // Stopped in the middle of its call: its registers name it, and the region is destroyed
+    // already while some of its mappings may still have their entries.
+    let stopped = match worker.interrupt() {
+        Ok(()) => true,
+        Err(Error::InvalidState) => false,
+        Err(error) => return Err(fail(error)),
+    };
+    let in_call = stopped
+        && FINISHED.load(SeqCst) == 0
+        && worker
+            .state()
+            .is_ok_and(|state| state.registers[register::RAX] == Call::RegionDestroy.number())
+        && region_get_state(region, false) == Err(Error::InvalidState);
+    if in_call {
+        let last = address(MAPPINGS - 1);
+        let stale = probe(store_in_thread, last)? != Some((14, last));
+        runtime::println!("  stopped in RegionDestroy; last mapping's entry still there: {stale}");
+    }
+    // Ends the stopped worker.
+    drop(worker);
+    if region_get_state(region, false).is_ok() {
+        // It was stopped before its call began (or between the call and the kernel entry):
+        // nothing was left half done, so the region is destroyed here.
+        check_equal!(region_destroy(region), Ok(()));
+    }
+    for (index, &mapping) in mappings.iter().enumerate() {
+        check!(
+            load_faults(address(index))?,
+            "mapping {index} still shows the region after the worker's end"
+        );
+        check_equal!(mapping_get_state(mapping, false), Err(Error::InvalidState));
+    }
+    check!(FINISHED.load(SeqCst) != 2, "the worker's call failed");
+    close_all(region, &mappings)
+}
