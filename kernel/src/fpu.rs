@@ -28,17 +28,13 @@ static OWNERSHIP: Lock<Ownership> = Lock::new(Ownership {
 /// Loads the FPU state of `next`, which the CPU is about to run.
 pub fn switch_to(next: &Arc<Thread>) {
     let mut ownership = OWNERSHIP.lock();
-    if ownership
-        .owner
-        .as_ref()
-        .is_some_and(|owner| Arc::ptr_eq(owner, next))
-    {
-        return;
-    }
-    let has_area = next.fpu.lock().is_some();
-    if !has_area && ownership.owner.is_none() && ownership.trapping {
-        // The registers hold the initial state and will trap: nothing to do.
-        return;
+    let has_area = || next.fpu.lock().is_some();
+    match &ownership.owner {
+        Some(owner) if Arc::ptr_eq(owner, next) => return,
+        // The registers hold the initial state and will trap: nothing to do for a thread
+        // that never used them either (the common case: most threads never do).
+        None if ownership.trapping && !has_area() => return,
+        _ => {}
     }
     if ownership.trapping {
         fpu::set_trap_on_use(false);

@@ -13,7 +13,7 @@
 //! answers a request later, after taking others, or from another thread, [`detach`]es it
 //! into a handle first.
 
-use crate::arch::syscall::{TransferRegisters, call_with_transfer};
+use crate::arch::syscall::{TransferRegisters, call_with_transfer, call_words};
 use abi::registers::MESSAGE_WORDS;
 use abi::{Call, Error, Handle};
 
@@ -47,6 +47,15 @@ pub struct Incoming {
     pub handle: Handle,
     /// How many of this side's own outgoing bytes did not fit the peer's buffer.
     pub unsent: usize,
+}
+
+impl Incoming {
+    /// Nothing besides the words.
+    pub const NONE: Incoming = Incoming {
+        bytes: 0,
+        handle: Handle::NONE,
+        unsent: 0,
+    };
 }
 
 /// What a server's wait returns.
@@ -158,7 +167,10 @@ pub fn port_set_state(set: Handle) -> Result<(u64, u64), Error> {
 
 /// `IpcCall`: sends `words` to `port` and returns the reply's words.
 pub fn call(port: Handle, words: Words) -> Result<Words, Error> {
-    call_with(port, words, Outgoing::NOTHING, &mut []).map(|(words, _)| words)
+    let [a, b, c, d] = words;
+    let (status, results, _) = call_words(Call::IpcCall, [port.raw(), a, b, c, d, 0]);
+    Error::check(status)?;
+    Ok([results[1], results[2], results[3], results[4]])
 }
 
 /// `IpcCall` with bytes and a handle each way: the reply's bytes land in `receive`.
@@ -242,9 +254,25 @@ pub fn receive_more(reply: Handle, receive: &mut [u8]) -> Result<usize, Error> {
     Error::check(status).map(|()| incoming.bytes)
 }
 
-/// `IpcWait`: the next request on any port of `set`.
+/// `IpcWait`: the next request on any port of `set` (its words and handle; bytes sent with it
+/// find no room). A request whose client vanished is skipped, as in [`wait_into`].
 pub fn wait(set: Handle) -> Result<Request, Error> {
-    wait_into(set, &mut [])
+    loop {
+        let (status, results, handle) = call_words(Call::IpcWait, [set.raw(), 0, 0, 0, 0, 0]);
+        match words_request(status, results, handle) {
+            Err(Error::PeerGone) => continue,
+            outcome => return outcome,
+        }
+    }
+}
+
+/// The request a words-only wait returned, with the handle that came with it.
+fn words_request(status: u64, results: [u64; 6], handle: u64) -> Result<Request, Error> {
+    let incoming = Incoming {
+        handle: Handle::from_raw(handle),
+        ..Incoming::NONE
+    };
+    request(status, results, incoming)
 }
 
 /// `IpcWait` with a buffer for the request's bytes. A request whose client vanished while its
@@ -266,7 +294,9 @@ pub fn wait_into(set: Handle, receive: &mut [u8]) -> Result<Request, Error> {
 
 /// `IpcReply`: answers a request.
 pub fn reply(reply: Handle, words: Words) -> Result<(), Error> {
-    reply_with(reply, words, Outgoing::NOTHING).map(|_| ())
+    let [a, b, c, d] = words;
+    let (status, _, _) = call_words(Call::IpcReply, [reply.raw(), a, b, c, d, 0]);
+    Error::check(status)
 }
 
 /// `IpcReply` with bytes and a handle; how many bytes did not fit the client's buffer.
@@ -281,9 +311,16 @@ pub fn reply_with(reply: Handle, words: Words, outgoing: Outgoing<'_>) -> Result
     Error::check(status).map(|()| incoming.unsent)
 }
 
-/// `IpcReplyWait`: answers a request, then waits for the next one on `set`.
+/// `IpcReplyWait`: answers a request, then waits for the next one on `set` (words only, as
+/// [`wait`]).
 pub fn reply_wait(reply: Handle, words: Words, set: Handle) -> Result<Request, Error> {
-    reply_wait_with(reply, words, Outgoing::NOTHING, set, &mut [])
+    let [a, b, c, d] = words;
+    let (status, results, handle) =
+        call_words(Call::IpcReplyWait, [reply.raw(), a, b, c, d, set.raw()]);
+    match words_request(status, results, handle) {
+        Err(Error::PeerGone) => wait(set),
+        outcome => outcome,
+    }
 }
 
 /// `IpcReplyWait` with bytes and a handle in the answer and a buffer for the next request.
