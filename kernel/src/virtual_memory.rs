@@ -294,15 +294,21 @@ impl Region {
 
     /// Grows or shrinks the region to `size` bytes from its start. Growing may not reach
     /// another region of the space; shrinking takes away (from every mapping of it, and what
-    /// was derived from them) what it no longer exports.
-    pub fn resize(self: &Arc<Region>, size: u64) -> Result<(), Error> {
+    /// was derived from them) what it no longer exports: the work to queue on its space, if
+    /// it shrank.
+    pub fn resize(self: &Arc<Region>, size: u64) -> Result<Option<Step>, Error> {
         let old = self.range();
         self.check_resize(size)?;
         self.size.store(size, Relaxed);
-        if let Ok(removed) = PageRange::new(self.start + size, old.size().saturating_sub(size)) {
-            invalidation::finish(&self.space, Some(self.above(removed)));
-        }
-        Ok(())
+        Ok(self.removed_since(old))
+    }
+
+    /// The step that removes what its mappings derived from what it exported in `old` and
+    /// exports no more, if anything.
+    fn removed_since(self: &Arc<Region>, old: PageRange) -> Option<Step> {
+        let size = self.size.load(Relaxed);
+        let removed = PageRange::new(self.start + size, old.size().saturating_sub(size)).ok()?;
+        Some(self.above(removed))
     }
 
     /// The step that removes what its mappings derived from `changed`.
@@ -334,21 +340,26 @@ impl Region {
     }
 
     /// Replaces its size, rights and keeper together (`RegionSetState`), or nothing when the
-    /// size is refused. Every entry derived through its mappings goes, to refill with the new
-    /// rights from what it still exports.
+    /// size is refused. The entries derived through its mappings that the change makes wrong
+    /// must go, to refill with the new rights from what it still exports: the work to queue on
+    /// its space, if any.
     pub fn set_state(
         self: &Arc<Region>,
         size: u64,
         rights: MemoryRights,
         keeper: Option<&Arc<Port>>,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Step>, Error> {
         let old = self.range();
         self.check_resize(size)?;
         self.size.store(size, Relaxed);
-        self.rights.store(rights.bits(), Relaxed);
+        let former = self.rights.swap(rights.bits(), Relaxed);
         *self.keeper.lock() = keeper.map(Arc::downgrade);
-        invalidation::finish(&self.space, Some(self.above(old)));
-        Ok(())
+        // New rights reach every entry derived through it; a smaller size, those it no longer
+        // exports; a larger one or a new keeper, none.
+        if former != rights.bits() {
+            return Ok(Some(self.above(old)));
+        }
+        Ok(self.removed_since(old))
     }
 
     /// The widest rights a mapping of it may grant.

@@ -169,8 +169,11 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
 }
 
 /// `RegionResize`.
-pub fn region_resize(region: u64, size: u64) -> Result<(), Error> {
-    region_of(region)?.resize(size)
+pub fn region_resize(region: u64, size: u64) -> BlockingResult {
+    let region = or_return_error!(region_of(region));
+    let step = or_return_error!(region.resize(size));
+    invalidation::finish_preemptibly(&region.space, step)?;
+    Ok(Ok(()))
 }
 
 /// `MappingMove`.
@@ -212,11 +215,13 @@ pub fn region_get_state(region: u64, flags: u64) -> Result<[u64; 4], Error> {
 }
 
 /// `RegionSetState`.
-pub fn region_set_state(region: u64, size: u64, rights: u64, keeper: u64) -> Result<(), Error> {
-    let region = region_of(region)?;
-    let rights = memory_rights(rights)?;
-    let keeper = keeper_port(keeper)?;
-    region.set_state(size, rights, keeper.as_ref())
+pub fn region_set_state(region: u64, size: u64, rights: u64, keeper: u64) -> BlockingResult {
+    let region = or_return_error!(region_of(region));
+    let rights = or_return_error!(memory_rights(rights));
+    let keeper = or_return_error!(keeper_port(keeper));
+    let step = or_return_error!(region.set_state(size, rights, keeper.as_ref()));
+    invalidation::finish_preemptibly(&region.space, step)?;
+    Ok(Ok(()))
 }
 
 /// `MappingGetState`: where it is, what it shows, its rights and (for `flags::HANDLES`) a new

@@ -130,11 +130,14 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::MappingProtect) => {
             return finish_empty(registers, memory::mapping_protect(first, second)?);
         }
-        Some(Call::RegionResize) => memory::region_resize(first, second).map(|()| None),
+        Some(Call::RegionResize) => {
+            return finish_empty(registers, memory::region_resize(first, second)?);
+        }
         Some(Call::MappingMove) => memory::mapping_move(first, second).map(|()| None),
         Some(Call::RegionSetState) => {
             let [_, _, rights, keeper, _, _] = arguments();
-            memory::region_set_state(first, second, rights, keeper).map(|()| None)
+            let outcome = memory::region_set_state(first, second, rights, keeper)?;
+            return finish_empty(registers, outcome);
         }
         Some(Call::MappingSetState) => {
             memory::mapping_set_state(first, second, arguments()[2]).map(|()| None)

@@ -17,7 +17,7 @@ use runtime::abi::{Call, Error, Handle};
 use runtime::arch::probe::{load_through_rdi, store_through_rdi};
 use runtime::memory::{
     mapping_create, mapping_get_state, region_create, region_destroy, region_get_state,
-    region_protect,
+    region_protect, region_resize,
 };
 use runtime::process::own_space;
 use runtime::syscall::{handle_close, thread_yield};
@@ -28,6 +28,10 @@ pub const CASES: &[Case] = &[
     Case {
         name: "revocation_a_region_of_many_mappings_is_narrowed_and_destroyed_whole",
         run: many_mappings,
+    },
+    Case {
+        name: "revocation_a_region_shrunk_under_many_mappings_takes_their_pages",
+        run: shrunk_under_many_mappings,
     },
     Case {
         name: "revocation_left_by_an_ended_thread_is_finished",
@@ -92,6 +96,32 @@ fn many_mappings() -> Result<(), CaseFailure> {
         );
         check_equal!(mapping_get_state(mapping, false), Err(Error::InvalidState));
     }
+    close_all(region, &mappings)
+}
+
+/// Forty mappings show the second page of a two-page region; shrinking the region to one page
+/// makes a load through every one of them fault, and growing it back shows the page again.
+fn shrunk_under_many_mappings() -> Result<(), CaseFailure> {
+    let region = region_create(source(), 2 * PAGE, READ_WRITE).map_err(fail)?;
+    let mut mappings = [Handle::NONE; MAPPINGS];
+    for (index, slot) in mappings.iter_mut().enumerate() {
+        *slot = mapping_create(own_space(), address(index), region, PAGE, PAGE, READ_WRITE)
+            .map_err(fail)?;
+        store_through_rdi(address(index), 200 + index as u64);
+        check_equal!(SOURCE.0[512].load(SeqCst), 200 + index as u64);
+    }
+    check_equal!(region_resize(region, PAGE), Ok(()));
+    for index in 0..MAPPINGS {
+        check!(
+            load_faults(address(index))?,
+            "mapping {index} still shows a page its region no longer exports"
+        );
+    }
+    check_equal!(region_resize(region, 2 * PAGE), Ok(()));
+    for index in 0..MAPPINGS {
+        check_equal!(load_through_rdi(address(index)), 200 + MAPPINGS as u64 - 1);
+    }
+    check_equal!(region_destroy(region), Ok(()));
     close_all(region, &mappings)
 }
 
