@@ -5,12 +5,20 @@
 //! then those of every mapping that shows part of it, and so up the chains. How much that is
 //! depends on what users made (how many pages are present, how many mappings a region has), so
 //! the work is cut into steps, each bounded, kept in a list of the space whose change caused
-//! it. A call that changes memory queues its first step and works through the list; in a
-//! partially preemptible kernel it stops at a preemption point between two steps and is
-//! re-issued from its registers, finds its change already made (the change itself is made once,
-//! and queues work only then), and goes on with what the list still holds. Until the list is
-//! empty the call has not returned, so no caller can tell a half-done revocation from one not
-//! yet begun; a thread of the same space that changes memory meanwhile helps finish the list.
+//! it. A call that changes memory makes the change, queues its first steps and works through
+//! the list; in a partially preemptible kernel it stops at a preemption point between two steps
+//! and is re-issued from its registers, finds its change made already (the change is made
+//! once, and queues work only then), and goes on with what the list still holds. Until the list
+//! is empty the call has not returned; a thread of the same space that changes memory meanwhile
+//! helps finish the list, and a thread that ends instead of re-issuing its call finishes what
+//! it left (see `Thread::end`).
+//!
+//! A destroyed region or mapping stays where walks find it (its space's regions, its region's
+//! mappings) until the last step derived from it is done: a revocation further down that runs
+//! meanwhile, from another list, still reaches every entry derived through it, whatever became
+//! of the list that destroys it. The steps are ordered so: a list is a stack, and the step that
+//! forgets an object is queued before the steps that remove its entries, so it runs after them
+//! and after everything they queue.
 //!
 //! Every step is idempotent (removing an entry twice removes it once), so steps may overlap:
 //! the mappings of a region are visited from the last to the first, and a mapping that goes
@@ -47,8 +55,13 @@ pub enum Step {
         depth: usize,
         below: usize,
     },
-    /// Destroy the mappings of a destroyed region.
-    DestroyMappings { region: Weak<Region> },
+    /// Destroy the mappings of a destroyed region below index `below`.
+    DestroyMappings { region: Weak<Region>, below: usize },
+    /// Take a destroyed mapping out of its region's list: everything derived through it is
+    /// gone.
+    Forget { mapping: Weak<Mapping> },
+    /// Take a destroyed region out of its space: its mappings are gone.
+    RemoveRegion { region: Weak<Region> },
 }
 
 /// The invalidation work left by the changes to one space's memory.
@@ -95,20 +108,27 @@ impl Pending {
     }
 }
 
-/// Queues `step`, if any, on the work of `origin` (the space whose memory changed) and does it
-/// all, without preemption. Work whose origin is gone (a space being dropped) is done in a
-/// list of its own.
-pub fn finish(origin: &Weak<Space>, step: Option<Step>) {
+impl Pending {
+    /// Takes all the work out (a space that goes hands it on).
+    pub fn take_all(&self) -> Pending {
+        Pending(Lock::new(core::mem::take(&mut *self.0.lock())))
+    }
+}
+
+/// Queues `steps` (the last runs first) on the work of `origin` (the space whose memory
+/// changed) and does it all, without preemption. Work whose origin is gone (a space being
+/// dropped) is done in a list of its own.
+pub fn finish(origin: &Weak<Space>, steps: Vec<Step>) {
     match origin.upgrade() {
         Some(origin) => {
-            if let Some(step) = step {
+            for step in steps {
                 origin.invalidations.push(step);
             }
             origin.invalidations.finish();
         }
         None => {
             let alone = Pending::default();
-            if let Some(step) = step {
+            for step in steps {
                 alone.push(step);
             }
             alone.finish();
@@ -118,20 +138,38 @@ pub fn finish(origin: &Weak<Space>, step: Option<Step>) {
 
 /// [`finish`] through preemption points, for a system call that is re-issued when preempted.
 /// While the call is away, its thread remembers the work it left: should the thread end
-/// instead of re-issuing its call, its end finishes the work (a revocation is never left
-/// half done for good).
-pub fn finish_preemptibly(origin: &Weak<Space>, step: Option<Step>) -> Result<(), Restart> {
+/// instead of re-issuing its call, its end finishes the work (a revocation is never left half
+/// done for good), and its next memory call finishes it first ([`finish_left_work`]).
+pub fn finish_preemptibly(origin: &Weak<Space>, steps: Vec<Step>) -> Result<(), Restart> {
     let Some(space) = origin.upgrade() else {
-        finish(origin, step);
+        finish(origin, steps);
         return Ok(());
     };
-    if let Some(step) = step {
+    for step in steps {
         space.invalidations.push(step);
     }
     let outcome = space.invalidations.finish_preemptibly();
-    let thread = scheduler::current();
-    *thread.unfinished_invalidation.lock() = outcome.is_err().then(|| origin.clone());
+    if outcome.is_err() {
+        remember_left_work(origin);
+    }
     outcome
+}
+
+/// Records, for the running thread preempted in an operation on `origin` (which a re-issue
+/// would go on with), the work it leaves.
+pub fn remember_left_work(origin: &Weak<Space>) {
+    *scheduler::current().unfinished_invalidation.lock() = Some(origin.clone());
+}
+
+/// Finishes, through preemption points, the work the running thread's last preempted call
+/// left, if any: first thing in every call that changes memory, so that a re-issued call
+/// that now fails (its handle was closed meanwhile, say) still leaves nothing half done.
+pub fn finish_left_work() -> Result<(), Restart> {
+    let left = scheduler::current().unfinished_invalidation.lock().take();
+    match left {
+        Some(origin) => finish_preemptibly(&origin, Vec::new()),
+        None => Ok(()),
+    }
 }
 
 /// Does one step, handing what follows from it to `queue`.
@@ -212,26 +250,43 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
                 }
             }
         }
-        Step::DestroyMappings { region } => {
+        Step::DestroyMappings { region, below } => {
             let Some(region) = region.upgrade() else {
                 return;
             };
-            let (batch, more) = {
-                let mut list = region.mappings.lock();
-                let start = list.len().saturating_sub(MAPPINGS_PER_STEP);
-                let batch = list.split_off(start);
-                (batch, !list.is_empty())
+            let mappings: Vec<Arc<Mapping>> = {
+                let list = region.mappings.lock();
+                let end = below.min(list.len());
+                let start = end.saturating_sub(MAPPINGS_PER_STEP);
+                list[start..end].iter().filter_map(Weak::upgrade).collect()
             };
-            if more {
+            let next = below.min(region.mappings.lock().len());
+            if next > MAPPINGS_PER_STEP {
                 queue(Step::DestroyMappings {
                     region: Arc::downgrade(&region),
+                    below: next - MAPPINGS_PER_STEP,
                 });
             }
-            for mapping in batch.iter().filter_map(Weak::upgrade) {
-                if let Some(step) = mapping.end() {
+            for mapping in mappings {
+                for step in mapping.end() {
                     queue(step);
                 }
             }
+        }
+        Step::Forget { mapping } => {
+            if let Some(mapping) = mapping.upgrade() {
+                mapping.forget();
+            }
+        }
+        Step::RemoveRegion { region } => {
+            let Some(region) = region.upgrade() else {
+                return;
+            };
+            if let Some(space) = region.space.upgrade() {
+                space.remove_region(&region);
+            }
+            let listed = core::mem::take(&mut *region.mappings.lock());
+            drop(listed);
         }
     }
 }

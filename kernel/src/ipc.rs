@@ -335,10 +335,16 @@ impl Reply {
         }
     }
 
-    /// The holders of `side` let go without its closing actions, for a caller that has done
-    /// what they would do (the IPC fast path, which answers and closes both sides at once).
+    /// The one holder of `side` lets go without its closing actions, for a caller that has
+    /// done what they would do (the IPC fast path, which answers and closes both sides at
+    /// once, and only when [`held_once`](Self::held_once)).
     pub fn forget(&self, side: ConnectionSide) {
-        self.holders(side).store(0, Relaxed);
+        self.holders(side).fetch_sub(1, Relaxed);
+    }
+
+    /// Whether `side` has exactly one holder (its thread: no handle to it was made).
+    pub fn held_once(&self, side: ConnectionSide) -> bool {
+        self.holders(side).load(Relaxed) == 1
     }
 
     /// The client's side of this reply object closed (once the reply was delivered, or by the
@@ -356,6 +362,10 @@ impl Reply {
         if let Some(waiter) = waiter {
             crate::wait::fail_waiters([waiter]);
         }
+        // An answer nobody will take goes now: the handle it carries could name the client's
+        // own thread, which holds this reply object (a cycle that would keep both).
+        let unanswered = self.answer.lock().take();
+        drop(unanswered);
     }
 
     /// The server's side closed: if it had not answered, the client learns `PeerGone`; a

@@ -87,6 +87,12 @@ struct Scheduler {
     /// The thread the CPU last switched away from (or left for good), kept until the next
     /// switch so that nothing frees it, and its kernel stack, while the CPU may still be on it.
     left_behind: Option<Arc<Thread>>,
+    /// A thread let go by a hand-over, released at the next kernel entry: releasing the last
+    /// reference to a thread can wake others (its connections close), and nothing may ask for
+    /// a switch between a hand-over and the return to user mode (see [`hand_over_to`]).
+    released_later: Option<Arc<Thread>>,
+    /// More of them, should a second hand-over come before an entry released the first.
+    released_later_too: Vec<Arc<Thread>>,
     /// When the running thread's quantum began.
     quantum_started: u64,
 }
@@ -107,8 +113,24 @@ static SCHEDULER: Lock<Scheduler> = Lock::new(Scheduler {
     ready: ReadyQueues::new(),
     sleeping: Vec::new(),
     left_behind: None,
+    released_later: None,
+    released_later_too: Vec::new(),
     quantum_started: 0,
 });
+
+/// Releases the thread the last hand-over let go, at the start of a kernel entry from user
+/// mode, where whatever its release does is handled like anything else the entry does.
+#[inline(always)]
+pub fn release_handed_over() {
+    let mut scheduler = SCHEDULER.lock();
+    if scheduler.released_later.is_none() {
+        return;
+    }
+    let released = scheduler.released_later.take();
+    let more = core::mem::take(&mut scheduler.released_later_too);
+    drop(scheduler);
+    drop((released, more));
+}
 
 /// Starts scheduling with the first thread; never returns.
 pub fn start(first: Arc<Thread>) -> ! {
@@ -286,7 +308,16 @@ pub fn hand_over_to(next: &Arc<Thread>) {
     // the kernel as `next` on the stack it is on (see `model::prepare_to_return_from_here`).
     debug_assert!(!switch_pending());
     model::prepare_to_return_from_here(next);
-    load(next);
+    if let Some(released) = load(next) {
+        let mut scheduler = SCHEDULER.lock();
+        // Entries empty the slot before any hand-over, so it is free; were it not, the thread
+        // waits in the overflow list rather than being released here.
+        if scheduler.released_later.is_none() {
+            scheduler.released_later = Some(released);
+        } else {
+            scheduler.released_later_too.push(released);
+        }
+    }
 }
 
 /// Asks the current thread's scheduling to be looked at at the end of this kernel entry.
@@ -361,11 +392,12 @@ pub fn leave_behind(thread: Arc<Thread>) {
 /// and its FPU state (`crate::fpu`), segment bases and address space are loaded.
 pub fn switch_in(next: &Arc<Thread>) {
     model::prepare_to_run(next);
-    load(next);
+    drop(load(next));
 }
 
-/// Loads `next`'s user state into the CPU and makes it the running thread.
-fn load(next: &Arc<Thread>) {
+/// Loads `next`'s user state into the CPU and makes it the running thread; the thread kept
+/// from the switch before, which the caller releases.
+fn load(next: &Arc<Thread>) -> Option<Arc<Thread>> {
     next.set_run_state(RunState::Running);
     crate::fpu::switch_to(next);
     let mut scheduler = SCHEDULER.lock();
@@ -394,11 +426,9 @@ fn load(next: &Arc<Thread>) {
     cpu::set_entry_points(next.registers.top(), model::kernel_stack_top(next));
     // The thread the CPU leaves is kept until the next switch, so that neither it (whose kernel
     // stack the CPU may still be on) nor its space (whose tables were loaded until just now)
-    // goes too early; whatever was kept before goes now, outside the lock.
-    if let Some(previous) = previous {
-        let released = SCHEDULER.lock().left_behind.replace(previous);
-        drop(released);
-    }
+    // goes too early; whatever was kept before goes to the caller, outside the lock.
+    let previous = previous?;
+    SCHEDULER.lock().left_behind.replace(previous)
 }
 
 /// Called by the idle loop: stops the machine when no thread is left that could ever run.

@@ -477,29 +477,45 @@ impl Space {
         }
         let step = self.handles.lock().take_last();
         if let Some(object) = step {
-            // (Outside the table's lock: closing may reach other objects.)
-            if let Some(object) = object {
-                object.handle_closed();
+            // (Outside the table's lock: closing may reach other objects.) A region whose last
+            // handle this was is destroyed in steps, as the rest.
+            match object {
+                Some(KernelObject::Region(region)) => self.queue(region.handle_released()),
+                Some(object) => object.handle_closed(),
+                None => {}
             }
             return false;
         }
-        let region = self.regions.lock().pop_first();
-        if let Some((_, region)) = region {
-            if let Some(step) = region.begin_destroy() {
-                self.invalidations.push(step);
+        // A region stays in the map until the steps that destroy it are done (they take it
+        // out); one found destroyed here has none left, and goes at once.
+        let region = self
+            .regions
+            .lock()
+            .first_key_value()
+            .map(|(_, region)| region.clone());
+        if let Some(region) = region {
+            let steps = region.begin_destroy();
+            if steps.is_empty() {
+                self.remove_region(&region);
             }
+            self.queue(steps);
             return false;
         }
         let hints = self.recent_mappings.lock().clear();
         drop(hints);
         let mapping = self.mappings.lock().pop_first();
         if let Some((_, mapping)) = mapping {
-            if let Some(step) = mapping.begin_destroy() {
-                self.invalidations.push(step);
-            }
+            self.queue(mapping.end());
             return false;
         }
         true
+    }
+
+    /// Adds invalidation work to its list (the last step runs first).
+    fn queue(&self, steps: Vec<crate::invalidation::Step>) {
+        for step in steps {
+            self.invalidations.push(step);
+        }
     }
 
     /// Makes this space the CPU's current one.
@@ -564,7 +580,9 @@ impl TableFrameSource for ChargedTableFrames<'_> {
 
 impl Drop for Space {
     fn drop(&mut self) {
-        // What other spaces derived from this one's memory goes before the memory does.
+        // What other spaces derived from this one's memory goes before the memory does: first
+        // what a preempted call left half done, then everything its regions exported.
+        self.invalidations.take_all().finish();
         let regions = core::mem::take(self.regions.get_mut());
         for region in regions.values() {
             region.destroy();

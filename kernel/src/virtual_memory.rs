@@ -14,6 +14,7 @@ use crate::space::Space;
 use abi::Error;
 use abi::memory::MemoryRights;
 use alloc::sync::{Arc, Weak};
+use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use region::{PageRange, Window, chain_allows};
@@ -238,7 +239,7 @@ fn walk(top: &Arc<Space>, page: u64, needed: MemoryRights) -> Result<u64, Hole> 
 /// part of it, those of every mapping above, recursively (`crate::invalidation`), without
 /// preemption.
 pub fn invalidate(space: &Arc<Space>, changed: PageRange) {
-    invalidation::finish(&Arc::downgrade(space), Some(unmap_step(space, changed)));
+    invalidation::finish(&Arc::downgrade(space), vec![unmap_step(space, changed)]);
 }
 
 /// The step that removes the entries of `range` in `space` and what derives from them.
@@ -296,7 +297,7 @@ impl Region {
     /// another region of the space; shrinking takes away (from every mapping of it, and what
     /// was derived from them) what it no longer exports: the work to queue on its space, if
     /// it shrank.
-    pub fn resize(self: &Arc<Region>, size: u64) -> Result<Option<Step>, Error> {
+    pub fn resize(self: &Arc<Region>, size: u64) -> Result<Vec<Step>, Error> {
         let old = self.range();
         self.check_resize(size)?;
         self.size.store(size, Relaxed);
@@ -305,10 +306,12 @@ impl Region {
 
     /// The step that removes what its mappings derived from what it exported in `old` and
     /// exports no more, if anything.
-    fn removed_since(self: &Arc<Region>, old: PageRange) -> Option<Step> {
+    fn removed_since(self: &Arc<Region>, old: PageRange) -> Vec<Step> {
         let size = self.size.load(Relaxed);
-        let removed = PageRange::new(self.start + size, old.size().saturating_sub(size)).ok()?;
-        Some(self.above(removed))
+        PageRange::new(self.start + size, old.size().saturating_sub(size))
+            .map(|removed| self.above(removed))
+            .into_iter()
+            .collect()
     }
 
     /// The step that removes what its mappings derived from `changed`.
@@ -348,7 +351,7 @@ impl Region {
         size: u64,
         rights: MemoryRights,
         keeper: Option<&Arc<Port>>,
-    ) -> Result<Option<Step>, Error> {
+    ) -> Result<Vec<Step>, Error> {
         let old = self.range();
         self.check_resize(size)?;
         self.size.store(size, Relaxed);
@@ -357,7 +360,7 @@ impl Region {
         // New rights reach every entry derived through it; a smaller size, those it no longer
         // exports; a larger one or a new keeper, none.
         if former != rights.bits() {
-            return Ok(Some(self.above(old)));
+            return Ok(vec![self.above(old)]);
         }
         Ok(self.removed_since(old))
     }
@@ -369,39 +372,51 @@ impl Region {
 
     /// Changes the region's rights; every entry derived through its mappings must go, to
     /// refill with the new rights: the work to queue on its space, if the rights changed.
-    pub fn protect(self: &Arc<Region>, rights: MemoryRights) -> Option<Step> {
+    pub fn protect(self: &Arc<Region>, rights: MemoryRights) -> Vec<Step> {
         let former = self.rights.swap(rights.bits(), Relaxed);
-        (former != rights.bits()).then(|| self.above(self.range()))
+        if former == rights.bits() {
+            return Vec::new();
+        }
+        vec![self.above(self.range())]
     }
 
-    /// One of its handles was closed: the last one destroys it.
+    /// One of its handles was closed: the last one destroys it, without preemption.
     pub fn handle_closed(self: &Arc<Region>) {
+        invalidation::finish(&self.space, self.handle_released());
+    }
+
+    /// One of its handles was closed: the work that destroys it, if that was the last one.
+    pub fn handle_released(self: &Arc<Region>) -> Vec<Step> {
         if self.handles.fetch_sub(1, Relaxed) == 1 {
-            self.destroy();
+            self.begin_destroy()
+        } else {
+            Vec::new()
         }
     }
 
     /// Destroys the region, without preemption: every mapping of it goes, with every entry
-    /// derived through them.
+    /// derived through them (and the work a preempted destruction of it left, if it was being
+    /// destroyed already, is finished).
     pub fn destroy(self: &Arc<Region>) {
-        if let Some(step) = self.begin_destroy() {
-            invalidation::finish(&self.space, Some(step));
-        }
+        invalidation::finish(&self.space, self.begin_destroy());
     }
 
-    /// Marks the region destroyed (no new mapping of it may be made, and walks end at it) and
-    /// takes it out of its space: the work that destroys its mappings, to queue on its space,
-    /// or `None` if it was destroyed already.
-    pub fn begin_destroy(self: &Arc<Region>) -> Option<Step> {
+    /// Marks the region destroyed (no new mapping of it may be made, and fault walks end at
+    /// it): the work that destroys its mappings and then takes it out of its space, to queue
+    /// on its space; none if it was destroyed already.
+    pub fn begin_destroy(self: &Arc<Region>) -> Vec<Step> {
         if self.destroyed.swap(true, Relaxed) {
-            return None;
+            return Vec::new();
         }
-        if let Some(space) = self.space.upgrade() {
-            space.remove_region(self);
-        }
-        Some(Step::DestroyMappings {
-            region: Arc::downgrade(self),
-        })
+        vec![
+            Step::RemoveRegion {
+                region: Arc::downgrade(self),
+            },
+            Step::DestroyMappings {
+                region: Arc::downgrade(self),
+                below: self.mappings.lock().len(),
+            },
+        ]
     }
 }
 
@@ -464,16 +479,18 @@ impl Mapping {
     /// Changes the rights it grants, which may exceed neither its region's nor those it was
     /// made with; its entries must go, to refill with the new rights: the work to queue on its
     /// space, if the rights changed.
-    pub fn protect(&self, rights: MemoryRights) -> Result<Option<Step>, Error> {
+    pub fn protect(&self, rights: MemoryRights) -> Result<Vec<Step>, Error> {
         self.check_rights(rights)?;
-        let former = self.rights.swap(rights.bits(), Relaxed);
-        if former == rights.bits() {
-            return Ok(None);
+        // Rights it has already need nothing (a re-issued call finds its change made).
+        if self.rights.swap(rights.bits(), Relaxed) == rights.bits() {
+            return Ok(Vec::new());
         }
         Ok(self
             .space
             .upgrade()
-            .map(|space| unmap_step(&space, self.window().range)))
+            .map(|space| unmap_step(&space, self.window().range))
+            .into_iter()
+            .collect())
     }
 
     fn check_rights(&self, rights: MemoryRights) -> Result<(), Error> {
@@ -520,35 +537,36 @@ impl Mapping {
     }
 
     /// Destroys the mapping, without preemption: its entries go, with everything derived from
-    /// them above.
-    pub fn destroy(&self) {
-        if let Some(step) = self.begin_destroy() {
-            invalidation::finish(&self.space, Some(step));
-        }
+    /// them above (and the work a preempted destruction of it left is finished).
+    pub fn destroy(self: &Arc<Mapping>) {
+        invalidation::finish(&self.space, self.end());
     }
 
-    /// Marks the mapping destroyed and takes it out of its space and its region: the work
-    /// that removes its entries, to queue on its space, or `None` if it was destroyed
-    /// already.
-    pub fn begin_destroy(&self) -> Option<Step> {
-        let step = self.end();
+    /// Marks the mapping destroyed and takes it out of its space (fault walks no longer find
+    /// it): the work that removes its entries and everything derived from them, and then takes
+    /// it out of its region's list, to queue on its space; none if it was destroyed already.
+    /// Until then, a revocation of the region's memory still reaches what derives through it.
+    pub fn end(self: &Arc<Mapping>) -> Vec<Step> {
+        if self.destroyed.swap(true, Relaxed) {
+            return Vec::new();
+        }
+        let forget = Step::Forget {
+            mapping: Arc::downgrade(self),
+        };
+        let Some(space) = self.space.upgrade() else {
+            return vec![forget];
+        };
+        space.remove_mapping(self);
+        vec![forget, unmap_step(&space, self.window().range)]
+    }
+
+    /// Takes the mapping, destroyed and with nothing derived through it any more, out of its
+    /// region's list.
+    pub fn forget(&self) {
         self.region
             .mappings
             .lock()
             .retain(|other| other.strong_count() > 0 && !core::ptr::eq(other.as_ptr(), self));
-        step
-    }
-
-    /// Marks the mapping destroyed and takes it out of its space (not out of its region's
-    /// list, which the caller sees to): the work that removes its entries, or `None` if it
-    /// was destroyed already.
-    pub fn end(&self) -> Option<Step> {
-        if self.destroyed.swap(true, Relaxed) {
-            return None;
-        }
-        let space = self.space.upgrade()?;
-        space.remove_mapping(self);
-        Some(unmap_step(&space, self.window().range))
     }
 }
 

@@ -179,6 +179,11 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
 /// waiting for the whole request's reply, or a thread still stopped by the fault the reply
 /// is for, which `RESUME` lets retry.
 fn answerable(server: &Thread, reply: &Reply, words: [u64; 4]) -> Option<Answered> {
+    // A side a handle also holds (exported with a thread's state, or listed) must stay open
+    // after the answer, which only the general path does.
+    if !reply.held_once(ConnectionSide::Server) {
+        return None;
+    }
     let faulted = reply.faulted.lock().clone();
     if let Some((thread, sequence)) = faulted {
         let resumes = words[0] == keeper::RESUME
@@ -193,6 +198,7 @@ fn answerable(server: &Thread, reply: &Reply, words: [u64; 4]) -> Option<Answere
     // The client waits on the connection it holds (not on a handle, whose closing is the
     // general path's).
     let holds_it = handle_of(&client) == Handle::CONNECTION.raw()
+        && reply.held_once(ConnectionSide::Client)
         && client
             .client_connection
             .lock()

@@ -68,9 +68,10 @@ pub fn region_create(address: u64, size: u64, rights: u64, keeper: u64) -> Resul
 /// in bounded steps with preemption points between them (`crate::invalidation`). Re-issued,
 /// it finds the region destroyed and finishes what is left.
 pub fn region_destroy(region: u64) -> BlockingResult {
+    invalidation::finish_left_work()?;
     let region = or_return_error!(region_of(region));
-    let step = region.begin_destroy();
-    invalidation::finish_preemptibly(&region.space, step)?;
+    let steps = region.begin_destroy();
+    invalidation::finish_preemptibly(&region.space, steps)?;
     Ok(Ok(()))
 }
 
@@ -102,9 +103,10 @@ pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
 
 /// `MappingDestroy`.
 pub fn mapping_destroy(mapping: u64) -> BlockingResult {
+    invalidation::finish_left_work()?;
     let mapping = or_return_error!(mapping_of(mapping));
-    let step = mapping.begin_destroy();
-    invalidation::finish_preemptibly(&mapping.space, step)?;
+    let steps = mapping.end();
+    invalidation::finish_preemptibly(&mapping.space, steps)?;
     Ok(Ok(()))
 }
 
@@ -112,19 +114,21 @@ pub fn mapping_destroy(mapping: u64) -> BlockingResult {
 /// bounded steps, as for `RegionDestroy` (re-issued, the rights are already the new ones, and
 /// only what is left is done).
 pub fn region_protect(region: u64, rights: u64) -> BlockingResult {
+    invalidation::finish_left_work()?;
     let region = or_return_error!(region_of(region));
     let rights = or_return_error!(memory_rights(rights));
-    let step = region.protect(rights);
-    invalidation::finish_preemptibly(&region.space, step)?;
+    let steps = region.protect(rights);
+    invalidation::finish_preemptibly(&region.space, steps)?;
     Ok(Ok(()))
 }
 
 /// `MappingProtect`, in bounded steps as `RegionProtect`.
 pub fn mapping_protect(mapping: u64, rights: u64) -> BlockingResult {
+    invalidation::finish_left_work()?;
     let mapping = or_return_error!(mapping_of(mapping));
     let rights = or_return_error!(memory_rights(rights));
-    let step = or_return_error!(mapping.protect(rights));
-    invalidation::finish_preemptibly(&mapping.space, step)?;
+    let steps = or_return_error!(mapping.protect(rights));
+    invalidation::finish_preemptibly(&mapping.space, steps)?;
     Ok(Ok(()))
 }
 
@@ -170,9 +174,10 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
 
 /// `RegionResize`.
 pub fn region_resize(region: u64, size: u64) -> BlockingResult {
+    invalidation::finish_left_work()?;
     let region = or_return_error!(region_of(region));
-    let step = or_return_error!(region.resize(size));
-    invalidation::finish_preemptibly(&region.space, step)?;
+    let steps = or_return_error!(region.resize(size));
+    invalidation::finish_preemptibly(&region.space, steps)?;
     Ok(Ok(()))
 }
 
@@ -216,11 +221,12 @@ pub fn region_get_state(region: u64, flags: u64) -> Result<[u64; 4], Error> {
 
 /// `RegionSetState`.
 pub fn region_set_state(region: u64, size: u64, rights: u64, keeper: u64) -> BlockingResult {
+    invalidation::finish_left_work()?;
     let region = or_return_error!(region_of(region));
     let rights = or_return_error!(memory_rights(rights));
     let keeper = or_return_error!(keeper_port(keeper));
-    let step = or_return_error!(region.set_state(size, rights, keeper.as_ref()));
-    invalidation::finish_preemptibly(&region.space, step)?;
+    let steps = or_return_error!(region.set_state(size, rights, keeper.as_ref()));
+    invalidation::finish_preemptibly(&region.space, steps)?;
     Ok(Ok(()))
 }
 

@@ -180,7 +180,11 @@ pub fn destroy_space(handle: u64) -> BlockingResult {
     // a due thread run; the call is then re-issued and goes on with what is left.
     while !space.destroy_step(end) {
         if model::preemption_point() {
-            model::preempt_here()?;
+            // Should this thread end instead of going on, its end finishes the invalidations
+            // the pieces taken so far queued (the pieces not taken are whole).
+            model::preempt_here().inspect_err(|_| {
+                crate::invalidation::remember_left_work(&Arc::downgrade(&space))
+            })?;
         }
     }
     Ok(Ok(()))

@@ -6,22 +6,22 @@
 
 use super::handles::fail;
 use super::memory::{
-    PAGE, READ_WRITE, SOURCE, load_faults, probe, source, store_in_thread, window,
+    PAGE, READ_WRITE, SOURCE, load_faults, load_in_thread, probe, source, store_in_thread, window,
 };
 use super::wait_for;
 use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use runtime::abi::memory::MemoryRights;
-use runtime::abi::state::register;
-use runtime::abi::{Call, Error, Handle};
+use runtime::abi::state::{Condition, register};
+use runtime::abi::{Call, Error, Handle, Rights};
 use runtime::arch::probe::{load_through_rdi, store_through_rdi};
 use runtime::memory::{
     mapping_create, mapping_get_state, region_create, region_destroy, region_get_state,
     region_protect, region_resize,
 };
 use runtime::process::own_space;
-use runtime::syscall::{handle_close, thread_yield};
-use runtime::thread::{Stack, spawn};
+use runtime::syscall::{handle_close, handle_grant, space_destroy, thread_yield};
+use runtime::thread::{Stack, spawn, spawn_in};
 
 /// The cases.
 pub const CASES: &[Case] = &[
@@ -36,6 +36,10 @@ pub const CASES: &[Case] = &[
     Case {
         name: "revocation_left_by_an_ended_thread_is_finished",
         run: left_by_an_ended_thread,
+    },
+    Case {
+        name: "revocation_from_below_reaches_through_a_region_half_destroyed_above",
+        run: through_a_half_destroyed_region,
     },
 ];
 
@@ -187,4 +191,109 @@ fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
     }
     check!(FINISHED.load(SeqCst) != 2, "the worker's call failed");
     close_all(region, &mappings)
+}
+
+static CHILD_STACK: Stack<1024> = Stack::new();
+static CHILD_WORKER_STACK: Stack<1024> = Stack::new();
+static CHILD_PROBE_STACK: Stack<1024> = Stack::new();
+/// The region the child exports (its handle in the child's table), or a failure marker.
+static EXPORTED: AtomicU64 = AtomicU64::new(0);
+const EXPORT_FAILED: u64 = u64::MAX;
+
+/// Where the parent shows its page in the child.
+fn shown_in_child() -> u64 {
+    window(9)
+}
+
+/// Runs in the child: exports the page the parent shows it as a region, shows that region
+/// through `MAPPINGS` mappings of its own space (`own` is a handle to it), and touches each.
+fn export_and_show(own: u64) {
+    let own = Handle::from_raw(own);
+    let Ok(region) = region_create(shown_in_child(), PAGE, READ_WRITE) else {
+        EXPORTED.store(EXPORT_FAILED, SeqCst);
+        return;
+    };
+    for index in 0..MAPPINGS {
+        if mapping_create(own, address(index), region, 0, PAGE, READ_WRITE).is_err() {
+            EXPORTED.store(EXPORT_FAILED, SeqCst);
+            return;
+        }
+        load_through_rdi(address(index));
+    }
+    EXPORTED.store(region.raw(), SeqCst);
+}
+
+/// Runs `load_in_thread(address)` in a thread of `space`: whether it faulted there.
+fn load_faults_in(space: Handle, address: u64) -> Result<bool, CaseFailure> {
+    let thread = spawn_in(space, &CHILD_PROBE_STACK, load_in_thread, address).map_err(fail)?;
+    check_equal!(thread.resume(), Ok(()));
+    let ended = || {
+        matches!(
+            thread.status(),
+            Ok((Condition::Exited | Condition::Faulted, _, _))
+        )
+    };
+    check!(wait_for(ended), "the probe thread never ended");
+    Ok(matches!(thread.status(), Ok((Condition::Faulted, _, fault)) if fault == address))
+}
+
+/// The parent shows a page in a child; the child exports it as a region and shows that
+/// through forty mappings of its own; a thread of the child starts destroying the region and
+/// is stopped for good between two steps. The parent then destroys its own region: its call
+/// must reach every entry derived through the child's region, half destroyed as it is.
+fn through_a_half_destroyed_region() -> Result<(), CaseFailure> {
+    STARTED.store(0, SeqCst);
+    FINISHED.store(0, SeqCst);
+    EXPORTED.store(0, SeqCst);
+    let (child, image, shown) = super::memory::child_running_this_program()?;
+    // A page of the RAM window (the program's image is all one region now, the child's).
+    let (ram, _) = runtime::process::ram();
+    let below = region_create(ram + 3 * 1024 * 1024, PAGE, READ_WRITE).map_err(fail)?;
+    let in_child =
+        mapping_create(child, shown_in_child(), below, 0, PAGE, READ_WRITE).map_err(fail)?;
+    let own = handle_grant(child, child, Rights::CREATE).map_err(fail)?;
+    let exporter = spawn_in(child, &CHILD_STACK, export_and_show, own.raw()).map_err(fail)?;
+    check_equal!(exporter.resume(), Ok(()));
+    check!(
+        wait_for(|| EXPORTED.load(SeqCst) != 0),
+        "the child never exported its region"
+    );
+    let exported = EXPORTED.load(SeqCst);
+    check!(exported != EXPORT_FAILED, "the child could not export");
+    for index in 0..MAPPINGS {
+        check!(
+            !load_faults_in(child, address(index))?,
+            "the child's mapping {index} does not show the page"
+        );
+    }
+    let worker = spawn_in(child, &CHILD_WORKER_STACK, destroy_region, exported).map_err(fail)?;
+    check_equal!(worker.resume(), Ok(()));
+    check!(
+        wait_for(|| {
+            thread_yield();
+            STARTED.load(SeqCst) == 1
+        }),
+        "the child's worker never started"
+    );
+    let stopped = worker.interrupt().is_ok();
+    runtime::println!(
+        "  child's destruction stopped half done: {}",
+        stopped && FINISHED.load(SeqCst) == 0
+    );
+    // The worker stays stopped: its work waits in the child's list, which the parent's call
+    // does not run.
+    check_equal!(region_destroy(below), Ok(()));
+    for index in 0..MAPPINGS {
+        check!(
+            load_faults_in(child, address(index))?,
+            "the child's mapping {index} still shows the parent's destroyed region"
+        );
+    }
+    drop(worker);
+    drop(exporter);
+    check_equal!(space_destroy(child), Ok(()));
+    for handle in [in_child, below, shown, image, child] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
 }
