@@ -40,6 +40,10 @@ pub const CASES: &[Case] = &[
         name: "object_state_a_detached_request_is_answered_from_another_thread",
         run: detached_request,
     },
+    Case {
+        name: "object_state_a_connection_handle_outlives_the_answer_it_was_taken_for",
+        run: handle_outlives_answer,
+    },
 ];
 
 /// The most handles a listing here holds.
@@ -392,5 +396,78 @@ fn detached_request() -> Result<(), CaseFailure> {
     check!(wait_until_ended(&client), "the client never ended");
     check_equal!(handle_close(port), Ok(()));
     check_equal!(handle_close(set), Ok(()));
+    Ok(())
+}
+
+static WAITER_STACK: Stack<1024> = Stack::new();
+static AWAITED: AtomicU64 = AtomicU64::new(0);
+
+/// Takes one request, answers it (its first word plus one) with `IpcReplyWait` once `HOLD`
+/// drops, and serves on until its set goes.
+fn answer_then_serve(set: u64) {
+    let set = Handle::from_raw(set);
+    let Ok(mut request) = ipc::wait(set) else {
+        return;
+    };
+    // Sleeping rather than yielding, so that the answer comes right after a wake-up, with
+    // nothing else due: the fast path's conditions.
+    while HOLD.load(SeqCst) != 0 {
+        let tick = runtime::abi::registers::CLOCK_TICK_NANOSECONDS;
+        let _ = runtime::syscall::sleep_until(runtime::syscall::clock_monotonic() + tick);
+    }
+    while let Ok(next) = ipc::reply_wait(request.reply, [request.words[0] + 1, 0, 0, 0], set) {
+        request = next;
+    }
+}
+
+/// Waits for a reply on the connection handle given.
+fn await_on_handle(connection: u64) {
+    let outcome = ipc::finish_call(Handle::from_raw(connection), &[], &mut []);
+    AWAITED.store(outcome.err().map_or(1, Error::code), SeqCst);
+}
+
+/// A client's state is taken with its connection while it waits for its reply; the server's
+/// answer, given by `IpcReplyWait` (the fast path's shape), still reaches the client, and the
+/// handle the state brought stays valid: waiting on it for a reply already delivered fails at
+/// once instead of waiting for ever, and closing it closes nothing the server still serves.
+fn handle_outlives_answer() -> Result<(), CaseFailure> {
+    HOLD.store(1, SeqCst);
+    OUTCOME.store(PENDING, SeqCst);
+    AWAITED.store(0, SeqCst);
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let server = spawn(&SERVER_STACK, answer_then_serve, set.raw()).map_err(fail)?;
+    check_equal!(server.resume(), Ok(()));
+    let client = spawn(&CLIENT_STACK, call_port, port.raw()).map_err(fail)?;
+    check_equal!(client.resume(), Ok(()));
+    let blocked = || matches!(client.status(), Ok((Condition::Blocked, _, _)));
+    check!(wait_for(blocked), "the client never waited");
+    check_equal!(client.interrupt(), Ok(()));
+    let state = thread_get_state_with_handles(client.handle()).map_err(fail)?;
+    let connection = state.client_connection;
+    check!(connection != 0, "the state named no connection");
+    check_equal!(client.resume(), Ok(()));
+    check!(wait_for(blocked), "the client never waited again");
+    HOLD.store(0, SeqCst);
+    check!(
+        wait_for(|| OUTCOME.load(SeqCst) != PENDING),
+        "the client never got its answer"
+    );
+    check_equal!(OUTCOME.load(SeqCst), 6);
+    let waiter = spawn(&WAITER_STACK, await_on_handle, connection).map_err(fail)?;
+    check_equal!(waiter.resume(), Ok(()));
+    check!(
+        wait_for(|| AWAITED.load(SeqCst) != 0),
+        "waiting on the handle of an answered connection never ended"
+    );
+    check_equal!(AWAITED.load(SeqCst), Error::InvalidState.code());
+    check_equal!(handle_close(Handle::from_raw(connection)), Ok(()));
+    // The server serves on, through the same reply objects.
+    check_equal!(ipc::call(port, [10, 0, 0, 0]), Ok([11, 0, 0, 0]));
+    check_equal!(handle_close(port), Ok(()));
+    check_equal!(handle_close(set), Ok(()));
+    check!(wait_until_ended(&server), "the server never ended");
+    check!(wait_until_ended(&client), "the client never ended");
     Ok(())
 }
