@@ -222,19 +222,13 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
             let Some(region) = region.upgrade() else {
                 return;
             };
-            let mappings: Vec<Arc<Mapping>> = {
-                let list = region.mappings.lock();
-                let end = below.min(list.len());
-                let start = end.saturating_sub(MAPPINGS_PER_STEP);
-                list[start..end].iter().filter_map(Weak::upgrade).collect()
-            };
-            let next = below.min(region.mappings.lock().len());
-            if next > MAPPINGS_PER_STEP {
+            let (mappings, rest) = batch_below(&region, below);
+            if let Some(below) = rest {
                 queue(Step::Above {
                     region: Arc::downgrade(&region),
                     changed,
                     depth,
-                    below: next - MAPPINGS_PER_STEP,
+                    below,
                 });
             }
             for mapping in mappings {
@@ -254,17 +248,11 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
             let Some(region) = region.upgrade() else {
                 return;
             };
-            let mappings: Vec<Arc<Mapping>> = {
-                let list = region.mappings.lock();
-                let end = below.min(list.len());
-                let start = end.saturating_sub(MAPPINGS_PER_STEP);
-                list[start..end].iter().filter_map(Weak::upgrade).collect()
-            };
-            let next = below.min(region.mappings.lock().len());
-            if next > MAPPINGS_PER_STEP {
+            let (mappings, rest) = batch_below(&region, below);
+            if let Some(below) = rest {
                 queue(Step::DestroyMappings {
                     region: Arc::downgrade(&region),
-                    below: next - MAPPINGS_PER_STEP,
+                    below,
                 });
             }
             for mapping in mappings {
@@ -289,4 +277,14 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
             drop(listed);
         }
     }
+}
+
+/// The live mappings of `region` among the last [`MAPPINGS_PER_STEP`] below index `below`, and
+/// the index to go on below, if any are left.
+fn batch_below(region: &Region, below: usize) -> (Vec<Arc<Mapping>>, Option<usize>) {
+    let list = region.mappings.lock();
+    let end = below.min(list.len());
+    let start = end.saturating_sub(MAPPINGS_PER_STEP);
+    let batch = list[start..end].iter().filter_map(Weak::upgrade).collect();
+    (batch, (start > 0).then_some(start))
 }

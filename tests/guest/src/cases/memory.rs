@@ -108,7 +108,16 @@ pub(super) fn store_in_thread(address: u64) {
 /// Runs `probe(address)` in a thread of this space; `Ok(None)` if it finished, the fault's
 /// vector and address if it faulted.
 pub(super) fn probe(probe: fn(u64), address: u64) -> Result<Option<(u64, u64)>, CaseFailure> {
-    let thread = spawn(&PROBE_STACK, probe, address).map_err(fail)?;
+    probe_in(own_space(), probe, address)
+}
+
+/// [`probe`] in a thread of `space` (which shows this program's image).
+pub(super) fn probe_in(
+    space: Handle,
+    probe: fn(u64),
+    address: u64,
+) -> Result<Option<(u64, u64)>, CaseFailure> {
+    let thread = spawn_in(space, &PROBE_STACK, probe, address).map_err(fail)?;
     check_equal!(thread.resume(), Ok(()));
     let ended = || {
         matches!(

@@ -16,7 +16,7 @@ use runtime::syscall::{
     ListedHandle, handle_close, handle_duplicate, handle_grant, handle_grant_at, handle_info,
     handle_list, space_create, space_destroy, thread_get_state_with_handles,
 };
-use runtime::thread::{Stack, spawn};
+use runtime::thread::{Stack, Thread, spawn};
 
 /// The cases.
 pub const CASES: &[Case] = &[
@@ -291,22 +291,29 @@ fn hold_then_answer(set: u64) {
     let _ = ipc::reply(request.reply, [request.words[0] + 1, 0, 0, 0]);
 }
 
-/// While a server holds a request, the states of the client and the server (stopped for the
-/// look, then resumed) name the two ends of one connection: handles to its client and server
-/// sides, which `HandleInfo` shows are the same object. The call then completes as if nothing
-/// had looked.
-fn connection_ends() -> Result<(), CaseFailure> {
+/// A port in a set, a server running `serve` on the set (which holds its request while `HOLD`
+/// is set), and a client calling the port, once it waits for its reply.
+fn held_call(serve: fn(u64)) -> Result<(Handle, Handle, Thread, Thread), CaseFailure> {
     HOLD.store(1, SeqCst);
     OUTCOME.store(PENDING, SeqCst);
     let port = ipc::port_create(0).map_err(fail)?;
     let set = ipc::port_set_create().map_err(fail)?;
     ipc::port_set_add(set, port).map_err(fail)?;
-    let server = spawn(&SERVER_STACK, hold_then_answer, set.raw()).map_err(fail)?;
+    let server = spawn(&SERVER_STACK, serve, set.raw()).map_err(fail)?;
     check_equal!(server.resume(), Ok(()));
     let client = spawn(&CLIENT_STACK, call_port, port.raw()).map_err(fail)?;
     check_equal!(client.resume(), Ok(()));
     let blocked = || matches!(client.status(), Ok((Condition::Blocked, _, _)));
     check!(wait_for(blocked), "the client never waited");
+    Ok((port, set, server, client))
+}
+
+/// While a server holds a request, the states of the client and the server (stopped for the
+/// look, then resumed) name the two ends of one connection: handles to its client and server
+/// sides, which `HandleInfo` shows are the same object. The call then completes as if nothing
+/// had looked.
+fn connection_ends() -> Result<(), CaseFailure> {
+    let (port, set, server, client) = held_call(hold_then_answer)?;
     check_equal!(client.interrupt(), Ok(()));
     check_equal!(server.interrupt(), Ok(()));
     let client_state = thread_get_state_with_handles(client.handle()).map_err(fail)?;
@@ -431,18 +438,9 @@ fn await_on_handle(connection: u64) {
 /// handle the state brought stays valid: waiting on it for a reply already delivered fails at
 /// once instead of waiting for ever, and closing it closes nothing the server still serves.
 fn handle_outlives_answer() -> Result<(), CaseFailure> {
-    HOLD.store(1, SeqCst);
-    OUTCOME.store(PENDING, SeqCst);
     AWAITED.store(0, SeqCst);
-    let port = ipc::port_create(0).map_err(fail)?;
-    let set = ipc::port_set_create().map_err(fail)?;
-    ipc::port_set_add(set, port).map_err(fail)?;
-    let server = spawn(&SERVER_STACK, answer_then_serve, set.raw()).map_err(fail)?;
-    check_equal!(server.resume(), Ok(()));
-    let client = spawn(&CLIENT_STACK, call_port, port.raw()).map_err(fail)?;
-    check_equal!(client.resume(), Ok(()));
+    let (port, set, server, client) = held_call(answer_then_serve)?;
     let blocked = || matches!(client.status(), Ok((Condition::Blocked, _, _)));
-    check!(wait_for(blocked), "the client never waited");
     check_equal!(client.interrupt(), Ok(()));
     let state = thread_get_state_with_handles(client.handle()).map_err(fail)?;
     let connection = state.client_connection;

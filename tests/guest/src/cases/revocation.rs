@@ -6,13 +6,14 @@
 
 use super::handles::fail;
 use super::memory::{
-    PAGE, READ_WRITE, SOURCE, load_faults, load_in_thread, probe, source, store_in_thread, window,
+    PAGE, READ_WRITE, SOURCE, load_faults, load_in_thread, probe, probe_in, source,
+    store_in_thread, window,
 };
 use super::wait_for;
 use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use runtime::abi::memory::MemoryRights;
-use runtime::abi::state::{Condition, register};
+use runtime::abi::state::register;
 use runtime::abi::{Call, Error, Handle, Rights};
 use runtime::arch::probe::{load_through_rdi, store_through_rdi};
 use runtime::memory::{
@@ -195,7 +196,6 @@ fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
 
 static CHILD_STACK: Stack<1024> = Stack::new();
 static CHILD_WORKER_STACK: Stack<1024> = Stack::new();
-static CHILD_PROBE_STACK: Stack<1024> = Stack::new();
 /// The region the child exports (its handle in the child's table), or a failure marker.
 static EXPORTED: AtomicU64 = AtomicU64::new(0);
 const EXPORT_FAILED: u64 = u64::MAX;
@@ -223,18 +223,9 @@ fn export_and_show(own: u64) {
     EXPORTED.store(region.raw(), SeqCst);
 }
 
-/// Runs `load_in_thread(address)` in a thread of `space`: whether it faulted there.
+/// Whether a load at `address` in a thread of `space` faults there.
 fn load_faults_in(space: Handle, address: u64) -> Result<bool, CaseFailure> {
-    let thread = spawn_in(space, &CHILD_PROBE_STACK, load_in_thread, address).map_err(fail)?;
-    check_equal!(thread.resume(), Ok(()));
-    let ended = || {
-        matches!(
-            thread.status(),
-            Ok((Condition::Exited | Condition::Faulted, _, _))
-        )
-    };
-    check!(wait_for(ended), "the probe thread never ended");
-    Ok(matches!(thread.status(), Ok((Condition::Faulted, _, fault)) if fault == address))
+    Ok(probe_in(space, load_in_thread, address)? == Some((14, address)))
 }
 
 /// The parent shows a page in a child; the child exports it as a region and shows that
