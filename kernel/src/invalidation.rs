@@ -255,8 +255,9 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
                     below,
                 });
             }
+            // Their region's list goes whole when they are all done (`RemoveRegion`).
             for mapping in mappings {
-                for step in mapping.end() {
+                if let Some(Some(step)) = mapping.end_with_its_region() {
                     queue(step);
                 }
             }

@@ -87,12 +87,10 @@ struct Scheduler {
     /// The thread the CPU last switched away from (or left for good), kept until the next
     /// switch so that nothing frees it, and its kernel stack, while the CPU may still be on it.
     left_behind: Option<Arc<Thread>>,
-    /// A thread let go by a hand-over, released at the next kernel entry: releasing the last
-    /// reference to a thread can wake others (its connections close), and nothing may ask for
-    /// a switch between a hand-over and the return to user mode (see [`hand_over_to`]).
-    released_later: Option<Arc<Thread>>,
-    /// More of them, should a second hand-over come before an entry released the first.
-    released_later_too: Vec<Arc<Thread>>,
+    /// Threads a hand-over let go, should one have found `left_behind` occupied: releasing the
+    /// last reference to a thread can wake others (its connections close), and nothing may ask
+    /// for a switch between a hand-over and the return to user mode (see [`hand_over_to`]).
+    released_later: Vec<Arc<Thread>>,
     /// When the running thread's quantum began.
     quantum_started: u64,
 }
@@ -113,23 +111,18 @@ static SCHEDULER: Lock<Scheduler> = Lock::new(Scheduler {
     ready: ReadyQueues::new(),
     sleeping: Vec::new(),
     left_behind: None,
-    released_later: None,
-    released_later_too: Vec::new(),
+    released_later: Vec::new(),
     quantum_started: 0,
 });
 
-/// Releases the thread the last hand-over let go, at the start of a kernel entry from user
-/// mode, where whatever its release does is handled like anything else the entry does.
+/// Releases the thread the last switch left behind, for a path about to hand the processor
+/// over (`hand_over_to`), while the CPU is still on the running thread's own stack: whatever
+/// the release does (it may wake threads, and ask for a switch, which then keeps the path from
+/// handing over) is handled like anything else the entry does.
 #[inline(always)]
-pub fn release_handed_over() {
-    let mut scheduler = SCHEDULER.lock();
-    if scheduler.released_later.is_none() {
-        return;
-    }
-    let released = scheduler.released_later.take();
-    let more = core::mem::take(&mut scheduler.released_later_too);
-    drop(scheduler);
-    drop((released, more));
+pub fn release_left_behind() {
+    let released = SCHEDULER.lock().left_behind.take();
+    drop(released);
 }
 
 /// Starts scheduling with the first thread; never returns.
@@ -308,15 +301,10 @@ pub fn hand_over_to(next: &Arc<Thread>) {
     // the kernel as `next` on the stack it is on (see `model::prepare_to_return_from_here`).
     debug_assert!(!switch_pending());
     model::prepare_to_return_from_here(next);
+    // The callers released the thread left behind before (`release_left_behind`), so there
+    // is none; were there one, it would wait for the next switch rather than go here.
     if let Some(released) = load(next) {
-        let mut scheduler = SCHEDULER.lock();
-        // Entries empty the slot before any hand-over, so it is free; were it not, the thread
-        // waits in the overflow list rather than being released here.
-        if scheduler.released_later.is_none() {
-            scheduler.released_later = Some(released);
-        } else {
-            scheduler.released_later_too.push(released);
-        }
+        SCHEDULER.lock().released_later.push(released);
     }
 }
 
@@ -393,6 +381,16 @@ pub fn leave_behind(thread: Arc<Thread>) {
 pub fn switch_in(next: &Arc<Thread>) {
     model::prepare_to_run(next);
     drop(load(next));
+    if !SCHEDULER.lock().released_later.is_empty() {
+        release_later();
+    }
+}
+
+/// Releases the threads a hand-over could not (see [`hand_over_to`]).
+#[cold]
+fn release_later() {
+    let released = core::mem::take(&mut SCHEDULER.lock().released_later);
+    drop(released);
 }
 
 /// Loads `next`'s user state into the CPU and makes it the running thread; the thread kept

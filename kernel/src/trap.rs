@@ -23,7 +23,6 @@ const PAGE_FAULT_FETCH: u64 = 1 << 4;
 /// A `syscall` instruction; `registers` are the running thread's.
 #[inline(always)]
 pub fn system_call(registers: &SavedRegisters) {
-    scheduler::release_handed_over();
     if let Err(Restart) = syscall::dispatch(registers) {
         // The thread's registers still name the call; point it back at the instruction so
         // that running the thread again re-issues it (DESIGN.md section 2, rule 2).

@@ -547,17 +547,27 @@ impl Mapping {
     /// it out of its region's list, to queue on its space; none if it was destroyed already.
     /// Until then, a revocation of the region's memory still reaches what derives through it.
     pub fn end(self: &Arc<Mapping>) -> Vec<Step> {
-        if self.destroyed.swap(true, Relaxed) {
-            return Vec::new();
-        }
         let forget = Step::Forget {
             mapping: Arc::downgrade(self),
         };
+        match self.end_with_its_region() {
+            Some(steps) => [forget].into_iter().chain(steps).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// [`end`](Self::end) for a mapping whose region is being destroyed, whose list goes
+    /// whole once all its mappings' steps are done: the step that removes its entries, if
+    /// any; `None` if it was destroyed already.
+    pub fn end_with_its_region(&self) -> Option<Option<Step>> {
+        if self.destroyed.swap(true, Relaxed) {
+            return None;
+        }
         let Some(space) = self.space.upgrade() else {
-            return vec![forget];
+            return Some(None);
         };
         space.remove_mapping(self);
-        vec![forget, unmap_step(&space, self.window().range)]
+        Some(Some(unmap_step(&space, self.window().range)))
     }
 
     /// Takes the mapping, destroyed and with nothing derived through it any more, out of its

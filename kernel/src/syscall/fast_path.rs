@@ -51,6 +51,7 @@ pub fn may_take_over_from_faulted(faulted: &Arc<Thread>, server: &Thread) -> boo
     scheduler::is_current(faulted)
         && model::blocked_at_restart_point(server)
         && scheduler::nothing_outranks(server)
+        && !scheduler::switch_pending()
 }
 
 /// Blocks the running thread at its restart point: its registers already name the stage it
@@ -69,6 +70,7 @@ pub fn call(registers: &SavedRegisters) -> bool {
     if number != Call::IpcCall.number() || !words_only(registers) {
         return false;
     }
+    scheduler::release_left_behind();
     let client = scheduler::current();
     // Any error is left to the general path, which reports it.
     let Ok(port) = object_in(&client.space, port, Rights::SEND, KernelObject::to_port) else {
@@ -120,6 +122,7 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
     if connection != Handle::CONNECTION.raw() || !words_only(registers) {
         return false;
     }
+    scheduler::release_left_behind();
     let server = scheduler::current();
     let Some(reply) = server.server_connection.lock().clone() else {
         return false;

@@ -502,6 +502,10 @@ fn open_fault(
 /// set, or into the port's queue. The thread is already stopped as faulted. Whether the
 /// keeper took the processor (the fast path: the faulted thread was running).
 pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port>) -> bool {
+    if scheduler::is_current(thread) {
+        // Before a hand-over to the keeper, on the faulting thread's own stack.
+        scheduler::release_left_behind();
+    }
     let server = keeper
         .set
         .lock()

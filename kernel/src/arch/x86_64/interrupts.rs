@@ -114,7 +114,6 @@ fn kernel_fatal(frame: &RegisterFrame) -> ! {
 
 /// An interrupt or exception taken in user mode; the thread's frame holds its state.
 pub fn user_trap(vector: u64, error_code: u64) {
-    crate::scheduler::release_handed_over();
     match vector {
         vector if vector == TIMER_VECTOR as u64 => {
             super::apic::end_of_interrupt();
