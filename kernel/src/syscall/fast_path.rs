@@ -76,7 +76,9 @@ pub fn call(registers: &SavedRegisters) -> bool {
     let Ok(port) = object_in(&client.space, port, Rights::SEND, KernelObject::to_port) else {
         return false;
     };
-    let Some(set) = port.set.lock().clone() else {
+    // The port's set is looked at in place (nothing below takes the port's lock).
+    let membership = port.set.lock();
+    let Some(set) = membership.as_ref() else {
         return false;
     };
     // Taken from the set's queue at once; put back first in line if the fast path declines.
@@ -96,10 +98,11 @@ pub fn call(registers: &SavedRegisters) -> bool {
         set.servers.lock().push_front(server);
         return false;
     };
+    drop(membership);
     *server.waiting_in.lock() = None;
     model::complete_at_restart_point(&server, 0, &[]);
-    *reply.waiter.lock() = Some(client.clone());
     wait_at_restart_point(&client, WaitQueue::Reply(Arc::downgrade(&reply)));
+    *reply.waiter.lock() = Some(client);
     scheduler::hand_over_to(&server);
     true
 }
