@@ -263,7 +263,8 @@ pub(super) enum Stop {
     Wait,
 }
 
-/// The client's results for a reply of `words`: its reply handle, now closed, and the words.
+/// The client's results for a reply of `words`: 0 where its connection was named (the
+/// connection is closed), and the words.
 pub(super) fn reply_results(words: [u64; MESSAGE_WORDS]) -> [u64; 5] {
     [0, words[0], words[1], words[2], words[3]]
 }
@@ -367,7 +368,7 @@ pub(super) fn move_reply(
 
 /// Ends the call of a server blocked on a connection (in `IpcReceive`, `IpcReply` or
 /// `IpcReplyWait`) with an outcome; `IpcReplyWait` that answered (or whose client vanished:
-/// that does not stop a server) moves on to its `IpcWait` stage instead. The reply handle is
+/// that does not stop a server) moves on to its `IpcWait` stage instead. The connection is
 /// closed when the answer went out or the client is gone; after any other failure it stays,
 /// so that the server can try again.
 pub fn release_server(server: &Arc<Thread>, outcome: Result<(), Error>) {

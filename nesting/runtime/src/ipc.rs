@@ -276,7 +276,7 @@ fn words_request(status: u64, results: [u64; 6], handle: u64) -> Result<Request,
 }
 
 /// `IpcWait` with a buffer for the request's bytes. A request whose client vanished while its
-/// bytes were still moving (`PeerGone`; the kernel closed its reply handle) is skipped.
+/// bytes were still moving (`PeerGone`; the kernel closed the connection) is skipped.
 pub fn wait_into(set: Handle, receive: &mut [u8]) -> Result<Request, Error> {
     loop {
         let (status, results, incoming) = transfer_call(
