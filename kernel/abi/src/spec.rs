@@ -31,7 +31,7 @@ pub struct CallSpecification {
 
 /// What a call that receives a reply returns.
 const REPLY_RESULTS: &[&str] = &[
-    "the connection (Handle::CONNECTION or its handle), now closed",
+    "0: the connection the reply came on is closed",
     "reply word 0",
     "reply word 1",
     "reply word 2",
