@@ -58,8 +58,9 @@ pub enum Step {
     /// Destroy the mappings of a destroyed region below index `below`.
     DestroyMappings { region: Weak<Region>, below: usize },
     /// Take a destroyed mapping out of its region's list: everything derived through it is
-    /// gone.
-    Forget { mapping: Weak<Mapping> },
+    /// gone. (It keeps the mapping alive until then, so that walks of its region's list still
+    /// find it when its last handle is closed meanwhile.)
+    Forget { mapping: Arc<Mapping> },
     /// Take a destroyed region out of its space: its mappings are gone.
     RemoveRegion { region: Weak<Region> },
 }
@@ -115,24 +116,25 @@ impl Pending {
     }
 }
 
-/// Queues `steps` (the last runs first) on the work of `origin` (the space whose memory
-/// changed) and does it all, without preemption. Work whose origin is gone (a space being
-/// dropped) is done in a list of its own.
-pub fn finish(origin: &Weak<Space>, steps: Vec<Step>) {
-    match origin.upgrade() {
-        Some(origin) => {
-            for step in steps {
-                origin.invalidations.push(step);
-            }
-            origin.invalidations.finish();
-        }
-        None => {
-            let alone = Pending::default();
-            for step in steps {
-                alone.push(step);
-            }
-            alone.finish();
-        }
+/// Does `steps` (the last runs first) to their end, without preemption, for a caller that
+/// cannot be re-issued (a handle closed, a space that goes, a mapping that moves): in a list
+/// of their own, so that the caller does its own work only.
+pub fn finish(steps: Vec<Step>) {
+    if steps.is_empty() {
+        return;
+    }
+    let alone = Pending::default();
+    for step in steps {
+        alone.push(step);
+    }
+    alone.finish();
+}
+
+/// Does all the work pending on `origin`'s list, without preemption (a thread that ends
+/// instead of re-issuing the call that left it).
+pub fn finish_pending(origin: &Weak<Space>) {
+    if let Some(origin) = origin.upgrade() {
+        origin.invalidations.finish();
     }
 }
 
@@ -142,7 +144,7 @@ pub fn finish(origin: &Weak<Space>, steps: Vec<Step>) {
 /// done for good), and its next memory call finishes it first ([`finish_left_work`]).
 pub fn finish_preemptibly(origin: &Weak<Space>, steps: Vec<Step>) -> Result<(), Restart> {
     let Some(space) = origin.upgrade() else {
-        finish(origin, steps);
+        finish(steps);
         return Ok(());
     };
     for step in steps {
@@ -255,18 +257,16 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
                     below,
                 });
             }
-            // Their region's list goes whole when they are all done (`RemoveRegion`).
+            // Their region's list goes whole when they are all done (`RemoveRegion`). A mapping
+            // destroyed already may still have steps waiting on another list: its entries are
+            // removed here too (removing twice is harmless), so that none outlives this call.
             for mapping in mappings {
-                if let Some(Some(step)) = mapping.end_with_its_region() {
+                if let Some(step) = mapping.end_with_its_region() {
                     queue(step);
                 }
             }
         }
-        Step::Forget { mapping } => {
-            if let Some(mapping) = mapping.upgrade() {
-                mapping.forget();
-            }
-        }
+        Step::Forget { mapping } => mapping.forget(),
         Step::RemoveRegion { region } => {
             let Some(region) = region.upgrade() else {
                 return;

@@ -239,7 +239,7 @@ fn walk(top: &Arc<Space>, page: u64, needed: MemoryRights) -> Result<u64, Hole> 
 /// part of it, those of every mapping above, recursively (`crate::invalidation`), without
 /// preemption.
 pub fn invalidate(space: &Arc<Space>, changed: PageRange) {
-    invalidation::finish(&Arc::downgrade(space), vec![unmap_step(space, changed)]);
+    invalidation::finish(vec![unmap_step(space, changed)]);
 }
 
 /// The step that removes the entries of `range` in `space` and what derives from them.
@@ -382,7 +382,7 @@ impl Region {
 
     /// One of its handles was closed: the last one destroys it, without preemption.
     pub fn handle_closed(self: &Arc<Region>) {
-        invalidation::finish(&self.space, self.handle_released());
+        invalidation::finish(self.handle_released());
     }
 
     /// One of its handles was closed: the work that destroys it, if that was the last one.
@@ -395,10 +395,10 @@ impl Region {
     }
 
     /// Destroys the region, without preemption: every mapping of it goes, with every entry
-    /// derived through them (and the work a preempted destruction of it left, if it was being
-    /// destroyed already, is finished).
+    /// derived through them (nothing, if it was destroyed already: the call that did goes on
+    /// with its work).
     pub fn destroy(self: &Arc<Region>) {
-        invalidation::finish(&self.space, self.begin_destroy());
+        invalidation::finish(self.begin_destroy());
     }
 
     /// Marks the region destroyed (no new mapping of it may be made, and fault walks end at
@@ -537,9 +537,9 @@ impl Mapping {
     }
 
     /// Destroys the mapping, without preemption: its entries go, with everything derived from
-    /// them above (and the work a preempted destruction of it left is finished).
+    /// them above.
     pub fn destroy(self: &Arc<Mapping>) {
-        invalidation::finish(&self.space, self.end());
+        invalidation::finish(self.end());
     }
 
     /// Marks the mapping destroyed and takes it out of its space (fault walks no longer find
@@ -547,27 +547,30 @@ impl Mapping {
     /// it out of its region's list, to queue on its space; none if it was destroyed already.
     /// Until then, a revocation of the region's memory still reaches what derives through it.
     pub fn end(self: &Arc<Mapping>) -> Vec<Step> {
-        let forget = Step::Forget {
-            mapping: Arc::downgrade(self),
-        };
-        match self.end_with_its_region() {
-            Some(steps) => [forget].into_iter().chain(steps).collect(),
-            None => Vec::new(),
+        if self.is_destroyed() {
+            return Vec::new();
         }
+        let forget = Step::Forget {
+            mapping: self.clone(),
+        };
+        [forget]
+            .into_iter()
+            .chain(self.end_with_its_region())
+            .collect()
     }
 
     /// [`end`](Self::end) for a mapping whose region is being destroyed, whose list goes
-    /// whole once all its mappings' steps are done: the step that removes its entries, if
-    /// any; `None` if it was destroyed already.
-    pub fn end_with_its_region(&self) -> Option<Option<Step>> {
-        if self.destroyed.swap(true, Relaxed) {
-            return None;
+    /// whole once all its mappings' steps are done: the step that removes its entries (also
+    /// for a mapping destroyed already, whose own steps may still wait elsewhere), if its
+    /// space is still there.
+    pub fn end_with_its_region(&self) -> Option<Step> {
+        let space = self.space.upgrade();
+        if !self.destroyed.swap(true, Relaxed)
+            && let Some(space) = &space
+        {
+            space.remove_mapping(self);
         }
-        let Some(space) = self.space.upgrade() else {
-            return Some(None);
-        };
-        space.remove_mapping(self);
-        Some(Some(unmap_step(&space, self.window().range)))
+        Some(unmap_step(&space?, self.window().range))
     }
 
     /// Takes the mapping, destroyed and with nothing derived through it any more, out of its

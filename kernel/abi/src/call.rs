@@ -170,6 +170,8 @@ calls! {
     PortGetState = 56,
     /// Reads a port set's state: its ports and its waiting servers.
     PortSetGetState = 57,
+    /// The last stage of a call that changed memory: finishes the invalidation it queued.
+    InvalidationFinish = 58,
 }
 
 impl Call {

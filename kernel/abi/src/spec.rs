@@ -1119,6 +1119,22 @@ pub const TABLE: &[CallSpecification] = &[
         summary: "Reads a port set. Its waiting servers are threads whose registers hold \
                   their IpcWait: moved, they wait again.",
     },
+    CallSpecification {
+        call: Call::InvalidationFinish,
+        category: Category::MultiStage,
+        arguments: &["the region or mapping the call changed (any rights)"],
+        results: &[],
+        message: "",
+        errors: &[],
+        restart: "re-issued from the registers until the work is done; it never changes \
+                  anything but page-table entries derived from memory already changed",
+        summary: "The stage RegionDestroy, RegionProtect, RegionResize, RegionSetState, \
+                  MappingDestroy and MappingProtect move to once their change is made: it \
+                  removes, in bounded steps with preemption points between them, the entries \
+                  derived from the memory the change touched, and completes when none is left \
+                  (a re-issued call never makes its change twice). Called directly it only \
+                  finishes what is pending.",
+    },
 ];
 
 /// The entry for a call.

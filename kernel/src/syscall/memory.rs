@@ -3,6 +3,7 @@
 //! `crate::virtual_memory`).
 
 use super::{object, object_in, wants_handles};
+use crate::arch::frame::SavedRegisters;
 use crate::invalidation;
 use crate::object::KernelObject;
 use crate::scheduler;
@@ -10,7 +11,7 @@ use crate::space::MemoryObject;
 use crate::virtual_memory::{Mapping, Region};
 use crate::wait::{BlockingResult, or_return_error};
 use abi::memory::{Found, MappingState, MemoryRights, RegionState};
-use abi::{Error, Rights};
+use abi::{Call, Error, Rights};
 use alloc::sync::Arc;
 use region::{PageRange, Window};
 
@@ -64,13 +65,37 @@ pub fn region_create(address: u64, size: u64, rights: u64, keeper: u64) -> Resul
     }
 }
 
+/// Moves the running call to its last stage, its change made: re-issued, it only finishes the
+/// invalidation the change queued (`InvalidationFinish` on the same object, still in `rdi`).
+fn change_made(registers: &SavedRegisters) {
+    registers.update(|frame| frame.rax = Call::InvalidationFinish.number());
+}
+
+/// `InvalidationFinish`: finishes what the running thread's last preempted call left, and the
+/// invalidation work pending on the space whose memory the region or mapping shows or
+/// exports. A handle closed meanwhile (the object is then found no more) leaves only the
+/// former, which the thread's own record covers.
+pub fn invalidation_finish(handle: u64) -> BlockingResult {
+    invalidation::finish_left_work()?;
+    let origin = object(handle, Rights::empty(), |object| match object {
+        KernelObject::Region(region) => Ok(region.space.clone()),
+        KernelObject::Mapping(mapping) => Ok(mapping.space.clone()),
+        _ => Err(Error::WrongType),
+    });
+    if let Ok(origin) = origin {
+        invalidation::finish_preemptibly(&origin, alloc::vec::Vec::new())?;
+    }
+    Ok(Ok(()))
+}
+
 /// `RegionDestroy`: the region goes at once; its mappings, and what derives from them, go
 /// in bounded steps with preemption points between them (`crate::invalidation`). Re-issued,
 /// it finds the region destroyed and finishes what is left.
-pub fn region_destroy(region: u64) -> BlockingResult {
+pub fn region_destroy(registers: &SavedRegisters, region: u64) -> BlockingResult {
     invalidation::finish_left_work()?;
     let region = or_return_error!(region_of(region));
     let steps = region.begin_destroy();
+    change_made(registers);
     invalidation::finish_preemptibly(&region.space, steps)?;
     Ok(Ok(()))
 }
@@ -102,10 +127,11 @@ pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
 }
 
 /// `MappingDestroy`.
-pub fn mapping_destroy(mapping: u64) -> BlockingResult {
+pub fn mapping_destroy(registers: &SavedRegisters, mapping: u64) -> BlockingResult {
     invalidation::finish_left_work()?;
     let mapping = or_return_error!(mapping_of(mapping));
     let steps = mapping.end();
+    change_made(registers);
     invalidation::finish_preemptibly(&mapping.space, steps)?;
     Ok(Ok(()))
 }
@@ -113,21 +139,23 @@ pub fn mapping_destroy(mapping: u64) -> BlockingResult {
 /// `RegionProtect`: the rights change at once; the entries derived with the old ones go in
 /// bounded steps, as for `RegionDestroy` (re-issued, the rights are already the new ones, and
 /// only what is left is done).
-pub fn region_protect(region: u64, rights: u64) -> BlockingResult {
+pub fn region_protect(registers: &SavedRegisters, region: u64, rights: u64) -> BlockingResult {
     invalidation::finish_left_work()?;
     let region = or_return_error!(region_of(region));
     let rights = or_return_error!(memory_rights(rights));
     let steps = region.protect(rights);
+    change_made(registers);
     invalidation::finish_preemptibly(&region.space, steps)?;
     Ok(Ok(()))
 }
 
 /// `MappingProtect`, in bounded steps as `RegionProtect`.
-pub fn mapping_protect(mapping: u64, rights: u64) -> BlockingResult {
+pub fn mapping_protect(registers: &SavedRegisters, mapping: u64, rights: u64) -> BlockingResult {
     invalidation::finish_left_work()?;
     let mapping = or_return_error!(mapping_of(mapping));
     let rights = or_return_error!(memory_rights(rights));
     let steps = or_return_error!(mapping.protect(rights));
+    change_made(registers);
     invalidation::finish_preemptibly(&mapping.space, steps)?;
     Ok(Ok(()))
 }
@@ -173,10 +201,11 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
 }
 
 /// `RegionResize`.
-pub fn region_resize(region: u64, size: u64) -> BlockingResult {
+pub fn region_resize(registers: &SavedRegisters, region: u64, size: u64) -> BlockingResult {
     invalidation::finish_left_work()?;
     let region = or_return_error!(region_of(region));
     let steps = or_return_error!(region.resize(size));
+    change_made(registers);
     invalidation::finish_preemptibly(&region.space, steps)?;
     Ok(Ok(()))
 }
@@ -220,12 +249,19 @@ pub fn region_get_state(region: u64, flags: u64) -> Result<[u64; 4], Error> {
 }
 
 /// `RegionSetState`.
-pub fn region_set_state(region: u64, size: u64, rights: u64, keeper: u64) -> BlockingResult {
+pub fn region_set_state(
+    registers: &SavedRegisters,
+    region: u64,
+    size: u64,
+    rights: u64,
+    keeper: u64,
+) -> BlockingResult {
     invalidation::finish_left_work()?;
     let region = or_return_error!(region_of(region));
     let rights = or_return_error!(memory_rights(rights));
     let keeper = or_return_error!(keeper_port(keeper));
     let steps = or_return_error!(region.set_state(size, rights, keeper.as_ref()));
+    change_made(registers);
     invalidation::finish_preemptibly(&region.space, steps)?;
     Ok(Ok(()))
 }

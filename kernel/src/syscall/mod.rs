@@ -39,6 +39,9 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::HandleClose) => handles::close(first).map(|()| None),
         Some(Call::HandleDuplicate) => handles::duplicate(first, second).map(Some),
         Some(Call::HandleInfo) => return finish_with_results(registers, handles::info(first)),
+        Some(Call::InvalidationFinish) => {
+            return finish_empty(registers, memory::invalidation_finish(first)?);
+        }
         Some(Call::IpcDetach) => ipc::detach(first).map(Some),
         Some(Call::SpaceCreate) => handles::create_space(first).map(Some),
         Some(Call::ThreadCreate) => threads::create(first, second, arguments()[2]).map(Some),
@@ -117,26 +120,29 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
             memory::region_create(first, second, arguments()[2], arguments()[3]).map(Some)
         }
         Some(Call::RegionDestroy) => {
-            return finish_empty(registers, memory::region_destroy(first)?);
+            return finish_empty(registers, memory::region_destroy(registers, first)?);
         }
         Some(Call::MappingCreate) => memory::mapping_create(arguments()).map(Some),
         Some(Call::MappingDestroy) => {
-            return finish_empty(registers, memory::mapping_destroy(first)?);
+            return finish_empty(registers, memory::mapping_destroy(registers, first)?);
         }
         Some(Call::SpaceDestroy) => return finish_empty(registers, threads::destroy_space(first)?),
         Some(Call::RegionProtect) => {
-            return finish_empty(registers, memory::region_protect(first, second)?);
+            return finish_empty(registers, memory::region_protect(registers, first, second)?);
         }
         Some(Call::MappingProtect) => {
-            return finish_empty(registers, memory::mapping_protect(first, second)?);
+            return finish_empty(
+                registers,
+                memory::mapping_protect(registers, first, second)?,
+            );
         }
         Some(Call::RegionResize) => {
-            return finish_empty(registers, memory::region_resize(first, second)?);
+            return finish_empty(registers, memory::region_resize(registers, first, second)?);
         }
         Some(Call::MappingMove) => memory::mapping_move(first, second).map(|()| None),
         Some(Call::RegionSetState) => {
             let [_, _, rights, keeper, _, _] = arguments();
-            let outcome = memory::region_set_state(first, second, rights, keeper)?;
+            let outcome = memory::region_set_state(registers, first, second, rights, keeper)?;
             return finish_empty(registers, outcome);
         }
         Some(Call::MappingSetState) => {

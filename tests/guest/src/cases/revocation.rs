@@ -39,6 +39,10 @@ pub const CASES: &[Case] = &[
         run: left_by_an_ended_thread,
     },
     Case {
+        name: "revocation_moved_in_its_last_stage_finishes_in_the_new_thread",
+        run: moved_in_its_last_stage,
+    },
+    Case {
         name: "revocation_from_below_reaches_through_a_region_half_destroyed_above",
         run: through_a_half_destroyed_region,
     },
@@ -158,8 +162,9 @@ fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
         }),
         "the worker never started"
     );
-    // Stopped in the middle of its call: its registers name it, and the region is destroyed
-    // already while some of its mappings may still have their entries.
+    // Stopped in the middle of its call: its registers name its last stage (the change is
+    // made: the region is destroyed already, while some of its mappings may still have their
+    // entries).
     let stopped = match worker.interrupt() {
         Ok(()) => true,
         Err(Error::InvalidState) => false,
@@ -169,12 +174,14 @@ fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
         && FINISHED.load(SeqCst) == 0
         && worker
             .state()
-            .is_ok_and(|state| state.registers[register::RAX] == Call::RegionDestroy.number())
+            .is_ok_and(|state| state.registers[register::RAX] == Call::InvalidationFinish.number())
         && region_get_state(region, false) == Err(Error::InvalidState);
     if in_call {
         let last = address(MAPPINGS - 1);
         let stale = probe(store_in_thread, last)? != Some((14, last));
-        runtime::println!("  stopped in RegionDestroy; last mapping's entry still there: {stale}");
+        runtime::println!(
+            "  stopped in RegionDestroy's last stage; last mapping's entry still there: {stale}"
+        );
     }
     // Ends the stopped worker.
     drop(worker);
@@ -191,6 +198,51 @@ fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
         check_equal!(mapping_get_state(mapping, false), Err(Error::InvalidState));
     }
     check!(FINISHED.load(SeqCst) != 2, "the worker's call failed");
+    close_all(region, &mappings)
+}
+
+/// As above, but the stopped worker is moved into a new thread, which goes on: its registers
+/// name the last stage (`InvalidationFinish`), which finishes the work and does not destroy
+/// anything twice; the call returns success in the new thread.
+fn moved_in_its_last_stage() -> Result<(), CaseFailure> {
+    STARTED.store(0, SeqCst);
+    FINISHED.store(0, SeqCst);
+    let (region, mappings) = region_of_many_mappings()?;
+    let worker = spawn(&WORKER_STACK, destroy_region, region.raw()).map_err(fail)?;
+    check_equal!(worker.resume(), Ok(()));
+    check!(
+        wait_for(|| {
+            thread_yield();
+            STARTED.load(SeqCst) == 1
+        }),
+        "the worker never started"
+    );
+    let worker = match worker.interrupt() {
+        Ok(()) => {
+            let (state, moved) = worker.move_to_new_thread(own_space()).map_err(fail)?;
+            if FINISHED.load(SeqCst) == 0 {
+                runtime::println!("  moved in stage {}", state.registers[register::RAX]);
+            }
+            drop(worker);
+            check_equal!(moved.resume(), Ok(()));
+            moved
+        }
+        Err(Error::InvalidState) => worker,
+        Err(error) => return Err(fail(error)),
+    };
+    check!(
+        wait_for(|| FINISHED.load(SeqCst) != 0),
+        "the moved worker never finished"
+    );
+    check_equal!(FINISHED.load(SeqCst), 1);
+    drop(worker);
+    for (index, &mapping) in mappings.iter().enumerate() {
+        check!(
+            load_faults(address(index))?,
+            "mapping {index} still shows the region after the moved call"
+        );
+        check_equal!(mapping_get_state(mapping, false), Err(Error::InvalidState));
+    }
     close_all(region, &mappings)
 }
 
