@@ -36,7 +36,7 @@ use region::PageRange;
 /// The page entries one step removes at most (a whole table counts 512).
 const ENTRIES_PER_STEP: usize = 512;
 
-/// The mappings of a region one step visits at most.
+/// The mappings of a region, or the regions of a space, one step visits at most.
 const MAPPINGS_PER_STEP: usize = 4;
 
 /// One bounded piece of invalidation work.
@@ -47,6 +47,13 @@ pub enum Step {
         range: PageRange,
         /// How many links above the change this space is.
         depth: usize,
+    },
+    /// Reach the regions of `space` that start below `below` and export part of `changed`.
+    Regions {
+        space: Weak<Space>,
+        changed: PageRange,
+        depth: usize,
+        below: u64,
     },
     /// Reach the mappings of `region` below index `below` that show part of `changed`.
     Above {
@@ -205,11 +212,38 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
             if depth >= CHAIN_LIMIT {
                 return;
             }
-            for region in space.regions_overlapping(&done) {
+            queue(Step::Regions {
+                space: Arc::downgrade(&space),
+                changed: done,
+                depth,
+                below: u64::MAX,
+            });
+        }
+        Step::Regions {
+            space,
+            changed,
+            depth,
+            below,
+        } => {
+            let Some(space) = space.upgrade() else {
+                return;
+            };
+            let regions = space.regions_overlapping_below(&changed, below, MAPPINGS_PER_STEP);
+            if regions.len() == MAPPINGS_PER_STEP
+                && let Some(lowest) = regions.last()
+            {
+                queue(Step::Regions {
+                    space: Arc::downgrade(&space),
+                    changed,
+                    depth,
+                    below: lowest.range().start(),
+                });
+            }
+            for region in regions {
                 let below = region.mappings.lock().len();
                 queue(Step::Above {
                     region: Arc::downgrade(&region),
-                    changed: done,
+                    changed,
                     depth,
                     below,
                 });

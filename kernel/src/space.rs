@@ -314,10 +314,22 @@ impl Space {
         }
     }
 
-    /// The regions exporting part of `range`.
-    pub fn regions_overlapping(&self, range: &PageRange) -> Vec<Arc<Region>> {
-        overlapping(&self.regions.lock(), range, |region| region.range().end())
-            .cloned()
+    /// At most `limit` of the regions exporting part of `range` that start below `below`, from
+    /// the last down (so that a walk over many goes on below the lowest start it was given).
+    pub fn regions_overlapping_below(
+        &self,
+        range: &PageRange,
+        below: u64,
+        limit: usize,
+    ) -> Vec<Arc<Region>> {
+        let regions = self.regions.lock();
+        let start = range.start();
+        regions
+            .range(..below.min(range.end()))
+            .rev()
+            .take_while(|(_, region)| region.range().end() > start)
+            .take(limit)
+            .map(|(_, region)| region.clone())
             .collect()
     }
 
