@@ -499,18 +499,15 @@ impl Space {
             return false;
         }
         // A region stays in the map until the steps that destroy it are done (they take it
-        // out); one found destroyed here has none left, and goes at once.
+        // out, and this space's own list runs them before anything else here). One destroyed
+        // already may have its steps on another space's list: they are queued here again.
         let region = self
             .regions
             .lock()
             .first_key_value()
             .map(|(_, region)| region.clone());
         if let Some(region) = region {
-            let steps = region.begin_destroy();
-            if steps.is_empty() {
-                self.remove_region(&region);
-            }
-            self.queue(steps);
+            self.queue(region.destroy_steps());
             return false;
         }
         let hints = self.recent_mappings.lock().clear();
@@ -597,7 +594,7 @@ impl Drop for Space {
         self.invalidations.take_all().finish();
         let regions = core::mem::take(self.regions.get_mut());
         for region in regions.values() {
-            region.destroy();
+            crate::invalidation::finish(region.destroy_steps());
         }
         drop(regions);
         let mappings = core::mem::take(self.mappings.get_mut());

@@ -408,6 +408,15 @@ impl Region {
         if self.destroyed.swap(true, Relaxed) {
             return Vec::new();
         }
+        self.destroy_steps()
+    }
+
+    /// The steps that destroy its mappings and then take it out of its space, whether it was
+    /// destroyed already or not (the steps that did it may wait on another space's list; doing
+    /// them again is harmless): for a space that goes, which must not leave anything derived
+    /// from its memory behind.
+    pub fn destroy_steps(self: &Arc<Region>) -> Vec<Step> {
+        self.destroyed.store(true, Relaxed);
         vec![
             Step::RemoveRegion {
                 region: Arc::downgrade(self),
@@ -548,7 +557,9 @@ impl Mapping {
     /// Until then, a revocation of the region's memory still reaches what derives through it.
     pub fn end(self: &Arc<Mapping>) -> Vec<Step> {
         if self.is_destroyed() {
-            return Vec::new();
+            // Its steps may wait on another list: its entries are removed here too, so that
+            // none outlives this call.
+            return self.end_with_its_region().into_iter().collect();
         }
         let forget = Step::Forget {
             mapping: self.clone(),
