@@ -70,6 +70,8 @@ pub enum Step {
     Forget { mapping: Arc<Mapping> },
     /// Take a destroyed region out of its space: its mappings are gone.
     RemoveRegion { region: Weak<Region> },
+    /// A shrink of `region` is done: walks may stop looking past its size.
+    Shrunk { region: Weak<Region> },
 }
 
 /// The invalidation work left by the changes to one space's memory.
@@ -301,6 +303,11 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
             }
         }
         Step::Forget { mapping } => mapping.forget(),
+        Step::Shrunk { region } => {
+            if let Some(region) = region.upgrade() {
+                region.shrink_done();
+            }
+        }
         Step::RemoveRegion { region } => {
             let Some(region) = region.upgrade() else {
                 return;

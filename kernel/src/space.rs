@@ -327,7 +327,7 @@ impl Space {
         regions
             .range(..below.min(range.end()))
             .rev()
-            .take_while(|(_, region)| region.range().end() > start)
+            .take_while(|(_, region)| region.extent_end() > start)
             .take(limit)
             .map(|(_, region)| region.clone())
             .collect()
@@ -337,7 +337,7 @@ impl Space {
     pub fn add_region(&self, region: Arc<Region>) -> Result<(), Error> {
         let mut regions = self.regions.lock();
         let range = region.range();
-        if overlapping(&regions, &range, |other| other.range().end())
+        if overlapping(&regions, &range, |other| other.extent_end())
             .next()
             .is_some()
         {
@@ -349,7 +349,7 @@ impl Space {
 
     /// Whether a region other than `region` overlaps `range` (for a region that grows).
     pub fn other_region_overlaps(&self, range: &PageRange, region: &Region) -> bool {
-        overlapping(&self.regions.lock(), range, |other| other.range().end())
+        overlapping(&self.regions.lock(), range, |other| other.extent_end())
             .any(|other| !core::ptr::eq(Arc::as_ptr(other), region))
     }
 

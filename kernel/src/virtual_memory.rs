@@ -42,6 +42,11 @@ pub struct Region {
     start: u64,
     /// How many bytes it exports (`RegionResize` changes it).
     size: AtomicU64,
+    /// How many bytes from its start walks look at: its size, or more while the steps that
+    /// remove what a shrink took away are pending (it stays findable there until then).
+    extent: AtomicU64,
+    /// How many shrinks still have steps pending.
+    shrinks_pending: AtomicUsize,
     /// The widest rights a mapping of it may grant (`RegionProtect` changes them).
     rights: AtomicU64,
     /// Where faults on its holes go, if anywhere (weak: a region does not keep its keeper
@@ -265,6 +270,8 @@ impl Region {
             space: Arc::downgrade(space),
             start: range.start(),
             size: AtomicU64::new(range.size()),
+            extent: AtomicU64::new(range.size()),
+            shrinks_pending: AtomicUsize::new(0),
             rights: AtomicU64::new(rights.bits()),
             keeper: Lock::new(keeper.map(Arc::downgrade)),
             mappings: Lock::new(Vec::new()),
@@ -300,8 +307,35 @@ impl Region {
     pub fn resize(self: &Arc<Region>, size: u64) -> Result<Vec<Step>, Error> {
         let old = self.range();
         self.check_resize(size)?;
+        let shrunk = self.set_size(size, old);
+        Ok(shrunk.into_iter().chain(self.removed_since(old)).collect())
+    }
+
+    /// Makes it export `size` bytes instead of `old`. A shrink keeps it findable over its
+    /// former extent until the steps that remove what it no longer exports are done: the step
+    /// that ends that, to queue before them (so that it runs after them).
+    fn set_size(self: &Arc<Region>, size: u64, old: PageRange) -> Option<Step> {
         self.size.store(size, Relaxed);
-        Ok(self.removed_since(old))
+        if size >= old.size() {
+            self.extent.fetch_max(size, Relaxed);
+            return None;
+        }
+        self.shrinks_pending.fetch_add(1, Relaxed);
+        Some(Step::Shrunk {
+            region: Arc::downgrade(self),
+        })
+    }
+
+    /// The steps of a shrink are done: with none pending any more, walks look at its size.
+    pub fn shrink_done(&self) {
+        if self.shrinks_pending.fetch_sub(1, Relaxed) == 1 {
+            self.extent.store(self.size.load(Relaxed), Relaxed);
+        }
+    }
+
+    /// The end of the addresses walks look at (see `extent`).
+    pub fn extent_end(&self) -> u64 {
+        self.start + self.extent.load(Relaxed)
     }
 
     /// The step that removes what its mappings derived from what it exported in `old` and
@@ -354,15 +388,17 @@ impl Region {
     ) -> Result<Vec<Step>, Error> {
         let old = self.range();
         self.check_resize(size)?;
-        self.size.store(size, Relaxed);
+        let shrunk = self.set_size(size, old);
         let former = self.rights.swap(rights.bits(), Relaxed);
         *self.keeper.lock() = keeper.map(Arc::downgrade);
         // New rights reach every entry derived through it; a smaller size, those it no longer
         // exports; a larger one or a new keeper, none.
-        if former != rights.bits() {
-            return Ok(vec![self.above(old)]);
-        }
-        Ok(self.removed_since(old))
+        let work = if former != rights.bits() {
+            vec![self.above(old)]
+        } else {
+            self.removed_since(old)
+        };
+        Ok(shrunk.into_iter().chain(work).collect())
     }
 
     /// The widest rights a mapping of it may grant.
