@@ -46,6 +46,10 @@ pub const CASES: &[Case] = &[
         name: "revocation_from_below_reaches_through_a_region_half_destroyed_above",
         run: through_a_half_destroyed_region,
     },
+    Case {
+        name: "revocation_from_below_reaches_through_a_region_half_shrunk_above",
+        run: through_a_half_shrunk_region,
+    },
 ];
 
 /// Mappings of one region: more than a step visits, many times over.
@@ -336,6 +340,97 @@ fn through_a_half_destroyed_region() -> Result<(), CaseFailure> {
     drop(exporter);
     check_equal!(space_destroy(child), Ok(()));
     for handle in [in_child, below, shown, image, child] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
+}
+
+/// Runs in the child: exports the two pages the parent shows it as one region, shows the
+/// second page of that region through `MAPPINGS` mappings of its own space (`own`), and
+/// touches each.
+fn export_two_and_show_second(own: u64) {
+    let own = Handle::from_raw(own);
+    let Ok(region) = region_create(shown_in_child(), 2 * PAGE, READ_WRITE) else {
+        EXPORTED.store(EXPORT_FAILED, SeqCst);
+        return;
+    };
+    for index in 0..MAPPINGS {
+        if mapping_create(own, address(index), region, PAGE, PAGE, READ_WRITE).is_err() {
+            EXPORTED.store(EXPORT_FAILED, SeqCst);
+            return;
+        }
+        load_through_rdi(address(index));
+    }
+    EXPORTED.store(region.raw(), SeqCst);
+}
+
+fn shrink_region(region: u64) {
+    STARTED.store(1, SeqCst);
+    let outcome = region_resize(Handle::from_raw(region), PAGE);
+    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
+}
+
+/// As above, with a shrink: the parent shows two pages in the child, from two regions of its
+/// own; the child exports both as one region and shows its second page through forty
+/// mappings; a thread of the child starts shrinking that region to its first page and is
+/// stopped for good between two steps. The parent then destroys the region behind the second
+/// page: its call must reach the child's mappings through the region that no longer exports
+/// that page, but whose shrink has not removed their entries yet.
+fn through_a_half_shrunk_region() -> Result<(), CaseFailure> {
+    STARTED.store(0, SeqCst);
+    FINISHED.store(0, SeqCst);
+    EXPORTED.store(0, SeqCst);
+    let (child, image, shown) = super::memory::child_running_this_program()?;
+    let (ram, _) = runtime::process::ram();
+    let first = region_create(ram + 3 * 1024 * 1024, PAGE, READ_WRITE).map_err(fail)?;
+    let second = region_create(ram + 3 * 1024 * 1024 + PAGE, PAGE, READ_WRITE).map_err(fail)?;
+    let first_shown =
+        mapping_create(child, shown_in_child(), first, 0, PAGE, READ_WRITE).map_err(fail)?;
+    let second_shown = mapping_create(child, shown_in_child() + PAGE, second, 0, PAGE, READ_WRITE)
+        .map_err(fail)?;
+    let own = handle_grant(child, child, Rights::CREATE).map_err(fail)?;
+    let exporter =
+        spawn_in(child, &CHILD_STACK, export_two_and_show_second, own.raw()).map_err(fail)?;
+    check_equal!(exporter.resume(), Ok(()));
+    check!(
+        wait_for(|| EXPORTED.load(SeqCst) != 0),
+        "the child never exported its region"
+    );
+    let exported = EXPORTED.load(SeqCst);
+    check!(exported != EXPORT_FAILED, "the child could not export");
+    let worker = spawn_in(child, &CHILD_WORKER_STACK, shrink_region, exported).map_err(fail)?;
+    check_equal!(worker.resume(), Ok(()));
+    check!(
+        wait_for(|| {
+            thread_yield();
+            STARTED.load(SeqCst) == 1
+        }),
+        "the child's worker never started"
+    );
+    let stopped = worker.interrupt().is_ok();
+    runtime::println!(
+        "  child's shrink stopped half done: {}",
+        stopped && FINISHED.load(SeqCst) == 0
+    );
+    check_equal!(region_destroy(second), Ok(()));
+    for index in 0..MAPPINGS {
+        check!(
+            load_faults_in(child, address(index))?,
+            "the child's mapping {index} still shows the parent's destroyed page"
+        );
+    }
+    drop(worker);
+    drop(exporter);
+    check_equal!(space_destroy(child), Ok(()));
+    for handle in [
+        first_shown,
+        second_shown,
+        first,
+        second,
+        shown,
+        image,
+        child,
+    ] {
         check_equal!(handle_close(handle), Ok(()));
     }
     Ok(())
