@@ -284,22 +284,22 @@ fn load_faults_in(space: Handle, address: u64) -> Result<bool, CaseFailure> {
     Ok(probe_in(space, load_in_thread, address)? == Some((14, address)))
 }
 
-/// The parent shows a page in a child; the child exports it as a region and shows that
-/// through forty mappings of its own; a thread of the child starts destroying the region and
-/// is stopped for good between two steps. The parent then destroys its own region: its call
-/// must reach every entry derived through the child's region, half destroyed as it is.
-fn through_a_half_destroyed_region() -> Result<(), CaseFailure> {
+/// In `child` (which runs this program): `export` exports memory the parent shows it and
+/// shows it through `MAPPINGS` mappings of the child's own, then a worker runs `work` on the
+/// exported region and is stopped for good between two steps of its call. `revoke` then runs
+/// here: its call must reach every entry derived through the child's region, whatever the
+/// child's stopped call left, so that every one of the child's mappings faults.
+fn revoke_under_a_stopped_child(
+    child: Handle,
+    export: fn(u64),
+    work: fn(u64),
+    revoke: impl FnOnce() -> Result<(), CaseFailure>,
+) -> Result<(), CaseFailure> {
     STARTED.store(0, SeqCst);
     FINISHED.store(0, SeqCst);
     EXPORTED.store(0, SeqCst);
-    let (child, image, shown) = super::memory::child_running_this_program()?;
-    // A page of the RAM window (the program's image is all one region now, the child's).
-    let (ram, _) = runtime::process::ram();
-    let below = region_create(ram + 3 * 1024 * 1024, PAGE, READ_WRITE).map_err(fail)?;
-    let in_child =
-        mapping_create(child, shown_in_child(), below, 0, PAGE, READ_WRITE).map_err(fail)?;
     let own = handle_grant(child, child, Rights::CREATE).map_err(fail)?;
-    let exporter = spawn_in(child, &CHILD_STACK, export_and_show, own.raw()).map_err(fail)?;
+    let exporter = spawn_in(child, &CHILD_STACK, export, own.raw()).map_err(fail)?;
     check_equal!(exporter.resume(), Ok(()));
     check!(
         wait_for(|| EXPORTED.load(SeqCst) != 0),
@@ -313,7 +313,7 @@ fn through_a_half_destroyed_region() -> Result<(), CaseFailure> {
             "the child's mapping {index} does not show the page"
         );
     }
-    let worker = spawn_in(child, &CHILD_WORKER_STACK, destroy_region, exported).map_err(fail)?;
+    let worker = spawn_in(child, &CHILD_WORKER_STACK, work, exported).map_err(fail)?;
     check_equal!(worker.resume(), Ok(()));
     check!(
         wait_for(|| {
@@ -324,20 +324,38 @@ fn through_a_half_destroyed_region() -> Result<(), CaseFailure> {
     );
     let stopped = worker.interrupt().is_ok();
     runtime::println!(
-        "  child's destruction stopped half done: {}",
+        "  child's call stopped half done: {}",
         stopped && FINISHED.load(SeqCst) == 0
     );
     // The worker stays stopped: its work waits in the child's list, which the parent's call
     // does not run.
-    check_equal!(region_destroy(below), Ok(()));
+    revoke()?;
     for index in 0..MAPPINGS {
         check!(
             load_faults_in(child, address(index))?,
-            "the child's mapping {index} still shows the parent's destroyed region"
+            "the child's mapping {index} still shows the parent's revoked memory"
         );
     }
     drop(worker);
     drop(exporter);
+    Ok(())
+}
+
+/// The parent shows a page in a child; the child exports it as a region and shows that
+/// through forty mappings of its own; a thread of the child starts destroying the region and
+/// is stopped for good between two steps. The parent then destroys its own region: its call
+/// must reach every entry derived through the child's region, half destroyed as it is.
+fn through_a_half_destroyed_region() -> Result<(), CaseFailure> {
+    let (child, image, shown) = super::memory::child_running_this_program()?;
+    // A page of the RAM window (the program's image is all one region now, the child's).
+    let (ram, _) = runtime::process::ram();
+    let below = region_create(ram + 3 * 1024 * 1024, PAGE, READ_WRITE).map_err(fail)?;
+    let in_child =
+        mapping_create(child, shown_in_child(), below, 0, PAGE, READ_WRITE).map_err(fail)?;
+    revoke_under_a_stopped_child(child, export_and_show, destroy_region, || {
+        check_equal!(region_destroy(below), Ok(()));
+        Ok(())
+    })?;
     check_equal!(space_destroy(child), Ok(()));
     for handle in [in_child, below, shown, image, child] {
         check_equal!(handle_close(handle), Ok(()));
@@ -377,9 +395,6 @@ fn shrink_region(region: u64) {
 /// page: its call must reach the child's mappings through the region that no longer exports
 /// that page, but whose shrink has not removed their entries yet.
 fn through_a_half_shrunk_region() -> Result<(), CaseFailure> {
-    STARTED.store(0, SeqCst);
-    FINISHED.store(0, SeqCst);
-    EXPORTED.store(0, SeqCst);
     let (child, image, shown) = super::memory::child_running_this_program()?;
     let (ram, _) = runtime::process::ram();
     let first = region_create(ram + 3 * 1024 * 1024, PAGE, READ_WRITE).map_err(fail)?;
@@ -388,39 +403,10 @@ fn through_a_half_shrunk_region() -> Result<(), CaseFailure> {
         mapping_create(child, shown_in_child(), first, 0, PAGE, READ_WRITE).map_err(fail)?;
     let second_shown = mapping_create(child, shown_in_child() + PAGE, second, 0, PAGE, READ_WRITE)
         .map_err(fail)?;
-    let own = handle_grant(child, child, Rights::CREATE).map_err(fail)?;
-    let exporter =
-        spawn_in(child, &CHILD_STACK, export_two_and_show_second, own.raw()).map_err(fail)?;
-    check_equal!(exporter.resume(), Ok(()));
-    check!(
-        wait_for(|| EXPORTED.load(SeqCst) != 0),
-        "the child never exported its region"
-    );
-    let exported = EXPORTED.load(SeqCst);
-    check!(exported != EXPORT_FAILED, "the child could not export");
-    let worker = spawn_in(child, &CHILD_WORKER_STACK, shrink_region, exported).map_err(fail)?;
-    check_equal!(worker.resume(), Ok(()));
-    check!(
-        wait_for(|| {
-            thread_yield();
-            STARTED.load(SeqCst) == 1
-        }),
-        "the child's worker never started"
-    );
-    let stopped = worker.interrupt().is_ok();
-    runtime::println!(
-        "  child's shrink stopped half done: {}",
-        stopped && FINISHED.load(SeqCst) == 0
-    );
-    check_equal!(region_destroy(second), Ok(()));
-    for index in 0..MAPPINGS {
-        check!(
-            load_faults_in(child, address(index))?,
-            "the child's mapping {index} still shows the parent's destroyed page"
-        );
-    }
-    drop(worker);
-    drop(exporter);
+    revoke_under_a_stopped_child(child, export_two_and_show_second, shrink_region, || {
+        check_equal!(region_destroy(second), Ok(()));
+        Ok(())
+    })?;
     check_equal!(space_destroy(child), Ok(()));
     for handle in [
         first_shown,
