@@ -3,22 +3,24 @@
 //!
 //! Revoking memory reaches every entry derived from it: the entries of the space that changed,
 //! then those of every mapping that shows part of it, and so up the chains. How much that is
-//! depends on what users made (how many pages are present, how many mappings a region has), so
-//! the work is cut into steps, each bounded, kept in a list of the space whose change caused
-//! it. A call that changes memory makes the change, queues its first steps and works through
-//! the list; in a partially preemptible kernel it stops at a preemption point between two steps
-//! and is re-issued from its registers, finds its change made already (the change is made
-//! once, and queues work only then), and goes on with what the list still holds. Until the list
-//! is empty the call has not returned; a thread of the same space that changes memory meanwhile
-//! helps finish the list, and a thread that ends instead of re-issuing its call finishes what
-//! it left (see `Thread::end`).
+//! depends on what users made (how many pages are present, how many mappings a region has, how
+//! many regions a range holds), so the work is cut into steps, each bounded, kept in a list of
+//! the space whose change caused it. A call that changes memory makes the change, queues its
+//! first steps, moves its registers to its last stage (`InvalidationFinish` on the same
+//! object) and works through the list; in a partially preemptible kernel it stops at a
+//! preemption point between two steps and is re-issued as that stage, which goes on with what
+//! the list still holds and never makes the change twice. Until the list is empty the call has
+//! not returned; a thread of the same space that changes memory meanwhile helps finish the
+//! list, and a thread that ends instead of re-issuing its call finishes what it left (see
+//! `Thread::end`), as does its next memory call.
 //!
-//! A destroyed region or mapping stays where walks find it (its space's regions, its region's
-//! mappings) until the last step derived from it is done: a revocation further down that runs
-//! meanwhile, from another list, still reaches every entry derived through it, whatever became
-//! of the list that destroys it. The steps are ordered so: a list is a stack, and the step that
-//! forgets an object is queued before the steps that remove its entries, so it runs after them
-//! and after everything they queue.
+//! What a change took away stays where walks find it until the last step derived from it is
+//! done: a destroyed region in its space's regions, a destroyed mapping in its region's list,
+//! the part of a region a shrink gave up in its extent. A revocation further down that runs
+//! meanwhile, from another list, thus still reaches every entry derived through them, whatever
+//! became of the list that removes them. The steps are ordered so: a list is a stack, and the
+//! step that forgets an object is queued before the steps that remove its entries, so it runs
+//! after them and after everything they queue.
 //!
 //! Every step is idempotent (removing an entry twice removes it once), so steps may overlap:
 //! the mappings of a region are visited from the last to the first, and a mapping that goes
