@@ -4,15 +4,16 @@
 
 use super::{object, object_in, wants_handles};
 use crate::arch::frame::SavedRegisters;
-use crate::invalidation;
+use crate::invalidation::{self, Step};
 use crate::object::KernelObject;
 use crate::scheduler;
-use crate::space::MemoryObject;
+use crate::space::{MemoryObject, Space};
 use crate::virtual_memory::{Mapping, Region};
 use crate::wait::{BlockingResult, or_return_error};
 use abi::memory::{Found, MappingState, MemoryRights, RegionState};
 use abi::{Call, Error, Rights};
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
 use region::{PageRange, Window};
 
 /// Rights of a new region handle.
@@ -83,21 +84,33 @@ pub fn invalidation_finish(handle: u64) -> BlockingResult {
         _ => Err(Error::WrongType),
     });
     if let Ok(origin) = origin {
-        invalidation::finish_preemptibly(&origin, alloc::vec::Vec::new())?;
+        invalidation::finish_preemptibly(&origin, Vec::new())?;
     }
     Ok(Ok(()))
 }
 
-/// `RegionDestroy`: the region goes at once; its mappings, and what derives from them, go
-/// in bounded steps with preemption points between them (`crate::invalidation`). Re-issued,
-/// it finds the region destroyed and finishes what is left.
-pub fn region_destroy(registers: &SavedRegisters, region: u64) -> BlockingResult {
+/// Makes a change to memory as the calls that change it do: finishes what the thread's last
+/// preempted call left, makes the change (`change` gives the space whose list takes the work
+/// and the first steps, or the call's error), moves the call to its last stage and works
+/// through the steps, re-issued as that stage when preempted.
+fn change_memory(
+    registers: &SavedRegisters,
+    change: impl FnOnce() -> Result<(Weak<Space>, Vec<Step>), Error>,
+) -> BlockingResult {
     invalidation::finish_left_work()?;
-    let region = or_return_error!(region_of(region));
-    let steps = region.begin_destroy();
+    let (origin, steps) = or_return_error!(change());
     change_made(registers);
-    invalidation::finish_preemptibly(&region.space, steps)?;
+    invalidation::finish_preemptibly(&origin, steps)?;
     Ok(Ok(()))
+}
+
+/// `RegionDestroy`: the region goes at once; its mappings, and what derives from them, go
+/// in bounded steps with preemption points between them (`crate::invalidation`).
+pub fn region_destroy(registers: &SavedRegisters, region: u64) -> BlockingResult {
+    change_memory(registers, || {
+        let region = region_of(region)?;
+        Ok((region.space.clone(), region.begin_destroy()))
+    })
 }
 
 /// `MappingCreate`.
@@ -126,38 +139,31 @@ pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
     }
 }
 
-/// `MappingDestroy`.
+/// `MappingDestroy`, in bounded steps as `RegionDestroy`.
 pub fn mapping_destroy(registers: &SavedRegisters, mapping: u64) -> BlockingResult {
-    invalidation::finish_left_work()?;
-    let mapping = or_return_error!(mapping_of(mapping));
-    let steps = mapping.end();
-    change_made(registers);
-    invalidation::finish_preemptibly(&mapping.space, steps)?;
-    Ok(Ok(()))
+    change_memory(registers, || {
+        let mapping = mapping_of(mapping)?;
+        Ok((mapping.space.clone(), mapping.end()))
+    })
 }
 
 /// `RegionProtect`: the rights change at once; the entries derived with the old ones go in
-/// bounded steps, as for `RegionDestroy` (re-issued, the rights are already the new ones, and
-/// only what is left is done).
+/// bounded steps, as for `RegionDestroy`.
 pub fn region_protect(registers: &SavedRegisters, region: u64, rights: u64) -> BlockingResult {
-    invalidation::finish_left_work()?;
-    let region = or_return_error!(region_of(region));
-    let rights = or_return_error!(memory_rights(rights));
-    let steps = region.protect(rights);
-    change_made(registers);
-    invalidation::finish_preemptibly(&region.space, steps)?;
-    Ok(Ok(()))
+    change_memory(registers, || {
+        let region = region_of(region)?;
+        let rights = memory_rights(rights)?;
+        Ok((region.space.clone(), region.protect(rights)))
+    })
 }
 
 /// `MappingProtect`, in bounded steps as `RegionProtect`.
 pub fn mapping_protect(registers: &SavedRegisters, mapping: u64, rights: u64) -> BlockingResult {
-    invalidation::finish_left_work()?;
-    let mapping = or_return_error!(mapping_of(mapping));
-    let rights = or_return_error!(memory_rights(rights));
-    let steps = or_return_error!(mapping.protect(rights));
-    change_made(registers);
-    invalidation::finish_preemptibly(&mapping.space, steps)?;
-    Ok(Ok(()))
+    change_memory(registers, || {
+        let mapping = mapping_of(mapping)?;
+        let rights = memory_rights(rights)?;
+        Ok((mapping.space.clone(), mapping.protect(rights)?))
+    })
 }
 
 /// `MemorySearch`: what it found, a handle to it in the caller's table, its start, size and
@@ -200,14 +206,12 @@ pub fn search(space: u64, address: u64) -> Result<[u64; 6], Error> {
     ])
 }
 
-/// `RegionResize`.
+/// `RegionResize`, in bounded steps as `RegionProtect` when it shrinks.
 pub fn region_resize(registers: &SavedRegisters, region: u64, size: u64) -> BlockingResult {
-    invalidation::finish_left_work()?;
-    let region = or_return_error!(region_of(region));
-    let steps = or_return_error!(region.resize(size));
-    change_made(registers);
-    invalidation::finish_preemptibly(&region.space, steps)?;
-    Ok(Ok(()))
+    change_memory(registers, || {
+        let region = region_of(region)?;
+        Ok((region.space.clone(), region.resize(size)?))
+    })
 }
 
 /// `MappingMove`.
@@ -248,7 +252,7 @@ pub fn region_get_state(region: u64, flags: u64) -> Result<[u64; 4], Error> {
     .to_results())
 }
 
-/// `RegionSetState`.
+/// `RegionSetState`, in bounded steps as `RegionProtect` when it narrows or shrinks.
 pub fn region_set_state(
     registers: &SavedRegisters,
     region: u64,
@@ -256,14 +260,13 @@ pub fn region_set_state(
     rights: u64,
     keeper: u64,
 ) -> BlockingResult {
-    invalidation::finish_left_work()?;
-    let region = or_return_error!(region_of(region));
-    let rights = or_return_error!(memory_rights(rights));
-    let keeper = or_return_error!(keeper_port(keeper));
-    let steps = or_return_error!(region.set_state(size, rights, keeper.as_ref()));
-    change_made(registers);
-    invalidation::finish_preemptibly(&region.space, steps)?;
-    Ok(Ok(()))
+    change_memory(registers, || {
+        let region = region_of(region)?;
+        let rights = memory_rights(rights)?;
+        let keeper = keeper_port(keeper)?;
+        let steps = region.set_state(size, rights, keeper.as_ref())?;
+        Ok((region.space.clone(), steps))
+    })
 }
 
 /// `MappingGetState`: where it is, what it shows, its rights and (for `flags::HANDLES`) a new
