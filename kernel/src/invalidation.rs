@@ -23,8 +23,9 @@
 //! after them and after everything they queue.
 //!
 //! Every step is idempotent (removing an entry twice removes it once), so steps may overlap:
-//! the mappings of a region are visited from the last to the first, and a mapping that goes
-//! meanwhile only moves the others down, so none is skipped (one may be visited twice).
+//! the mappings of a region are visited from the last index to the first, and a mapping that
+//! leaves the list meanwhile only moves the last one down into its place, so none is skipped
+//! (one may be visited twice).
 
 use crate::arch::lock::Lock;
 use crate::model::{self, Restart};

@@ -75,6 +75,9 @@ pub struct Mapping {
     rights: AtomicU64,
     /// The region it shows.
     pub region: Arc<Region>,
+    /// Where it is in its region's list of mappings (kept up to date as others leave it, so
+    /// that leaving takes one step, not a search).
+    index_in_region: AtomicUsize,
     /// Set once destroyed.
     pub destroyed: AtomicBool,
     payer: Weak<Space>,
@@ -492,11 +495,15 @@ impl Mapping {
             rights: AtomicU64::new(window.rights.bits()),
             window: Lock::new(window),
             region: region.clone(),
+            index_in_region: AtomicUsize::new(0),
             destroyed: AtomicBool::new(false),
             payer: Arc::downgrade(payer),
         });
         target.add_mapping(mapping.clone())?;
-        region.mappings.lock().push(Arc::downgrade(&mapping));
+        let mut listed = region.mappings.lock();
+        mapping.index_in_region.store(listed.len(), Relaxed);
+        listed.push(Arc::downgrade(&mapping));
+        drop(listed);
         Ok(mapping)
     }
 
@@ -621,12 +628,24 @@ impl Mapping {
     }
 
     /// Takes the mapping, destroyed and with nothing derived through it any more, out of its
-    /// region's list.
+    /// region's list, in one step: the last mapping of the list takes its place. (Walks of
+    /// the list go from the last index down, so a mapping moved down is only visited twice.)
     pub fn forget(&self) {
-        self.region
-            .mappings
-            .lock()
-            .retain(|other| other.strong_count() > 0 && !core::ptr::eq(other.as_ptr(), self));
+        let mut listed = self.region.mappings.lock();
+        let index = self.index_in_region.load(Relaxed);
+        // The list was emptied whole meanwhile (its region was destroyed), or this is not in it.
+        if !listed
+            .get(index)
+            .is_some_and(|entry| core::ptr::eq(entry.as_ptr(), self))
+        {
+            return;
+        }
+        listed.swap_remove(index);
+        let moved = listed.get(index).and_then(Weak::upgrade);
+        drop(listed);
+        if let Some(moved) = moved {
+            moved.index_in_region.store(index, Relaxed);
+        }
     }
 }
 
