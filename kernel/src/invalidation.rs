@@ -87,8 +87,9 @@ impl Pending {
         self.0.lock().push(step);
     }
 
-    /// Does one step; whether work is left.
-    fn step(&self) -> bool {
+    /// Does one step (for a caller with preemption points of its own between steps); whether
+    /// work is left.
+    pub fn step(&self) -> bool {
         let step = self.0.lock().pop();
         if let Some(step) = step {
             // The step queues what follows from it; the list is not held meanwhile (a step
@@ -96,11 +97,6 @@ impl Pending {
             run(step, &mut |next| self.push(next));
         }
         !self.0.lock().is_empty()
-    }
-
-    /// Does one step, for a caller that has its own preemption points; whether work is left.
-    pub fn step_once(&self) -> bool {
-        self.step()
     }
 
     /// Does all the work, without preemption: for callers that cannot be re-issued (a

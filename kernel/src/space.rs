@@ -477,7 +477,7 @@ impl Space {
         // is left only shrinks.
         self.destroyed.store(true, Relaxed);
         // The invalidations its regions' and mappings' destruction queued go a step at a time.
-        if self.invalidations.step_once() {
+        if self.invalidations.step() {
             return false;
         }
         let thread = self.threads.lock().pop();

@@ -22,7 +22,7 @@ use runtime::memory::{
 };
 use runtime::process::own_space;
 use runtime::syscall::{handle_close, handle_grant, space_destroy, thread_yield};
-use runtime::thread::{Stack, spawn, spawn_in};
+use runtime::thread::{Stack, Thread, spawn, spawn_in};
 
 /// The cases.
 pub const CASES: &[Case] = &[
@@ -74,6 +74,33 @@ fn region_of_many_mappings() -> Result<(Handle, [Handle; MAPPINGS]), CaseFailure
     Ok((region, mappings))
 }
 
+/// Checks that every mapping is destroyed and shows its region no more (`after` says after
+/// what, in the failure).
+fn check_all_gone(mappings: &[Handle; MAPPINGS], after: &str) -> Result<(), CaseFailure> {
+    for (index, &mapping) in mappings.iter().enumerate() {
+        check!(
+            load_faults(address(index))?,
+            "mapping {index} still shows the region after {after}"
+        );
+        check_equal!(mapping_get_state(mapping, false), Err(Error::InvalidState));
+    }
+    Ok(())
+}
+
+/// Resumes `worker`, a thread of this one's priority that sets `STARTED` before its call, and
+/// yields to it until it has (its call then runs until preempted, or to its end).
+fn start_worker(worker: &Thread) -> Result<(), CaseFailure> {
+    check_equal!(worker.resume(), Ok(()));
+    check!(
+        wait_for(|| {
+            thread_yield();
+            STARTED.load(SeqCst) == 1
+        }),
+        "the worker never started"
+    );
+    Ok(())
+}
+
 /// Closes the handles.
 fn close_all(region: Handle, mappings: &[Handle; MAPPINGS]) -> Result<(), CaseFailure> {
     for &mapping in mappings {
@@ -102,13 +129,7 @@ fn many_mappings() -> Result<(), CaseFailure> {
         check_equal!(SOURCE.0[0].load(SeqCst), 100 + index as u64);
     }
     check_equal!(region_destroy(region), Ok(()));
-    for (index, &mapping) in mappings.iter().enumerate() {
-        check!(
-            load_faults(address(index))?,
-            "mapping {index} still shows the destroyed region"
-        );
-        check_equal!(mapping_get_state(mapping, false), Err(Error::InvalidState));
-    }
+    check_all_gone(&mappings, "its destruction")?;
     close_all(region, &mappings)
 }
 
@@ -156,16 +177,7 @@ fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
     FINISHED.store(0, SeqCst);
     let (region, mappings) = region_of_many_mappings()?;
     let worker = spawn(&WORKER_STACK, destroy_region, region.raw()).map_err(fail)?;
-    check_equal!(worker.resume(), Ok(()));
-    // The worker has this thread's priority: it runs while this one yields, until its call
-    // is preempted (or, without preemption points, done).
-    check!(
-        wait_for(|| {
-            thread_yield();
-            STARTED.load(SeqCst) == 1
-        }),
-        "the worker never started"
-    );
+    start_worker(&worker)?;
     // Stopped in the middle of its call: its registers name its last stage (the change is
     // made: the region is destroyed already, while some of its mappings may still have their
     // entries).
@@ -194,13 +206,7 @@ fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
         // nothing was left half done, so the region is destroyed here.
         check_equal!(region_destroy(region), Ok(()));
     }
-    for (index, &mapping) in mappings.iter().enumerate() {
-        check!(
-            load_faults(address(index))?,
-            "mapping {index} still shows the region after the worker's end"
-        );
-        check_equal!(mapping_get_state(mapping, false), Err(Error::InvalidState));
-    }
+    check_all_gone(&mappings, "the worker's end")?;
     check!(FINISHED.load(SeqCst) != 2, "the worker's call failed");
     close_all(region, &mappings)
 }
@@ -213,14 +219,7 @@ fn moved_in_its_last_stage() -> Result<(), CaseFailure> {
     FINISHED.store(0, SeqCst);
     let (region, mappings) = region_of_many_mappings()?;
     let worker = spawn(&WORKER_STACK, destroy_region, region.raw()).map_err(fail)?;
-    check_equal!(worker.resume(), Ok(()));
-    check!(
-        wait_for(|| {
-            thread_yield();
-            STARTED.load(SeqCst) == 1
-        }),
-        "the worker never started"
-    );
+    start_worker(&worker)?;
     let worker = match worker.interrupt() {
         Ok(()) => {
             let (state, moved) = worker.move_to_new_thread(own_space()).map_err(fail)?;
@@ -240,13 +239,7 @@ fn moved_in_its_last_stage() -> Result<(), CaseFailure> {
     );
     check_equal!(FINISHED.load(SeqCst), 1);
     drop(worker);
-    for (index, &mapping) in mappings.iter().enumerate() {
-        check!(
-            load_faults(address(index))?,
-            "mapping {index} still shows the region after the moved call"
-        );
-        check_equal!(mapping_get_state(mapping, false), Err(Error::InvalidState));
-    }
+    check_all_gone(&mappings, "the moved call")?;
     close_all(region, &mappings)
 }
 
@@ -314,14 +307,7 @@ fn revoke_under_a_stopped_child(
         );
     }
     let worker = spawn_in(child, &CHILD_WORKER_STACK, work, exported).map_err(fail)?;
-    check_equal!(worker.resume(), Ok(()));
-    check!(
-        wait_for(|| {
-            thread_yield();
-            STARTED.load(SeqCst) == 1
-        }),
-        "the child's worker never started"
-    );
+    start_worker(&worker)?;
     let stopped = worker.interrupt().is_ok();
     runtime::println!(
         "  child's call stopped half done: {}",
