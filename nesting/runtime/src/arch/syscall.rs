@@ -90,13 +90,39 @@ pub fn call6(call: Call, arguments: [u64; 6]) -> (u64, [u64; 6]) {
 /// Issues an IPC call that carries register words only: the transfer registers go in as zero
 /// (no handle to send, no bytes to send, no room to receive into). The status, the results,
 /// and the handle that came back (`rbx`: one a request or reply brought, or 0). The cheapest
-/// IPC, for the fast path.
+/// IPC, for the fast path: [`call_with_transfer`] with zeroed registers would do the same, for
+/// 7 more instructions a round trip (measured), so this one zeroes them in the block itself.
 #[inline(always)]
 pub fn call_words(call: Call, arguments: [u64; 6]) -> (u64, [u64; 6], u64) {
-    // With no bytes to send or receive, the kernel touches no user memory.
-    let mut transfer = TransferRegisters::default();
-    let (status, results) = call_with_transfer(call, arguments, &mut transfer);
-    (status, results, transfer.handle)
+    let status: u64;
+    let received: u64;
+    let [mut rdi, mut rsi, mut rdx, mut r10, mut r8, mut r9] = arguments;
+    // SAFETY: as in `raw3`; every argument and transfer register is declared as changed. The
+    // compiler reserves `rbx`, so it is saved on the stack around the call, which sends the
+    // handle 0 in it. With no bytes to send or receive, the kernel touches no user memory.
+    unsafe {
+        core::arch::asm!(
+            "push rbx",
+            "xor ebx, ebx",
+            "syscall",
+            "mov rcx, rbx",
+            "pop rbx",
+            inlateout("rax") call.number() => status,
+            inout("rdi") rdi,
+            inout("rsi") rsi,
+            inout("rdx") rdx,
+            inout("r10") r10,
+            inout("r8") r8,
+            inout("r9") r9,
+            lateout("rcx") received,
+            inout("r12") 0u64 => _,
+            inout("r13") 0u64 => _,
+            inout("r14") 0u64 => _,
+            inout("r15") 0u64 => _,
+            lateout("r11") _,
+        );
+    }
+    (status, [rdi, rsi, rdx, r10, r8, r9], received)
 }
 
 /// The registers of an IPC transfer: what is left to send, the room left to receive into, and
