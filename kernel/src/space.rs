@@ -371,7 +371,7 @@ impl Space {
     /// itself.
     pub fn add_mapping(&self, mapping: Arc<Mapping>) -> Result<(), Error> {
         let range = mapping.window().range;
-        self.check_free_for_mapping(&range, &mapping)?;
+        self.check_free_for_mapping(&range, &mapping, None)?;
         self.mappings.lock().insert(range.start(), mapping.clone());
         // A new mapping is about to be walked: a keeper maps a page into a hole, and the
         // faulting thread's retry comes through it.
@@ -380,12 +380,14 @@ impl Space {
         Ok(())
     }
 
-    /// Whether `range` may hold `mapping` (new, or moving): not in a destroyed space, not in
-    /// the RAM window, meeting no other mapping and no page the space holds itself.
+    /// Whether `range` may hold `mapping` (new, or moving from `cached_by_it`): not in a
+    /// destroyed space, not in the RAM window, meeting no other mapping and no page the space
+    /// holds itself.
     pub fn check_free_for_mapping(
         &self,
         range: &PageRange,
         mapping: &Mapping,
+        cached_by_it: Option<&PageRange>,
     ) -> Result<(), Error> {
         if self.is_destroyed() {
             return Err(Error::InvalidState);
@@ -397,14 +399,22 @@ impl Space {
             other.window().range.end()
         })
         .any(|other| !core::ptr::eq(Arc::as_ptr(other), mapping));
-        let tables = self.tables.lock();
-        // A few pages are quickest looked up one by one; a larger range is walked by the
-        // tables that exist.
-        let held = if range.size() <= 16 * FRAME_SIZE {
-            range.pages().any(|page| tables.lookup_user(page).is_some())
-        } else {
-            tables.any_present(range.start(), range.end())
+        // Entries in the range the mapping covers already are its own (nothing else could
+        // enter any there since it was placed): only the rest of the range must hold none.
+        let parts = match cached_by_it {
+            Some(own) => range.without(own),
+            None => [Some(*range), None],
         };
+        let tables = self.tables.lock();
+        let held = parts.into_iter().flatten().any(|part| {
+            // A few pages are quickest looked up one by one; a larger range is walked by the
+            // tables that exist.
+            if part.size() <= 16 * FRAME_SIZE {
+                part.pages().any(|page| tables.lookup_user(page).is_some())
+            } else {
+                tables.any_present(part.start(), part.end())
+            }
+        });
         drop(tables);
         if others_overlap || held {
             return Err(Error::Overlaps);

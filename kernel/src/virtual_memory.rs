@@ -242,14 +242,6 @@ fn walk(top: &Arc<Space>, page: u64, needed: MemoryRights) -> Result<u64, Hole> 
     Err(Hole::Unmapped)
 }
 
-/// Removes every entry derived from `changed`, a range of `space` whose memory went away or
-/// changed: the entries in `space` itself, then, through the regions of `space` that export
-/// part of it, those of every mapping above, recursively (`crate::invalidation`), without
-/// preemption.
-pub fn invalidate(space: &Arc<Space>, changed: PageRange) {
-    invalidation::finish(vec![unmap_step(space, changed)]);
-}
-
 /// The step that removes the entries of `range` in `space` and what derives from them.
 fn unmap_step(space: &Arc<Space>, range: PageRange) -> Step {
     Step::Unmap {
@@ -517,9 +509,10 @@ impl Mapping {
         *self.window.lock()
     }
 
-    /// Shows the same memory at `address` instead: the old range's entries go (with what was
-    /// derived from them) and the new range must be free in its space.
-    pub fn move_to(&self, address: u64) -> Result<(), Error> {
+    /// Shows the same memory at `address` instead: the new range must be free in its space,
+    /// and the old range's entries, with what was derived from them, go: the work to queue on
+    /// its space.
+    pub fn move_to(&self, address: u64) -> Result<Vec<Step>, Error> {
         self.place(address, None)
     }
 
@@ -555,14 +548,14 @@ impl Mapping {
     /// Moves it to `address` and gives it `rights` together (`MappingSetState`), or changes
     /// nothing when either is refused: the new range must be free in its space, the rights
     /// within its region's and those it was made with. The old range's entries go, with what
-    /// was derived from them.
-    pub fn set_state(&self, address: u64, rights: MemoryRights) -> Result<(), Error> {
+    /// was derived from them: the work to queue on its space.
+    pub fn set_state(&self, address: u64, rights: MemoryRights) -> Result<Vec<Step>, Error> {
         self.place(address, Some(rights))
     }
 
     /// [`set_state`](Self::set_state), or only the move without new rights (which the
     /// mapping keeps even where its region narrowed since).
-    fn place(&self, address: u64, rights: Option<MemoryRights>) -> Result<(), Error> {
+    fn place(&self, address: u64, rights: Option<MemoryRights>) -> Result<Vec<Step>, Error> {
         if self.is_destroyed() {
             return Err(Error::InvalidState);
         }
@@ -573,19 +566,18 @@ impl Mapping {
             self.check_rights(rights)?;
         }
         if range != old.range {
-            // The entries it made in its old range are a cache: they go first, so that a move
-            // onto part of its old range is judged by what the space holds, not by what this
-            // mapping cached there (if the move is refused, they simply refill).
-            invalidate(&space, old.range);
-            space.check_free_for_mapping(&range, self)?;
+            // Where the new range meets the old one, the entries are this mapping's own cache,
+            // about to go: only the rest must be free. Until its step removes them, a thread
+            // of the space may still reach the old layout there, as if it ran before the call
+            // (which has not returned).
+            space.check_free_for_mapping(&range, self, Some(&old.range))?;
             space.refile_mapping(old.range.start(), range.start());
             self.window.lock().range = range;
         }
         if let Some(rights) = rights {
             self.rights.store(rights.bits(), Relaxed);
         }
-        invalidate(&space, old.range);
-        Ok(())
+        Ok(vec![unmap_step(&space, old.range)])
     }
 
     /// Destroys the mapping, without preemption: its entries go, with everything derived from

@@ -680,12 +680,15 @@ pub const TABLE: &[CallSpecification] = &[
     },
     CallSpecification {
         call: Call::RegionDestroy,
-        category: Category::Trivial,
+        category: Category::MultiStage,
         arguments: &["region (CONTROL)"],
         results: &[],
         message: "",
         errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
-        restart: "never interrupted",
+        restart: "the change is made at once and the call moves to InvalidationFinish \
+                  (58) on the same object, which removes the entries the change made stale in \
+                  bounded steps; preempted, it is re-issued as that stage and never makes the \
+                  change twice",
         summary: "Destroys the region and every mapping of it; every page table entry derived \
                   through them, at every level above, goes, and those pages fault again.",
     },
@@ -721,12 +724,15 @@ pub const TABLE: &[CallSpecification] = &[
     },
     CallSpecification {
         call: Call::MappingDestroy,
-        category: Category::Trivial,
+        category: Category::MultiStage,
         arguments: &["mapping (CONTROL)"],
         results: &[],
         message: "",
         errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
-        restart: "never interrupted",
+        restart: "the change is made at once and the call moves to InvalidationFinish \
+                  (58) on the same object, which removes the entries the change made stale in \
+                  bounded steps; preempted, it is re-issued as that stage and never makes the \
+                  change twice",
         summary: "Destroys the mapping: its entries and every entry derived through them at \
                   levels above go.",
     },
@@ -754,7 +760,7 @@ pub const TABLE: &[CallSpecification] = &[
     },
     CallSpecification {
         call: Call::RegionProtect,
-        category: Category::Trivial,
+        category: Category::MultiStage,
         arguments: &["region (CONTROL)", "rights (MemoryRights)"],
         results: &[],
         message: "",
@@ -764,13 +770,16 @@ pub const TABLE: &[CallSpecification] = &[
             Error::MissingRights,
             Error::InvalidArgument,
         ],
-        restart: "never interrupted",
+        restart: "the change is made at once and the call moves to InvalidationFinish \
+                  (58) on the same object, which removes the entries the change made stale in \
+                  bounded steps; preempted, it is re-issued as that stage and never makes the \
+                  change twice",
         summary: "Changes the widest rights the region grants; every entry derived through its \
                   mappings goes and refills with what every link grants now.",
     },
     CallSpecification {
         call: Call::MappingProtect,
-        category: Category::Trivial,
+        category: Category::MultiStage,
         arguments: &[
             "mapping (CONTROL)",
             "rights (MemoryRights), within the region's and those it was made with",
@@ -783,7 +792,10 @@ pub const TABLE: &[CallSpecification] = &[
             Error::MissingRights,
             Error::InvalidArgument,
         ],
-        restart: "never interrupted",
+        restart: "the change is made at once and the call moves to InvalidationFinish \
+                  (58) on the same object, which removes the entries the change made stale in \
+                  bounded steps; preempted, it is re-issued as that stage and never makes the \
+                  change twice",
         summary: "Changes the rights the mapping grants; its entries, and what was derived \
                   from them above, go and refill with the new rights.",
     },
@@ -813,7 +825,7 @@ pub const TABLE: &[CallSpecification] = &[
     },
     CallSpecification {
         call: Call::RegionResize,
-        category: Category::Trivial,
+        category: Category::MultiStage,
         arguments: &[
             "region (CONTROL)",
             "new size in bytes (page-aligned, not 0)",
@@ -829,14 +841,17 @@ pub const TABLE: &[CallSpecification] = &[
             Error::Overlaps,
             Error::InvalidState,
         ],
-        restart: "never interrupted",
+        restart: "the change is made at once and the call moves to InvalidationFinish \
+                  (58) on the same object, which removes the entries the change made stale in \
+                  bounded steps; preempted, it is re-issued as that stage and never makes the \
+                  change twice",
         summary: "Grows or shrinks a region from its start. Growing may not reach another \
                   region of the space (Overlaps); shrinking takes what it no longer exports \
                   away from every mapping of it, whose accesses there fault.",
     },
     CallSpecification {
         call: Call::MappingMove,
-        category: Category::Trivial,
+        category: Category::MultiStage,
         arguments: &["mapping (CONTROL)", "new address (page-aligned)"],
         results: &[],
         message: "",
@@ -849,7 +864,10 @@ pub const TABLE: &[CallSpecification] = &[
             Error::Overlaps,
             Error::InvalidState,
         ],
-        restart: "never interrupted",
+        restart: "the change is made at once and the call moves to InvalidationFinish \
+                  (58) on the same object, which removes the entries the change made stale in \
+                  bounded steps; preempted, it is re-issued as that stage and never makes the \
+                  change twice",
         summary: "Shows the mapping's memory at another address of its space: the old range \
                   faults from then on, with everything derived from it; the new range must be \
                   free (no other mapping, no page of the space's own, not the RAM window).",
@@ -953,7 +971,7 @@ pub const TABLE: &[CallSpecification] = &[
     },
     CallSpecification {
         call: Call::RegionSetState,
-        category: Category::Trivial,
+        category: Category::MultiStage,
         arguments: &[
             "region (CONTROL)",
             "new size in bytes (page-aligned, not 0)",
@@ -971,7 +989,10 @@ pub const TABLE: &[CallSpecification] = &[
             Error::Overlaps,
             Error::InvalidState,
         ],
-        restart: "never interrupted",
+        restart: "the change is made at once and the call moves to InvalidationFinish \
+                  (58) on the same object, which removes the entries the change made stale in \
+                  bounded steps; preempted, it is re-issued as that stage and never makes the \
+                  change twice",
         summary: "Replaces the region's size, rights and keeper together, or changes nothing when \
                   any is refused: RegionResize, RegionProtect and a new keeper in one step. \
                   Faults already sent stay with the keeper they went to.",
@@ -1007,7 +1028,7 @@ pub const TABLE: &[CallSpecification] = &[
     },
     CallSpecification {
         call: Call::MappingSetState,
-        category: Category::Trivial,
+        category: Category::MultiStage,
         arguments: &[
             "mapping (CONTROL)",
             "new address (page-aligned)",
@@ -1024,7 +1045,10 @@ pub const TABLE: &[CallSpecification] = &[
             Error::Overlaps,
             Error::InvalidState,
         ],
-        restart: "never interrupted",
+        restart: "the change is made at once and the call moves to InvalidationFinish \
+                  (58) on the same object, which removes the entries the change made stale in \
+                  bounded steps; preempted, it is re-issued as that stage and never makes the \
+                  change twice",
         summary: "Moves the mapping and changes its rights together, or changes nothing when \
                   either is refused: MappingMove and MappingProtect in one step.",
     },
@@ -1129,7 +1153,8 @@ pub const TABLE: &[CallSpecification] = &[
         restart: "re-issued from the registers until the work is done; it never changes \
                   anything but page-table entries derived from memory already changed",
         summary: "The stage RegionDestroy, RegionProtect, RegionResize, RegionSetState, \
-                  MappingDestroy and MappingProtect move to once their change is made: it \
+                  MappingDestroy, MappingProtect, MappingMove and MappingSetState move to once \
+                  their change is made: it \
                   removes, in bounded steps with preemption points between them, the entries \
                   derived from the memory the change touched, and completes when none is left \
                   (a re-issued call never makes its change twice). Called directly it only \

@@ -79,6 +79,14 @@ impl PageRange {
         (before, after)
     }
 
+    /// The parts of this range outside `other`: the one before it and the one after it, each
+    /// `None` where empty (the whole range, once, when they do not meet).
+    pub fn without(&self, other: &PageRange) -> [Option<PageRange>; 2] {
+        let (before, rest) = self.split_at(other.start);
+        let after = rest.and_then(|rest| rest.split_at(other.end).1);
+        [before, after]
+    }
+
     /// The start of every page, in order.
     pub fn pages(&self) -> impl Iterator<Item = u64> {
         (self.start..self.end).step_by(PAGE_SIZE as usize)

@@ -163,3 +163,28 @@ fn a_range_splits_at_a_page_into_the_parts_before_and_after() {
     assert_eq!(range.split_at(0x1000), (None, Some(range)));
     assert_eq!(range.split_at(u64::MAX), (Some(range), None));
 }
+
+#[test]
+fn a_range_without_another_keeps_the_parts_outside_it() {
+    let range = PageRange::new(0x100000, 0x4000).unwrap();
+    let page = |start, pages: u64| Some(PageRange::new(start, pages * 0x1000).unwrap());
+    // A hole in the middle leaves both ends.
+    let middle = PageRange::new(0x101000, 0x1000).unwrap();
+    assert_eq!(
+        range.without(&middle),
+        [page(0x100000, 1), page(0x102000, 2)]
+    );
+    // Overlapping either end leaves the other.
+    let below = PageRange::new(0xfe000, 0x3000).unwrap();
+    assert_eq!(range.without(&below), [None, page(0x101000, 3)]);
+    let above = PageRange::new(0x103000, 0x5000).unwrap();
+    assert_eq!(range.without(&above), [page(0x100000, 3), None]);
+    // Apart, the whole range stays, once; covered, nothing does.
+    let apart = PageRange::new(0x200000, 0x1000).unwrap();
+    assert_eq!(range.without(&apart), [Some(range), None]);
+    let lower = PageRange::new(0x80000, 0x1000).unwrap();
+    assert_eq!(range.without(&lower), [None, Some(range)]);
+    let cover = PageRange::new(0xff000, 0x6000).unwrap();
+    assert_eq!(range.without(&cover), [None, None]);
+    assert_eq!(range.without(&range), [None, None]);
+}

@@ -214,9 +214,13 @@ pub fn region_resize(registers: &SavedRegisters, region: u64, size: u64) -> Bloc
     })
 }
 
-/// `MappingMove`.
-pub fn mapping_move(mapping: u64, address: u64) -> Result<(), Error> {
-    mapping_of(mapping)?.move_to(address)
+/// `MappingMove`: the mapping moves at once; the entries of its old range, and what derives
+/// from them, go in bounded steps as for `RegionDestroy`.
+pub fn mapping_move(registers: &SavedRegisters, mapping: u64, address: u64) -> BlockingResult {
+    change_memory(registers, || {
+        let mapping = mapping_of(mapping)?;
+        Ok((mapping.space.clone(), mapping.move_to(address)?))
+    })
 }
 
 /// `RegionGetState`: its range, rights and (for `flags::HANDLES`, with a handle that also
@@ -297,8 +301,16 @@ pub fn mapping_get_state(mapping: u64, flags: u64) -> Result<[u64; 6], Error> {
     .to_results())
 }
 
-/// `MappingSetState`.
-pub fn mapping_set_state(mapping: u64, address: u64, rights: u64) -> Result<(), Error> {
-    let mapping = mapping_of(mapping)?;
-    mapping.set_state(address, memory_rights(rights)?)
+/// `MappingSetState`, in bounded steps as `MappingMove`.
+pub fn mapping_set_state(
+    registers: &SavedRegisters,
+    mapping: u64,
+    address: u64,
+    rights: u64,
+) -> BlockingResult {
+    change_memory(registers, || {
+        let mapping = mapping_of(mapping)?;
+        let rights = memory_rights(rights)?;
+        Ok((mapping.space.clone(), mapping.set_state(address, rights)?))
+    })
 }

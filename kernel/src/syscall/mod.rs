@@ -139,14 +139,17 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::RegionResize) => {
             return finish_empty(registers, memory::region_resize(registers, first, second)?);
         }
-        Some(Call::MappingMove) => memory::mapping_move(first, second).map(|()| None),
+        Some(Call::MappingMove) => {
+            return finish_empty(registers, memory::mapping_move(registers, first, second)?);
+        }
         Some(Call::RegionSetState) => {
             let [_, _, rights, keeper, _, _] = arguments();
             let outcome = memory::region_set_state(registers, first, second, rights, keeper)?;
             return finish_empty(registers, outcome);
         }
         Some(Call::MappingSetState) => {
-            memory::mapping_set_state(first, second, arguments()[2]).map(|()| None)
+            let outcome = memory::mapping_set_state(registers, first, second, arguments()[2])?;
+            return finish_empty(registers, outcome);
         }
         Some(Call::RegionGetState) => {
             return finish_with_results(registers, memory::region_get_state(first, second));

@@ -17,8 +17,8 @@ use runtime::abi::state::register;
 use runtime::abi::{Call, Error, Handle, Rights};
 use runtime::arch::probe::{load_through_rdi, store_through_rdi};
 use runtime::memory::{
-    mapping_create, mapping_get_state, region_create, region_destroy, region_get_state,
-    region_protect, region_resize,
+    mapping_create, mapping_destroy, mapping_get_state, mapping_move, mapping_set_state,
+    region_create, region_destroy, region_get_state, region_protect, region_resize,
 };
 use runtime::process::own_space;
 use runtime::syscall::{handle_close, handle_grant, space_destroy, thread_yield};
@@ -33,6 +33,14 @@ pub const CASES: &[Case] = &[
     Case {
         name: "revocation_a_region_shrunk_under_many_mappings_takes_their_pages",
         run: shrunk_under_many_mappings,
+    },
+    Case {
+        name: "revocation_a_mapping_moved_takes_what_derives_from_its_old_range",
+        run: moved_under_many_mappings,
+    },
+    Case {
+        name: "revocation_a_mapping_moved_onto_its_own_range_drops_its_stale_entries",
+        run: moved_onto_its_own_range,
     },
     Case {
         name: "revocation_left_by_an_ended_thread_is_finished",
@@ -157,6 +165,99 @@ fn shrunk_under_many_mappings() -> Result<(), CaseFailure> {
     }
     check_equal!(region_destroy(region), Ok(()));
     close_all(region, &mappings)
+}
+
+/// Where the mapping that the next case moves shows the first source page, before and after.
+fn moved_from() -> u64 {
+    window(7)
+}
+
+fn moved_to() -> u64 {
+    window(7) + 64 * PAGE
+}
+
+/// A mapping shows the first source page; this space exports that page of its as a second
+/// region, which forty mappings show, each written through. Moving the first mapping away
+/// takes every entry derived through the second region (each of the forty faults: nothing is
+/// under it any more); moving it back with `MappingSetState`, read-only, shows the page
+/// through them again, for loads only.
+fn moved_under_many_mappings() -> Result<(), CaseFailure> {
+    let region = region_create(source(), PAGE, READ_WRITE).map_err(fail)?;
+    let moved =
+        mapping_create(own_space(), moved_from(), region, 0, PAGE, READ_WRITE).map_err(fail)?;
+    let above = region_create(moved_from(), PAGE, READ_WRITE).map_err(fail)?;
+    let mut mappings = [Handle::NONE; MAPPINGS];
+    for (index, slot) in mappings.iter_mut().enumerate() {
+        *slot = mapping_create(own_space(), address(index), above, 0, PAGE, READ_WRITE)
+            .map_err(fail)?;
+        store_through_rdi(address(index), 300 + index as u64);
+        check_equal!(SOURCE.0[0].load(SeqCst), 300 + index as u64);
+    }
+    let last = 300 + MAPPINGS as u64 - 1;
+    check_equal!(mapping_move(moved, moved_to()), Ok(()));
+    for index in 0..MAPPINGS {
+        check!(
+            load_faults(address(index))?,
+            "mapping {index} still shows the page the moved mapping showed under it"
+        );
+    }
+    check!(
+        load_faults(moved_from())?,
+        "the old range still shows the page"
+    );
+    check_equal!(load_through_rdi(moved_to()), last);
+    check_equal!(
+        mapping_set_state(moved, moved_from(), MemoryRights::READ),
+        Ok(())
+    );
+    check!(
+        load_faults(moved_to())?,
+        "the range moved from still shows the page"
+    );
+    for index in 0..MAPPINGS {
+        check_equal!(load_through_rdi(address(index)), last);
+        check_equal!(
+            probe(store_in_thread, address(index))?,
+            Some((14, address(index)))
+        );
+    }
+    for &mapping in &mappings {
+        check_equal!(mapping_destroy(mapping), Ok(()));
+    }
+    check_equal!(region_destroy(above), Ok(()));
+    check_equal!(mapping_destroy(moved), Ok(()));
+    check_equal!(region_destroy(region), Ok(()));
+    close_all(above, &mappings)?;
+    check_equal!(handle_close(moved), Ok(()));
+    check_equal!(handle_close(region), Ok(()));
+    Ok(())
+}
+
+/// A two-page mapping, both pages loaded through (their entries are in the page tables),
+/// moves up by one page, onto half of its own range: the move is allowed (the entries there
+/// are its own), and the page that now shows its first page does not show its second one
+/// through an entry left from before.
+fn moved_onto_its_own_range() -> Result<(), CaseFailure> {
+    SOURCE.0[0].store(0xf1, SeqCst);
+    SOURCE.0[512].store(0xf2, SeqCst);
+    let start = window(8);
+    let region = region_create(source(), 2 * PAGE, READ_WRITE).map_err(fail)?;
+    let mapping =
+        mapping_create(own_space(), start, region, 0, 2 * PAGE, READ_WRITE).map_err(fail)?;
+    check_equal!(load_through_rdi(start), 0xf1);
+    check_equal!(load_through_rdi(start + PAGE), 0xf2);
+    check_equal!(mapping_move(mapping, start + PAGE), Ok(()));
+    check!(
+        load_faults(start)?,
+        "the page left behind still shows memory"
+    );
+    check_equal!(load_through_rdi(start + PAGE), 0xf1);
+    check_equal!(load_through_rdi(start + 2 * PAGE), 0xf2);
+    check_equal!(mapping_destroy(mapping), Ok(()));
+    check_equal!(region_destroy(region), Ok(()));
+    check_equal!(handle_close(mapping), Ok(()));
+    check_equal!(handle_close(region), Ok(()));
+    Ok(())
 }
 
 static WORKER_STACK: Stack<1024> = Stack::new();
