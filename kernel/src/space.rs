@@ -135,10 +135,17 @@ impl Space {
     /// Closes a handle. The object goes when its last reference does (after the table's lock
     /// is released, as dropping a space or thread may take other locks).
     pub fn close_handle(&self, handle: Handle) -> Result<(), Error> {
-        let (object, _) = self.handles.lock().remove(handle)?;
+        let object = self.take_handle(handle)?;
         object.handle_closed();
         drop(object);
         Ok(())
+    }
+
+    /// Takes a handle out of the table, leaving what closing it does to the caller
+    /// (`KernelObject::handle_closed`, or a preemptible equivalent).
+    pub fn take_handle(&self, handle: Handle) -> Result<KernelObject, Error> {
+        let (object, _) = self.handles.lock().remove(handle)?;
+        Ok(object)
     }
 
     /// The object and rights of a handle a message is to carry; it must have `TRANSFER`.

@@ -100,16 +100,21 @@ pub const TABLE: &[CallSpecification] = &[
     },
     CallSpecification {
         call: Call::HandleClose,
-        category: Category::Trivial,
+        category: Category::MultiStage,
         arguments: &["handle"],
         results: &[],
         message: "",
         errors: &[Error::BadHandle],
-        restart: "never interrupted",
+        restart: "closing a region's last handle destroys the region at once and moves the \
+                  call to InvalidationFinish (58), which removes its mappings' entries in \
+                  bounded steps; preempted, it is re-issued as that stage (the thread's record \
+                  of the work it left leads it there: the handle is closed). Any other handle \
+                  is never interrupted",
         summary: "Removes the handle from the caller's table; the slot's generation changes, so \
                   the old value stays invalid. An object whose last reference goes away (a \
                   stopped or ended thread, an unused space) is destroyed and its kernel memory \
-                  returned to the quota that paid for it.",
+                  returned to the quota that paid for it; a region whose last handle goes is \
+                  destroyed as by RegionDestroy.",
     },
     CallSpecification {
         call: Call::HandleDuplicate,
@@ -1146,15 +1151,18 @@ pub const TABLE: &[CallSpecification] = &[
     CallSpecification {
         call: Call::InvalidationFinish,
         category: Category::MultiStage,
-        arguments: &["the region or mapping the call changed (any rights)"],
+        arguments: &[
+            "the region or mapping the call changed (any rights; a handle closed since \
+                      leaves the thread's own record of the work to lead the stage to it)",
+        ],
         results: &[],
         message: "",
         errors: &[],
         restart: "re-issued from the registers until the work is done; it never changes \
                   anything but page-table entries derived from memory already changed",
         summary: "The stage RegionDestroy, RegionProtect, RegionResize, RegionSetState, \
-                  MappingDestroy, MappingProtect, MappingMove and MappingSetState move to once \
-                  their change is made: it \
+                  MappingDestroy, MappingProtect, MappingMove, MappingSetState and a HandleClose \
+                  of a region's last handle move to once their change is made: it \
                   removes, in bounded steps with preemption points between them, the entries \
                   derived from the memory the change touched, and completes when none is left \
                   (a re-issued call never makes its change twice). Called directly it only \

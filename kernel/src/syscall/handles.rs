@@ -1,15 +1,37 @@
 //! Handles and spaces: `HandleClose`, `HandleDuplicate`, `HandleInfo`, `HandleGrant`,
 //! `HandleList`, `SpaceCreate`.
 
+use crate::arch::frame::SavedRegisters;
+use crate::invalidation;
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::space::Space;
-use abi::{Error, Handle, Rights};
+use crate::wait::{BlockingResult, or_return_error};
+use abi::{Call, Error, Handle, Rights};
 
-/// `HandleClose`.
-pub fn close(handle: u64) -> Result<(), Error> {
+/// `HandleClose`. Closing a region's last handle destroys the region, as `RegionDestroy`
+/// does: the region goes at once, and its mappings, with what derives from them, in bounded
+/// steps with preemption points between them. The call then moves to its last stage,
+/// `InvalidationFinish`, whose handle (this one, closed) names nothing any more: the thread's
+/// record of the work it left, which a preemption writes, leads it back to the work.
+pub fn close(registers: &SavedRegisters, handle: u64) -> BlockingResult {
+    invalidation::finish_left_work()?;
     let space = scheduler::current().space.clone();
-    space.close_handle(Handle::from_raw(handle))
+    let object = or_return_error!(space.take_handle(Handle::from_raw(handle)));
+    drop(space);
+    if let KernelObject::Region(region) = &object {
+        let steps = region.handle_released();
+        if !steps.is_empty() {
+            registers.update(|frame| frame.rax = Call::InvalidationFinish.number());
+            let origin = region.space.clone();
+            drop(object);
+            invalidation::finish_preemptibly(&origin, steps)?;
+        }
+        return Ok(Ok(()));
+    }
+    object.handle_closed();
+    drop(object);
+    Ok(Ok(()))
 }
 
 /// Rights from a register: `InvalidArgument` if it has bits that are no right.

@@ -36,7 +36,9 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         }
         Some(Call::ClockMonotonic) => Ok(Some(crate::clock::now())),
         Some(Call::SleepUntil) => Ok(Some(console_and_clock::sleep_until(first)?)),
-        Some(Call::HandleClose) => handles::close(first).map(|()| None),
+        Some(Call::HandleClose) => {
+            return finish_empty(registers, handles::close(registers, first)?);
+        }
         Some(Call::HandleDuplicate) => handles::duplicate(first, second).map(Some),
         Some(Call::HandleInfo) => return finish_with_results(registers, handles::info(first)),
         Some(Call::InvalidationFinish) => {

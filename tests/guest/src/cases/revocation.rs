@@ -21,7 +21,7 @@ use runtime::memory::{
     region_create, region_destroy, region_get_state, region_protect, region_resize,
 };
 use runtime::process::own_space;
-use runtime::syscall::{handle_close, handle_grant, space_destroy, thread_yield};
+use runtime::syscall::{handle_close, handle_grant, handle_info, space_destroy, thread_yield};
 use runtime::thread::{Stack, Thread, spawn, spawn_in};
 
 /// The cases.
@@ -45,6 +45,10 @@ pub const CASES: &[Case] = &[
     Case {
         name: "revocation_left_by_an_ended_thread_is_finished",
         run: left_by_an_ended_thread,
+    },
+    Case {
+        name: "revocation_by_closing_a_regions_last_handle_left_by_an_ended_thread_is_finished",
+        run: closed_by_an_ended_thread,
     },
     Case {
         name: "revocation_moved_in_its_last_stage_finishes_in_the_new_thread",
@@ -310,6 +314,53 @@ fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
     check_all_gone(&mappings, "the worker's end")?;
     check!(FINISHED.load(SeqCst) != 2, "the worker's call failed");
     close_all(region, &mappings)
+}
+
+fn close_region(region: u64) {
+    STARTED.store(1, SeqCst);
+    let outcome = handle_close(Handle::from_raw(region));
+    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
+}
+
+/// As above, with a worker that closes the region's last handle, which destroys the region
+/// as `RegionDestroy` does, in steps. Stopped between two, its registers name the last stage
+/// on a handle that names nothing any more; its end still finds the work it left, through its
+/// record, and finishes it.
+fn closed_by_an_ended_thread() -> Result<(), CaseFailure> {
+    STARTED.store(0, SeqCst);
+    FINISHED.store(0, SeqCst);
+    let (region, mappings) = region_of_many_mappings()?;
+    let worker = spawn(&WORKER_STACK, close_region, region.raw()).map_err(fail)?;
+    start_worker(&worker)?;
+    let stopped = match worker.interrupt() {
+        Ok(()) => true,
+        Err(Error::InvalidState) => false,
+        Err(error) => return Err(fail(error)),
+    };
+    let in_call = stopped
+        && FINISHED.load(SeqCst) == 0
+        && worker
+            .state()
+            .is_ok_and(|state| state.registers[register::RAX] == Call::InvalidationFinish.number())
+        && handle_info(region) == Err(Error::BadHandle);
+    if in_call {
+        let last = address(MAPPINGS - 1);
+        let stale = probe(store_in_thread, last)? != Some((14, last));
+        runtime::println!(
+            "  stopped in HandleClose's last stage; last mapping's entry still there: {stale}"
+        );
+    }
+    drop(worker);
+    if handle_info(region).is_ok() {
+        // Stopped before its call began: the handle is closed here.
+        check_equal!(handle_close(region), Ok(()));
+    }
+    check_all_gone(&mappings, "the worker's end")?;
+    check!(FINISHED.load(SeqCst) != 2, "the worker's call failed");
+    for &mapping in &mappings {
+        check_equal!(handle_close(mapping), Ok(()));
+    }
+    Ok(())
 }
 
 /// As above, but the stopped worker is moved into a new thread, which goes on: its registers
