@@ -58,6 +58,10 @@ pub struct PortSet {
     pub ports: Lock<Vec<Weak<Port>>>,
     /// Servers waiting for a request, longest-waiting first.
     pub servers: Lock<VecDeque<Arc<Thread>>>,
+    /// Clear only when no request waits in any of its ports: set by every request queued in
+    /// one (and by a port that joins with requests queued), cleared by a look that finds
+    /// none. The IPC fast path's reply-and-wait reads it instead of looking at every port.
+    callers_may_wait: AtomicBool,
     payer: Weak<Space>,
 }
 
@@ -130,11 +134,21 @@ impl Port {
     /// that it waits there.
     pub fn enqueue(self: &Arc<Port>, caller: Caller, first: bool) {
         *caller.thread.waiting_in.lock() = Some(crate::wait::WaitQueue::Port(Arc::downgrade(self)));
+        self.queue_caller(caller, first);
+    }
+
+    /// Puts a request in the port's queue, first in line or last (every request queued goes
+    /// through here: its set learns that requests may wait).
+    pub fn queue_caller(&self, caller: Caller, first: bool) {
         let mut callers = self.callers.lock();
         if first {
             callers.push_front(caller);
         } else {
             callers.push_back(caller);
+        }
+        drop(callers);
+        if let Some(set) = self.set.lock().as_ref() {
+            set.callers_may_wait.store(true, Relaxed);
         }
     }
 
@@ -189,8 +203,44 @@ impl PortSet {
             id: crate::object::new_object_id(),
             ports: Lock::new(Vec::new()),
             servers: Lock::new(VecDeque::new()),
+            callers_may_wait: AtomicBool::new(false),
             payer: Arc::downgrade(payer),
         }))
+    }
+
+    /// Adds `port` to the set (the caller made the set its port's).
+    pub fn add(&self, port: &Arc<Port>) {
+        let mut ports = self.ports.lock();
+        // Ports destroyed since leave only a dead entry; clear those as the set grows.
+        ports.retain(|entry| entry.strong_count() > 0);
+        ports.push(Arc::downgrade(port));
+        drop(ports);
+        if !port.callers.lock().is_empty() {
+            self.callers_may_wait.store(true, Relaxed);
+        }
+    }
+
+    /// Whether no request waits on any port of the set: at a glance when none was queued
+    /// since the last look found none, else by looking at every port.
+    #[inline]
+    pub fn nothing_queued(&self) -> bool {
+        !self.callers_may_wait.load(Relaxed) || self.no_port_has_callers()
+    }
+
+    /// Looks at every port of the set: whether none has a request waiting (then the set
+    /// remembers that none may wait).
+    #[cold]
+    fn no_port_has_callers(&self) -> bool {
+        let empty = self
+            .ports
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .all(|port| port.callers.lock().is_empty());
+        if empty {
+            self.callers_may_wait.store(false, Relaxed);
+        }
+        empty
     }
 
     /// The oldest request waiting on any port of the set, taken out of its queue, with the
@@ -254,23 +304,13 @@ impl Reply {
         streaming: bool,
     ) -> Result<Arc<Reply>, abi::Error> {
         let mut cache = client.reply_cache.lock();
-        if let Some(reply) = cache.as_ref()
-            && Arc::strong_count(reply) == 1
-            && Arc::weak_count(reply) == 0
+        if let Some(kept) = cache.as_ref()
+            && Arc::strong_count(kept) == 1
+            && Arc::weak_count(kept) == 0
         {
-            *reply.state.lock() = state;
-            // An answer nobody took is rare: looked at before anything is moved.
-            let unanswered = reply.answer.lock().is_some();
-            let former = if unanswered {
-                reply.answer.lock().take()
-            } else {
-                None
-            };
-            reply.reset(streaming);
-            let reply = reply.clone();
+            let reply = kept.clone();
             drop(cache);
-            // What the former state held (an answer nobody took) goes outside the locks.
-            drop(former);
+            reply.renew(state, streaming);
             return Ok(reply);
         }
         let reply = Reply::new(state, Some(&client.space))?;
@@ -281,6 +321,26 @@ impl Reply {
         // Otherwise the kept one is still in use (its connection lives on, moved to another
         // thread or left open): this one, paid from the client's quota, serves this call.
         Ok(reply)
+    }
+
+    /// Makes a reply object that nothing but its client's cache holds any more ready for a
+    /// new connection in `state`.
+    fn renew(&self, state: ReplyState, streaming: bool) {
+        // An answer nobody took (rare: its client's side closing drops it) is only ever kept
+        // in the `Answered` phase.
+        if *self.state.lock() == ReplyState::Answered {
+            self.drop_unclaimed_answer();
+        }
+        *self.state.lock() = state;
+        self.reset(streaming);
+    }
+
+    /// Drops the answer kept for a client that never took it (outside the lock: it may carry
+    /// a handle's object).
+    #[cold]
+    fn drop_unclaimed_answer(&self) {
+        let answer = self.answer.lock().take();
+        drop(answer);
     }
 
     /// Makes a reply object that nothing holds any more ready for a new connection.

@@ -114,6 +114,7 @@ impl Space {
     /// The object a handle names as the type `convert` accepts, if the handle carries
     /// `needed`. The type is checked first: a handle to the wrong kind of object is
     /// `WrongType` whatever its rights.
+    #[inline]
     pub fn typed<T>(
         &self,
         handle: Handle,

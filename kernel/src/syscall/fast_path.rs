@@ -14,7 +14,7 @@
 use super::connection::{connect, handle_of, reply_results};
 use super::object_in;
 use crate::arch::frame::SavedRegisters;
-use crate::ipc::{PortSet, Reply, ReplyState};
+use crate::ipc::{Reply, ReplyState};
 use crate::model;
 use crate::object::KernelObject;
 use crate::scheduler;
@@ -143,7 +143,7 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
         return false;
     };
     // Words only: no receive buffer to check (`words_only`).
-    if !nothing_queued(&set) {
+    if !set.nothing_queued() {
         return false;
     }
     // The answer goes straight into the registers of the one answered, and both sides of the
@@ -213,12 +213,3 @@ fn answerable(server: &Thread, reply: &Reply, words: [u64; 4]) -> Option<Answere
     (holds_it && may_hand_over(server, &client)).then_some(Answered::Client(client))
 }
 
-/// Whether no request waits on any port of the set (a server that waits there would take it
-/// at once, which the general path does).
-fn nothing_queued(set: &PortSet) -> bool {
-    set.ports
-        .lock()
-        .iter()
-        .filter_map(alloc::sync::Weak::upgrade)
-        .all(|port| port.callers.lock().is_empty())
-}

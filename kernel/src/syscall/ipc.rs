@@ -57,10 +57,8 @@ pub fn port_set_add(set: u64, port: u64) -> Result<(), Error> {
         return Err(Error::InvalidState);
     }
     *membership = Some(set.clone());
-    let mut ports = set.ports.lock();
-    // Ports destroyed since leave only a dead entry; clear those as the set grows.
-    ports.retain(|entry| entry.strong_count() > 0);
-    ports.push(Arc::downgrade(&port));
+    drop(membership);
+    set.add(&port);
     Ok(())
 }
 
@@ -98,10 +96,13 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
     let set = port.set.lock().clone();
     let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
     let Some(server) = server else {
-        port.callers.lock().push_back(Caller {
-            thread: client.clone(),
-            fault: None,
-        });
+        port.queue_caller(
+            Caller {
+                thread: client.clone(),
+                fault: None,
+            },
+            false,
+        );
         // Nothing strong may stay on this stack while it waits (process model): a waiter does
         // not keep what it waits on alive.
         let queue = WaitQueue::Port(Arc::downgrade(&port));
