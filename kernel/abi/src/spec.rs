@@ -107,9 +107,9 @@ pub const TABLE: &[CallSpecification] = &[
         errors: &[Error::BadHandle],
         restart: "closing a region's last handle destroys the region at once and moves the \
                   call to InvalidationFinish (58), which removes its mappings' entries in \
-                  bounded steps; preempted, it is re-issued as that stage (the thread's record \
-                  of the work it left leads it there: the handle is closed). Any other handle \
-                  is never interrupted",
+                  bounded steps from the list of the caller's space; preempted, it is re-issued \
+                  as that stage, whose closed handle leads it to that list. Any other handle is \
+                  never interrupted",
         summary: "Removes the handle from the caller's table; the slot's generation changes, so \
                   the old value stays invalid. An object whose last reference goes away (a \
                   stopped or ended thread, an unused space) is destroyed and its kernel memory \
@@ -1152,8 +1152,8 @@ pub const TABLE: &[CallSpecification] = &[
         call: Call::InvalidationFinish,
         category: Category::MultiStage,
         arguments: &[
-            "the region or mapping the call changed (any rights; a handle closed since \
-                      leaves the thread's own record of the work to lead the stage to it)",
+            "the region or mapping the call changed (any rights; a handle that names \
+                      neither, as a closed one, stands for the caller's own space)",
         ],
         results: &[],
         message: "",

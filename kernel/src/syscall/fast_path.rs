@@ -212,4 +212,3 @@ fn answerable(server: &Thread, reply: &Reply, words: [u64; 4]) -> Option<Answere
             .is_some_and(|held| core::ptr::eq(&**held, reply));
     (holds_it && may_hand_over(server, &client)).then_some(Answered::Client(client))
 }
-

@@ -8,27 +8,29 @@ use crate::scheduler;
 use crate::space::Space;
 use crate::wait::{BlockingResult, or_return_error};
 use abi::{Call, Error, Handle, Rights};
+use alloc::sync::Arc;
 
 /// `HandleClose`. Closing a region's last handle destroys the region, as `RegionDestroy`
 /// does: the region goes at once, and its mappings, with what derives from them, in bounded
-/// steps with preemption points between them. The call then moves to its last stage,
-/// `InvalidationFinish`, whose handle (this one, closed) names nothing any more: the thread's
-/// record of the work it left, which a preemption writes, leads it back to the work.
+/// steps with preemption points between them. The steps wait in the list of the caller's own
+/// space (whose handle caused them), and the call moves to its last stage,
+/// `InvalidationFinish`, whose handle (this one, closed) names nothing any more, which leads
+/// it to that list.
 pub fn close(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     invalidation::finish_left_work()?;
     let space = scheduler::current().space.clone();
     let object = or_return_error!(space.take_handle(Handle::from_raw(handle)));
-    drop(space);
     if let KernelObject::Region(region) = &object {
         let steps = region.handle_released();
         if !steps.is_empty() {
             registers.update(|frame| frame.rax = Call::InvalidationFinish.number());
-            let origin = region.space.clone();
-            drop(object);
+            let origin = Arc::downgrade(&space);
+            drop((object, space));
             invalidation::finish_preemptibly(&origin, steps)?;
         }
         return Ok(Ok(()));
     }
+    drop(space);
     object.handle_closed();
     drop(object);
     Ok(Ok(()))

@@ -74,18 +74,19 @@ fn change_made(registers: &SavedRegisters) {
 
 /// `InvalidationFinish`: finishes what the running thread's last preempted call left, and the
 /// invalidation work pending on the space whose memory the region or mapping shows or
-/// exports. A handle closed meanwhile (the object is then found no more) leaves only the
-/// former, which the thread's own record covers.
+/// exports. A handle that names neither (closed meanwhile: a `HandleClose` of a region's last
+/// handle, whose work waits in the caller's own space's list) leads to the caller's own
+/// space's list instead, so that the stage does not end before its work, even in a thread
+/// that its state was moved into (which lacks the record of the thread it came from).
 pub fn invalidation_finish(handle: u64) -> BlockingResult {
     invalidation::finish_left_work()?;
     let origin = object(handle, Rights::empty(), |object| match object {
         KernelObject::Region(region) => Ok(region.space.clone()),
         KernelObject::Mapping(mapping) => Ok(mapping.space.clone()),
         _ => Err(Error::WrongType),
-    });
-    if let Ok(origin) = origin {
-        invalidation::finish_preemptibly(&origin, Vec::new())?;
-    }
+    })
+    .unwrap_or_else(|_| Arc::downgrade(&scheduler::current().space));
+    invalidation::finish_preemptibly(&origin, Vec::new())?;
     Ok(Ok(()))
 }
 

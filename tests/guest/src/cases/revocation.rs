@@ -55,6 +55,10 @@ pub const CASES: &[Case] = &[
         run: moved_in_its_last_stage,
     },
     Case {
+        name: "revocation_by_closing_moved_in_its_last_stage_ends_after_its_work",
+        run: closing_moved_in_its_last_stage,
+    },
+    Case {
         name: "revocation_from_below_reaches_through_a_region_half_destroyed_above",
         run: through_a_half_destroyed_region,
     },
@@ -476,6 +480,42 @@ fn revoke_under_a_stopped_child(
     }
     drop(worker);
     drop(exporter);
+    Ok(())
+}
+
+/// A worker closing the region's last handle is stopped and its state moved into a new
+/// thread, which is resumed while the old one still stands stopped (with its record of the
+/// work it left). The moved call's last stage names a closed handle: it must still finish the
+/// work before it returns, so that every mapping faults by the time the call has returned.
+fn closing_moved_in_its_last_stage() -> Result<(), CaseFailure> {
+    STARTED.store(0, SeqCst);
+    FINISHED.store(0, SeqCst);
+    let (region, mappings) = region_of_many_mappings()?;
+    let worker = spawn(&WORKER_STACK, close_region, region.raw()).map_err(fail)?;
+    start_worker(&worker)?;
+    let (worker, moved) = match worker.interrupt() {
+        Ok(()) => {
+            let (state, moved) = worker.move_to_new_thread(own_space()).map_err(fail)?;
+            if FINISHED.load(SeqCst) == 0 {
+                runtime::println!("  moved in stage {}", state.registers[register::RAX]);
+            }
+            check_equal!(moved.resume(), Ok(()));
+            (worker, Some(moved))
+        }
+        Err(Error::InvalidState) => (worker, None),
+        Err(error) => return Err(fail(error)),
+    };
+    check!(
+        wait_for(|| FINISHED.load(SeqCst) != 0),
+        "the moved worker never finished"
+    );
+    check_equal!(FINISHED.load(SeqCst), 1);
+    check_all_gone(&mappings, "the moved call returned")?;
+    drop(moved);
+    drop(worker);
+    for &mapping in &mappings {
+        check_equal!(handle_close(mapping), Ok(()));
+    }
     Ok(())
 }
 

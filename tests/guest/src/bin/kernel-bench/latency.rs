@@ -167,14 +167,20 @@ fn space_destructions(samples: &mut [u64; SAMPLES]) -> Result<(), Error> {
     under_load("destroy_space_4096_handles", &[loader], samples)
 }
 
+/// How the mappings load ends each region it makes.
+const BY_DESTROYING: u64 = 0;
+const BY_CLOSING_ITS_LAST_HANDLE: u64 = 1;
+
 /// Forever: shows one page of RAM through `REGION_MAPPINGS` one-page mappings of one region,
-/// touches every one (so the kernel enters them all) and destroys the region, which takes
-/// every mapping and entry with it.
-fn mappings_loader(_: u64) {
-    // The page after the chain load's region, which that load leaves behind.
+/// touches every one (so the kernel enters them all) and ends the region, which takes every
+/// mapping and entry with it: with `RegionDestroy`, or by closing its last handle (`ending`).
+/// Each way has a page and a range of addresses of its own, so that one load may start while
+/// the other's last region is still there.
+fn mappings_loader(ending: u64) {
+    // The pages after the chain load's region, which that load leaves behind.
     let (ram, _) = runtime::process::ram();
-    let page = ram + CHAIN_PAGES * PAGE_SIZE;
-    let base = CHAIN_BASE.load(Relaxed);
+    let page = ram + (CHAIN_PAGES + ending) * PAGE_SIZE;
+    let base = 0x5800_0000_0000 + ending * 0x0100_0000_0000;
     let space = runtime::process::own_space();
     let mut mappings = [Handle::NONE; REGION_MAPPINGS as usize];
     loop {
@@ -192,7 +198,9 @@ fn mappings_loader(_: u64) {
             *slot = mapping;
             runtime::arch::probe::load_through_rdi(address);
         }
-        let _ = runtime::memory::region_destroy(region);
+        if ending == BY_DESTROYING {
+            let _ = runtime::memory::region_destroy(region);
+        }
         let _ = handle_close(region);
         for mapping in mappings {
             let _ = handle_close(mapping);
@@ -202,9 +210,14 @@ fn mappings_loader(_: u64) {
 
 /// The fourth load: destroying a region that a thousand mappings show.
 fn region_destructions(samples: &mut [u64; SAMPLES]) -> Result<(), Error> {
-    CHAIN_BASE.store(0x5800_0000_0000, Relaxed);
-    let loader = spawn(&LOADER_STACK, mappings_loader, 0)?;
+    let loader = spawn(&LOADER_STACK, mappings_loader, BY_DESTROYING)?;
     under_load("destroy_region_1024_mappings", &[loader], samples)
+}
+
+/// The fifth load: the same region ended by closing its last handle.
+fn region_closings(samples: &mut [u64; SAMPLES]) -> Result<(), Error> {
+    let loader = spawn(&LOADER_STACK, mappings_loader, BY_CLOSING_ITS_LAST_HANDLE)?;
+    under_load("close_region_1024_mappings", &[loader], samples)
 }
 
 /// Every latency benchmark: idle, then under each load.
@@ -215,5 +228,6 @@ pub fn latency_benchmarks() -> Result<(), Error> {
     transfers(&mut samples)?;
     revocations(&mut samples)?;
     space_destructions(&mut samples)?;
-    region_destructions(&mut samples)
+    region_destructions(&mut samples)?;
+    region_closings(&mut samples)
 }
