@@ -75,6 +75,9 @@ pub enum Step {
     RemoveRegion { region: Weak<Region> },
     /// A shrink of `region` is done: walks may stop looking past its size.
     Shrunk { region: Weak<Region> },
+    /// The entries a moved mapping made through its old window are gone: revocations from
+    /// below need no longer reach them through it.
+    MoveDone { mapping: Weak<Mapping> },
 }
 
 /// The invalidation work left by the changes to one space's memory.
@@ -269,10 +272,10 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
                 });
             }
             for mapping in mappings {
-                if let (Some(affected), Some(target)) = (
-                    mapping.window().affected_by(&changed),
-                    mapping.space.upgrade(),
-                ) {
+                let Some(target) = mapping.space.upgrade() else {
+                    continue;
+                };
+                for affected in mapping.affected_by(&changed).into_iter().flatten() {
                     queue(Step::Unmap {
                         space: Arc::downgrade(&target),
                         range: affected,
@@ -296,12 +299,18 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
             // destroyed already may still have steps waiting on another list: its entries are
             // removed here too (removing twice is harmless), so that none outlives this call.
             for mapping in mappings {
-                if let Some(step) = mapping.end_with_its_region() {
-                    queue(step);
-                }
+                mapping
+                    .end_with_its_region()
+                    .into_iter()
+                    .for_each(&mut *queue);
             }
         }
         Step::Forget { mapping } => mapping.forget(),
+        Step::MoveDone { mapping } => {
+            if let Some(mapping) = mapping.upgrade() {
+                mapping.move_done();
+            }
+        }
         Step::Shrunk { region } => {
             if let Some(region) = region.upgrade() {
                 region.shrink_done();

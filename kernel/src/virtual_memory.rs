@@ -71,6 +71,9 @@ pub struct Mapping {
     /// Where, from which region (its `rights` are those it was made with; `MappingMove`
     /// changes where).
     window: Lock<Window>,
+    /// The window it showed before its last move, while the step that removes the entries
+    /// made through it is pending: a revocation from below still reaches them through it.
+    moved_from: Lock<Option<Window>>,
     /// The rights it grants now (`MappingProtect` changes them).
     rights: AtomicU64,
     /// The region it shows.
@@ -486,6 +489,7 @@ impl Mapping {
             space: Arc::downgrade(target),
             rights: AtomicU64::new(window.rights.bits()),
             window: Lock::new(window),
+            moved_from: Lock::new(None),
             region: region.clone(),
             index_in_region: AtomicUsize::new(0),
             destroyed: AtomicBool::new(false),
@@ -512,7 +516,7 @@ impl Mapping {
     /// Shows the same memory at `address` instead: the new range must be free in its space,
     /// and the old range's entries, with what was derived from them, go: the work to queue on
     /// its space.
-    pub fn move_to(&self, address: u64) -> Result<Vec<Step>, Error> {
+    pub fn move_to(self: &Arc<Mapping>, address: u64) -> Result<Vec<Step>, Error> {
         self.place(address, None)
     }
 
@@ -549,13 +553,21 @@ impl Mapping {
     /// nothing when either is refused: the new range must be free in its space, the rights
     /// within its region's and those it was made with. The old range's entries go, with what
     /// was derived from them: the work to queue on its space.
-    pub fn set_state(&self, address: u64, rights: MemoryRights) -> Result<Vec<Step>, Error> {
+    pub fn set_state(
+        self: &Arc<Mapping>,
+        address: u64,
+        rights: MemoryRights,
+    ) -> Result<Vec<Step>, Error> {
         self.place(address, Some(rights))
     }
 
     /// [`set_state`](Self::set_state), or only the move without new rights (which the
     /// mapping keeps even where its region narrowed since).
-    fn place(&self, address: u64, rights: Option<MemoryRights>) -> Result<Vec<Step>, Error> {
+    fn place(
+        self: &Arc<Mapping>,
+        address: u64,
+        rights: Option<MemoryRights>,
+    ) -> Result<Vec<Step>, Error> {
         if self.is_destroyed() {
             return Err(Error::InvalidState);
         }
@@ -566,18 +578,46 @@ impl Mapping {
             self.check_rights(rights)?;
         }
         if range != old.range {
+            // The work of its last move is done (the caller finished its space's list first),
+            // so a mapping is never between more than two windows.
+            if self.moved_from.lock().is_some() {
+                return Err(Error::InvalidState);
+            }
             // Where the new range meets the old one, the entries are this mapping's own cache,
             // about to go: only the rest must be free. Until its step removes them, a thread
             // of the space may still reach the old layout there, as if it ran before the call
-            // (which has not returned).
+            // (which has not returned), and a revocation from below reaches them through the
+            // old window.
             space.check_free_for_mapping(&range, self, Some(&old.range))?;
             space.refile_mapping(old.range.start(), range.start());
+            *self.moved_from.lock() = Some(old);
             self.window.lock().range = range;
         }
         if let Some(rights) = rights {
             self.rights.store(rights.bits(), Relaxed);
         }
-        Ok(vec![unmap_step(&space, old.range)])
+        // The step that forgets the old window runs after the unmap and all it queues (the
+        // last step of the list runs first).
+        let moved = Step::MoveDone {
+            mapping: Arc::downgrade(self),
+        };
+        Ok(vec![moved, unmap_step(&space, old.range)])
+    }
+
+    /// The move's entries in its old window are gone: only its window reaches its entries.
+    pub fn move_done(&self) {
+        self.moved_from.lock().take();
+    }
+
+    /// The part of each window it may have entries through (the one it shows, and the one it
+    /// showed before a move whose work is pending) that shows `changed`, a range of its
+    /// region's space: what a revocation of `changed` must remove in its own space.
+    pub fn affected_by(&self, changed: &PageRange) -> [Option<PageRange>; 2] {
+        let moved_from = *self.moved_from.lock();
+        [
+            self.window().affected_by(changed),
+            moved_from.and_then(|window| window.affected_by(changed)),
+        ]
     }
 
     /// Destroys the mapping, without preemption: its entries go, with everything derived from
@@ -594,7 +634,7 @@ impl Mapping {
         if self.is_destroyed() {
             // Its steps may wait on another list: its entries are removed here too, so that
             // none outlives this call.
-            return self.end_with_its_region().into_iter().collect();
+            return self.end_with_its_region();
         }
         let forget = Step::Forget {
             mapping: self.clone(),
@@ -609,14 +649,23 @@ impl Mapping {
     /// whole once all its mappings' steps are done: the step that removes its entries (also
     /// for a mapping destroyed already, whose own steps may still wait elsewhere), if its
     /// space is still there.
-    pub fn end_with_its_region(&self) -> Option<Step> {
+    pub fn end_with_its_region(&self) -> Vec<Step> {
         let space = self.space.upgrade();
         if !self.destroyed.swap(true, Relaxed)
             && let Some(space) = &space
         {
             space.remove_mapping(self);
         }
-        Some(unmap_step(&space?, self.window().range))
+        let Some(space) = space else {
+            return Vec::new();
+        };
+        // A move whose work is pending left entries in its old window too.
+        let moved_from = *self.moved_from.lock();
+        [Some(self.window()), moved_from]
+            .into_iter()
+            .flatten()
+            .map(|window| unmap_step(&space, window.range))
+            .collect()
     }
 
     /// Takes the mapping, destroyed and with nothing derived through it any more, out of its

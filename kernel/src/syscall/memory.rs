@@ -215,9 +215,22 @@ pub fn region_resize(registers: &SavedRegisters, region: u64, size: u64) -> Bloc
     })
 }
 
+/// Finishes the work pending on the list of the space a mapping is in, before it moves: its
+/// last move's work, if that is still there, so that a mapping is never between more than
+/// two windows (and a range its last move left is free again). Preempted, the move is
+/// re-issued as it is: nothing is changed yet.
+fn finish_before_moving(mapping: u64) -> BlockingResult {
+    invalidation::finish_left_work()?;
+    let space = or_return_error!(mapping_of(mapping)).space.clone();
+    invalidation::finish_preemptibly(&space, Vec::new())?;
+    Ok(Ok(()))
+}
+
 /// `MappingMove`: the mapping moves at once; the entries of its old range, and what derives
-/// from them, go in bounded steps as for `RegionDestroy`.
+/// from them, go in bounded steps as for `RegionDestroy`. Until they are gone, a revocation
+/// from below reaches them through the old window, which the mapping keeps meanwhile.
 pub fn mapping_move(registers: &SavedRegisters, mapping: u64, address: u64) -> BlockingResult {
+    or_return_error!(finish_before_moving(mapping)?);
     change_memory(registers, || {
         let mapping = mapping_of(mapping)?;
         Ok((mapping.space.clone(), mapping.move_to(address)?))
@@ -309,6 +322,7 @@ pub fn mapping_set_state(
     address: u64,
     rights: u64,
 ) -> BlockingResult {
+    or_return_error!(finish_before_moving(mapping)?);
     change_memory(registers, || {
         let mapping = mapping_of(mapping)?;
         let rights = memory_rights(rights)?;

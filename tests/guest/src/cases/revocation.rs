@@ -66,6 +66,14 @@ pub const CASES: &[Case] = &[
         name: "revocation_from_below_reaches_through_a_region_half_shrunk_above",
         run: through_a_half_shrunk_region,
     },
+    Case {
+        name: "revocation_from_below_reaches_what_a_half_moved_mapping_left",
+        run: through_a_half_moved_mapping,
+    },
+    Case {
+        name: "revocation_from_below_reaches_what_a_half_moved_mapping_left_when_shrinking",
+        run: shrunk_under_a_half_moved_mapping,
+    },
 ];
 
 /// Mappings of one region: more than a step visits, many times over.
@@ -595,6 +603,59 @@ fn through_a_half_shrunk_region() -> Result<(), CaseFailure> {
         image,
         child,
     ] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    Ok(())
+}
+
+/// The parent's mapping in the child, granted to the child for the next case.
+static MOVED: AtomicU64 = AtomicU64::new(0);
+
+/// Runs in a thread of the child: moves the mapping that shows the parent's page (in `MOVED`)
+/// away from the range the child exports.
+fn move_shown_mapping(_: u64) {
+    STARTED.store(1, SeqCst);
+    let outcome = mapping_move(Handle::from_raw(MOVED.load(SeqCst)), window(11));
+    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
+}
+
+/// The parent shows a page in a child; the child exports it as a region and shows that
+/// through forty mappings of its own; a thread of the child moves the parent's mapping away
+/// and is stopped for good between two steps, with entries of the forty still derived from
+/// the page through the mapping's old window. The parent then destroys its own region: its
+/// call must reach them through that old window (the mapping's new one shows nothing the
+/// child exports).
+fn through_a_half_moved_mapping() -> Result<(), CaseFailure> {
+    under_a_half_moved_mapping(|below| {
+        check_equal!(region_destroy(below), Ok(()));
+        Ok(())
+    })
+}
+
+/// As above, but the parent shrinks its region instead (two pages, the child shown the second
+/// one), which reaches mappings through each one's windows rather than destroying them.
+fn shrunk_under_a_half_moved_mapping() -> Result<(), CaseFailure> {
+    under_a_half_moved_mapping(|below| {
+        check_equal!(region_resize(below, PAGE), Ok(()));
+        Ok(())
+    })
+}
+
+/// The scaffold of the two cases above: the parent's region (two pages of RAM) shows its
+/// second page in the child, and `revoke` takes it.
+fn under_a_half_moved_mapping(
+    revoke: impl FnOnce(Handle) -> Result<(), CaseFailure>,
+) -> Result<(), CaseFailure> {
+    let (child, image, shown) = super::memory::child_running_this_program()?;
+    let (ram, _) = runtime::process::ram();
+    let below = region_create(ram + 3 * 1024 * 1024, 2 * PAGE, READ_WRITE).map_err(fail)?;
+    let in_child =
+        mapping_create(child, shown_in_child(), below, PAGE, PAGE, READ_WRITE).map_err(fail)?;
+    let granted = handle_grant(child, in_child, Rights::CONTROL).map_err(fail)?;
+    MOVED.store(granted.raw(), SeqCst);
+    revoke_under_a_stopped_child(child, export_and_show, move_shown_mapping, || revoke(below))?;
+    check_equal!(space_destroy(child), Ok(()));
+    for handle in [in_child, below, shown, image, child] {
         check_equal!(handle_close(handle), Ok(()));
     }
     Ok(())
