@@ -16,7 +16,8 @@
 //!
 //! What a change took away stays where walks find it until the last step derived from it is
 //! done: a destroyed region in its space's regions, a destroyed mapping in its region's list,
-//! the part of a region a shrink gave up in its extent. A revocation further down that runs
+//! the part of a region a shrink gave up in its extent, the window a moved mapping showed
+//! before (its `moved_from`, until `MoveDone`). A revocation further down that runs
 //! meanwhile, from another list, thus still reaches every entry derived through them, whatever
 //! became of the list that removes them. The steps are ordered so: a list is a stack, and the
 //! step that forgets an object is queued before the steps that remove its entries, so it runs
@@ -77,7 +78,10 @@ pub enum Step {
     Shrunk { region: Weak<Region> },
     /// The entries a moved mapping made through its old window are gone: revocations from
     /// below need no longer reach them through it.
-    MoveDone { mapping: Weak<Mapping> },
+    MoveDone {
+        mapping: Weak<Mapping>,
+        from: region::Window,
+    },
 }
 
 /// The invalidation work left by the changes to one space's memory.
@@ -306,9 +310,9 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
             }
         }
         Step::Forget { mapping } => mapping.forget(),
-        Step::MoveDone { mapping } => {
+        Step::MoveDone { mapping, from } => {
             if let Some(mapping) = mapping.upgrade() {
-                mapping.move_done();
+                mapping.move_done(from);
             }
         }
         Step::Shrunk { region } => {

@@ -578,10 +578,13 @@ impl Mapping {
             self.check_rights(rights)?;
         }
         if range != old.range {
-            // The work of its last move is done (the caller finished its space's list first),
-            // so a mapping is never between more than two windows.
-            if self.moved_from.lock().is_some() {
-                return Err(Error::InvalidState);
+            // The work of its last move is done: the caller finished its space's list first
+            // (and nothing ran since), so a mapping is never between more than two windows.
+            // Were it not, the older window's entries would go here, at once, rather than be
+            // left where no revocation reaches them.
+            let older = self.moved_from.lock().take();
+            if let Some(older) = older {
+                invalidation::finish(vec![unmap_step(&space, older.range)]);
             }
             // Where the new range meets the old one, the entries are this mapping's own cache,
             // about to go: only the rest must be free. Until its step removes them, a thread
@@ -597,16 +600,22 @@ impl Mapping {
             self.rights.store(rights.bits(), Relaxed);
         }
         // The step that forgets the old window runs after the unmap and all it queues (the
-        // last step of the list runs first).
+        // last step of the list runs first). For new rights alone the old window is the one
+        // it shows, which it forgets only if it moved since.
         let moved = Step::MoveDone {
             mapping: Arc::downgrade(self),
+            from: old,
         };
         Ok(vec![moved, unmap_step(&space, old.range)])
     }
 
-    /// The move's entries in its old window are gone: only its window reaches its entries.
-    pub fn move_done(&self) {
-        self.moved_from.lock().take();
+    /// The entries its move from window `from` left there are gone: only the window it shows
+    /// reaches its entries now (unless it moved again since, from another window).
+    pub fn move_done(&self, from: Window) {
+        let mut moved_from = self.moved_from.lock();
+        if *moved_from == Some(from) {
+            *moved_from = None;
+        }
     }
 
     /// The part of each window it may have entries through (the one it shows, and the one it

@@ -74,6 +74,10 @@ pub const CASES: &[Case] = &[
         name: "revocation_from_below_reaches_what_a_half_moved_mapping_left_when_shrinking",
         run: shrunk_under_a_half_moved_mapping,
     },
+    Case {
+        name: "revocation_a_half_moved_mapping_moves_back_after_finishing_the_first_move",
+        run: moved_back_after_a_half_done_move,
+    },
 ];
 
 /// Mappings of one region: more than a step visits, many times over.
@@ -444,13 +448,15 @@ fn load_faults_in(space: Handle, address: u64) -> Result<bool, CaseFailure> {
 /// In `child` (which runs this program): `export` exports memory the parent shows it and
 /// shows it through `MAPPINGS` mappings of the child's own, then a worker runs `work` on the
 /// exported region and is stopped for good between two steps of its call. `revoke` then runs
-/// here: its call must reach every entry derived through the child's region, whatever the
-/// child's stopped call left, so that every one of the child's mappings faults.
+/// here: if `revoked`, its call must reach every entry derived through the child's region,
+/// whatever the child's stopped call left, so that every one of the child's mappings faults;
+/// otherwise every one must show the memory again.
 fn revoke_under_a_stopped_child(
     child: Handle,
     export: fn(u64),
     work: fn(u64),
     revoke: impl FnOnce() -> Result<(), CaseFailure>,
+    revoked: bool,
 ) -> Result<(), CaseFailure> {
     STARTED.store(0, SeqCst);
     FINISHED.store(0, SeqCst);
@@ -477,13 +483,16 @@ fn revoke_under_a_stopped_child(
         "  child's call stopped half done: {}",
         stopped && FINISHED.load(SeqCst) == 0
     );
+    check!(FINISHED.load(SeqCst) != 2, "the child's call failed");
     // The worker stays stopped: its work waits in the child's list, which the parent's call
     // does not run.
     revoke()?;
     for index in 0..MAPPINGS {
         check!(
-            load_faults_in(child, address(index))?,
-            "the child's mapping {index} still shows the parent's revoked memory"
+            load_faults_in(child, address(index))? == revoked,
+            "the child's mapping {index} shows the parent's memory: {}, expected {}",
+            !revoked,
+            revoked
         );
     }
     drop(worker);
@@ -538,10 +547,16 @@ fn through_a_half_destroyed_region() -> Result<(), CaseFailure> {
     let below = region_create(ram + 3 * 1024 * 1024, PAGE, READ_WRITE).map_err(fail)?;
     let in_child =
         mapping_create(child, shown_in_child(), below, 0, PAGE, READ_WRITE).map_err(fail)?;
-    revoke_under_a_stopped_child(child, export_and_show, destroy_region, || {
-        check_equal!(region_destroy(below), Ok(()));
-        Ok(())
-    })?;
+    revoke_under_a_stopped_child(
+        child,
+        export_and_show,
+        destroy_region,
+        || {
+            check_equal!(region_destroy(below), Ok(()));
+            Ok(())
+        },
+        true,
+    )?;
     check_equal!(space_destroy(child), Ok(()));
     for handle in [in_child, below, shown, image, child] {
         check_equal!(handle_close(handle), Ok(()));
@@ -589,10 +604,16 @@ fn through_a_half_shrunk_region() -> Result<(), CaseFailure> {
         mapping_create(child, shown_in_child(), first, 0, PAGE, READ_WRITE).map_err(fail)?;
     let second_shown = mapping_create(child, shown_in_child() + PAGE, second, 0, PAGE, READ_WRITE)
         .map_err(fail)?;
-    revoke_under_a_stopped_child(child, export_two_and_show_second, shrink_region, || {
-        check_equal!(region_destroy(second), Ok(()));
-        Ok(())
-    })?;
+    revoke_under_a_stopped_child(
+        child,
+        export_two_and_show_second,
+        shrink_region,
+        || {
+            check_equal!(region_destroy(second), Ok(()));
+            Ok(())
+        },
+        true,
+    )?;
     check_equal!(space_destroy(child), Ok(()));
     for handle in [
         first_shown,
@@ -626,25 +647,58 @@ fn move_shown_mapping(_: u64) {
 /// call must reach them through that old window (the mapping's new one shows nothing the
 /// child exports).
 fn through_a_half_moved_mapping() -> Result<(), CaseFailure> {
-    under_a_half_moved_mapping(|below| {
-        check_equal!(region_destroy(below), Ok(()));
-        Ok(())
-    })
+    under_a_half_moved_mapping(
+        |below, _| {
+            check_equal!(region_destroy(below), Ok(()));
+            Ok(())
+        },
+        true,
+    )
 }
 
 /// As above, but the parent shrinks its region instead (two pages, the child shown the second
 /// one), which reaches mappings through each one's windows rather than destroying them.
 fn shrunk_under_a_half_moved_mapping() -> Result<(), CaseFailure> {
-    under_a_half_moved_mapping(|below| {
-        check_equal!(region_resize(below, PAGE), Ok(()));
-        Ok(())
-    })
+    under_a_half_moved_mapping(
+        |below, _| {
+            check_equal!(region_resize(below, PAGE), Ok(()));
+            Ok(())
+        },
+        true,
+    )
 }
 
-/// The scaffold of the two cases above: the parent's region (two pages of RAM) shows its
-/// second page in the child, and `revoke` takes it.
+/// The parent moves its mapping back, with new rights, while the child's move of it is
+/// stopped half done: the move first finishes the work the child's left, then shows the page
+/// where the child exports it again, so that the child's forty mappings show it again.
+fn moved_back_after_a_half_done_move() -> Result<(), CaseFailure> {
+    under_a_half_moved_mapping(
+        |_, in_child| {
+            check_equal!(
+                mapping_get_state(in_child, false).map(|state| state.start),
+                Ok(window(11))
+            );
+            check_equal!(
+                mapping_set_state(in_child, shown_in_child(), MemoryRights::READ),
+                Ok(())
+            );
+            check_equal!(
+                mapping_get_state(in_child, false).map(|state| (state.start, state.rights)),
+                Ok((shown_in_child(), MemoryRights::READ))
+            );
+            Ok(())
+        },
+        false,
+    )
+}
+
+/// The scaffold of the cases above: the parent's region (two pages of RAM) shows its second
+/// page in the child, and after the child's move of that mapping stops half done, `revoke`
+/// runs with the region and the mapping; `revoked` says whether the child's mappings must
+/// fault afterwards.
 fn under_a_half_moved_mapping(
-    revoke: impl FnOnce(Handle) -> Result<(), CaseFailure>,
+    revoke: impl FnOnce(Handle, Handle) -> Result<(), CaseFailure>,
+    revoked: bool,
 ) -> Result<(), CaseFailure> {
     let (child, image, shown) = super::memory::child_running_this_program()?;
     let (ram, _) = runtime::process::ram();
@@ -653,7 +707,13 @@ fn under_a_half_moved_mapping(
         mapping_create(child, shown_in_child(), below, PAGE, PAGE, READ_WRITE).map_err(fail)?;
     let granted = handle_grant(child, in_child, Rights::CONTROL).map_err(fail)?;
     MOVED.store(granted.raw(), SeqCst);
-    revoke_under_a_stopped_child(child, export_and_show, move_shown_mapping, || revoke(below))?;
+    revoke_under_a_stopped_child(
+        child,
+        export_and_show,
+        move_shown_mapping,
+        || revoke(below, in_child),
+        revoked,
+    )?;
     check_equal!(space_destroy(child), Ok(()));
     for handle in [in_child, below, shown, image, child] {
         check_equal!(handle_close(handle), Ok(()));
