@@ -306,6 +306,7 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
                 mapping
                     .end_with_its_region()
                     .into_iter()
+                    .flatten()
                     .for_each(&mut *queue);
             }
         }

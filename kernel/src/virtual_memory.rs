@@ -643,14 +643,14 @@ impl Mapping {
         if self.is_destroyed() {
             // Its steps may wait on another list: its entries are removed here too, so that
             // none outlives this call.
-            return self.end_with_its_region();
+            return self.end_with_its_region().into_iter().flatten().collect();
         }
         let forget = Step::Forget {
             mapping: self.clone(),
         };
         [forget]
             .into_iter()
-            .chain(self.end_with_its_region())
+            .chain(self.end_with_its_region().into_iter().flatten())
             .collect()
     }
 
@@ -658,7 +658,7 @@ impl Mapping {
     /// whole once all its mappings' steps are done: the step that removes its entries (also
     /// for a mapping destroyed already, whose own steps may still wait elsewhere), if its
     /// space is still there.
-    pub fn end_with_its_region(&self) -> Vec<Step> {
+    pub fn end_with_its_region(&self) -> [Option<Step>; 2] {
         let space = self.space.upgrade();
         if !self.destroyed.swap(true, Relaxed)
             && let Some(space) = &space
@@ -666,15 +666,12 @@ impl Mapping {
             space.remove_mapping(self);
         }
         let Some(space) = space else {
-            return Vec::new();
+            return [None, None];
         };
         // A move whose work is pending left entries in its old window too.
         let moved_from = *self.moved_from.lock();
         [Some(self.window()), moved_from]
-            .into_iter()
-            .flatten()
-            .map(|window| unmap_step(&space, window.range))
-            .collect()
+            .map(|window| window.map(|window| unmap_step(&space, window.range)))
     }
 
     /// Takes the mapping, destroyed and with nothing derived through it any more, out of its
