@@ -294,10 +294,46 @@ fn destroy_region(region: u64) {
 /// worker is stopped there and ended (its last handle closed) instead of going on. Either way,
 /// afterwards no mapping of the region shows it any more: the end finished the work.
 fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
+    ended_in_its_last_stage(
+        destroy_region,
+        "RegionDestroy",
+        |region| region_get_state(region, false) == Err(Error::InvalidState),
+        region_destroy,
+    )
+}
+
+fn close_region(region: u64) {
+    STARTED.store(1, SeqCst);
+    let outcome = handle_close(Handle::from_raw(region));
+    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
+}
+
+/// As above, with a worker that closes the region's last handle, which destroys the region
+/// as `RegionDestroy` does, in steps. Stopped between two, its registers name the last stage
+/// on a handle that names nothing any more; its end still finds the work it left, through its
+/// record, and finishes it.
+fn closed_by_an_ended_thread() -> Result<(), CaseFailure> {
+    ended_in_its_last_stage(
+        close_region,
+        "HandleClose",
+        |region| handle_info(region) == Err(Error::BadHandle),
+        handle_close,
+    )
+}
+
+/// The two cases above: a worker runs `work` (`call`, which ends the region) on a region of
+/// many mappings and is stopped, then ended; `ended` says whether its change is made, and
+/// `end_here` makes it when the worker was stopped before its call began.
+fn ended_in_its_last_stage(
+    work: fn(u64),
+    call: &str,
+    ended: fn(Handle) -> bool,
+    end_here: fn(Handle) -> Result<(), Error>,
+) -> Result<(), CaseFailure> {
     STARTED.store(0, SeqCst);
     FINISHED.store(0, SeqCst);
     let (region, mappings) = region_of_many_mappings()?;
-    let worker = spawn(&WORKER_STACK, destroy_region, region.raw()).map_err(fail)?;
+    let worker = spawn(&WORKER_STACK, work, region.raw()).map_err(fail)?;
     start_worker(&worker)?;
     // Stopped in the middle of its call: its registers name its last stage (the change is
     // made: the region is destroyed already, while some of its mappings may still have their
@@ -312,69 +348,28 @@ fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
         && worker
             .state()
             .is_ok_and(|state| state.registers[register::RAX] == Call::InvalidationFinish.number())
-        && region_get_state(region, false) == Err(Error::InvalidState);
+        && ended(region);
     if in_call {
         let last = address(MAPPINGS - 1);
         let stale = probe(store_in_thread, last)? != Some((14, last));
         runtime::println!(
-            "  stopped in RegionDestroy's last stage; last mapping's entry still there: {stale}"
+            "  stopped in {call}'s last stage; last mapping's entry still there: {stale}"
         );
     }
     // Ends the stopped worker.
     drop(worker);
-    if region_get_state(region, false).is_ok() {
+    if !ended(region) {
         // It was stopped before its call began (or between the call and the kernel entry):
-        // nothing was left half done, so the region is destroyed here.
-        check_equal!(region_destroy(region), Ok(()));
-    }
-    check_all_gone(&mappings, "the worker's end")?;
-    check!(FINISHED.load(SeqCst) != 2, "the worker's call failed");
-    close_all(region, &mappings)
-}
-
-fn close_region(region: u64) {
-    STARTED.store(1, SeqCst);
-    let outcome = handle_close(Handle::from_raw(region));
-    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
-}
-
-/// As above, with a worker that closes the region's last handle, which destroys the region
-/// as `RegionDestroy` does, in steps. Stopped between two, its registers name the last stage
-/// on a handle that names nothing any more; its end still finds the work it left, through its
-/// record, and finishes it.
-fn closed_by_an_ended_thread() -> Result<(), CaseFailure> {
-    STARTED.store(0, SeqCst);
-    FINISHED.store(0, SeqCst);
-    let (region, mappings) = region_of_many_mappings()?;
-    let worker = spawn(&WORKER_STACK, close_region, region.raw()).map_err(fail)?;
-    start_worker(&worker)?;
-    let stopped = match worker.interrupt() {
-        Ok(()) => true,
-        Err(Error::InvalidState) => false,
-        Err(error) => return Err(fail(error)),
-    };
-    let in_call = stopped
-        && FINISHED.load(SeqCst) == 0
-        && worker
-            .state()
-            .is_ok_and(|state| state.registers[register::RAX] == Call::InvalidationFinish.number())
-        && handle_info(region) == Err(Error::BadHandle);
-    if in_call {
-        let last = address(MAPPINGS - 1);
-        let stale = probe(store_in_thread, last)? != Some((14, last));
-        runtime::println!(
-            "  stopped in HandleClose's last stage; last mapping's entry still there: {stale}"
-        );
-    }
-    drop(worker);
-    if handle_info(region).is_ok() {
-        // Stopped before its call began: the handle is closed here.
-        check_equal!(handle_close(region), Ok(()));
+        // nothing was left half done, so the region is ended here.
+        check_equal!(end_here(region), Ok(()));
     }
     check_all_gone(&mappings, "the worker's end")?;
     check!(FINISHED.load(SeqCst) != 2, "the worker's call failed");
     for &mapping in &mappings {
         check_equal!(handle_close(mapping), Ok(()));
+    }
+    if handle_info(region).is_ok() {
+        check_equal!(handle_close(region), Ok(()));
     }
     Ok(())
 }
