@@ -26,16 +26,26 @@ static OWNERSHIP: Lock<Ownership> = Lock::new(Ownership {
 });
 
 /// Loads the FPU state of `next`, which the CPU is about to run.
+#[inline]
 pub fn switch_to(next: &Arc<Thread>) {
-    let mut ownership = OWNERSHIP.lock();
-    let has_area = || next.fpu.lock().is_some();
-    match &ownership.owner {
-        Some(owner) if Arc::ptr_eq(owner, next) => return,
+    let ownership = OWNERSHIP.lock();
+    let loaded = match &ownership.owner {
+        Some(owner) => Arc::ptr_eq(owner, next),
         // The registers hold the initial state and will trap: nothing to do for a thread
         // that never used them either (the common case: most threads never do).
-        None if ownership.trapping && !has_area() => return,
-        _ => {}
+        None => ownership.trapping && next.fpu.lock().is_none(),
+    };
+    drop(ownership);
+    if !loaded {
+        change_owner(next);
     }
+}
+
+/// [`switch_to`] when the registers must change: the owner's state is saved, and `next`'s
+/// loaded (or the initial state, trapping on first use).
+#[inline(never)]
+fn change_owner(next: &Arc<Thread>) {
+    let mut ownership = OWNERSHIP.lock();
     if ownership.trapping {
         fpu::set_trap_on_use(false);
     }

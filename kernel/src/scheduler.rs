@@ -403,7 +403,7 @@ fn load(next: &Arc<Thread>) -> Option<Arc<Thread>> {
     if !next.inherits_quantum.swap(false, Relaxed) {
         scheduler.quantum_started = crate::clock::now();
     }
-    drop(scheduler);
+    // (Nothing below takes the scheduler's lock: it is held to the end.)
     // User code can change its segment bases itself (loading fs or gs loads a base), so the
     // bases in the CPU are the leaving thread's truth: keep them, then load the next ones.
     let (fs, gs) = cpu::user_segment_bases();
@@ -426,7 +426,7 @@ fn load(next: &Arc<Thread>) -> Option<Arc<Thread>> {
     // stack the CPU may still be on) nor its space (whose tables were loaded until just now)
     // goes too early; whatever was kept before goes to the caller, outside the lock.
     let previous = previous?;
-    SCHEDULER.lock().left_behind.replace(previous)
+    scheduler.left_behind.replace(previous)
 }
 
 /// Called by the idle loop: stops the machine when no thread is left that could ever run.

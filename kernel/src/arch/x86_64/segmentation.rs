@@ -79,5 +79,6 @@ pub fn selectors() -> Selectors {
 pub fn set_kernel_entry_stack(top: u64) {
     // SAFETY: `rsp0` is read by the CPU only when it takes an interrupt from user mode, which
     // cannot happen while the kernel runs this code with interrupts off.
-    unsafe { TASK_STATE.privilege_stack_table[0] = VirtAddr::new(top) };
+    // (A kernel stack's top is canonical: no check needed.)
+    unsafe { TASK_STATE.privilege_stack_table[0] = VirtAddr::new_truncate(top) };
 }
