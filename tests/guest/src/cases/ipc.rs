@@ -33,6 +33,10 @@ pub const CASES: &[Case] = &[
         run: one_way_messages,
     },
     Case {
+        name: "ipc_a_request_queued_while_the_server_answers_is_taken_next",
+        run: queued_request_is_taken_next,
+    },
+    Case {
         name: "ipc_a_dropped_request_fails_with_peer_gone",
         run: dropped_request,
     },
@@ -217,6 +221,59 @@ fn handles_are_checked() -> Result<(), CaseFailure> {
         check_equal!(handle_close(handle), Ok(()));
     }
     Ok(())
+}
+
+static SECOND_CLIENT_STACK: Stack<2048> = Stack::new();
+static ANSWERED: AtomicU64 = AtomicU64::new(0);
+
+/// Calls the port in `PORT` with `argument`, and counts a right answer.
+fn call_and_count(argument: u64) {
+    let port = Handle::from_raw(PORT.load(SeqCst));
+    if ipc::call(port, [argument, 0, 0, 0]).is_ok_and(|reply| reply[0] == argument + 1) {
+        ANSWERED.fetch_add(1, SeqCst);
+    } else {
+        FAILURES.fetch_add(1, SeqCst);
+    }
+}
+
+/// While the server holds a first client's request, a second client's call waits in the
+/// port's queue. The server's answer to the first (a reply-and-wait with words only, which the
+/// fast path may take) must take the queued request next rather than wait on the set, where
+/// nothing would ever wake it for a request that is already there.
+fn queued_request_is_taken_next() -> Result<(), CaseFailure> {
+    reset();
+    ANSWERED.store(0, SeqCst);
+    HOLD.store(1, SeqCst);
+    let (port, set, server) = endpoint(0)?;
+    PORT.store(port.raw(), SeqCst);
+    check_equal!(server.resume(), Ok(()));
+    let first = spawn(&CLIENT_STACK, call_and_count, 10).map_err(fail)?;
+    check_equal!(first.resume(), Ok(()));
+    check!(
+        wait_for(|| SERVED.load(SeqCst) == 1),
+        "the server never took the first request"
+    );
+    let second = spawn(&SECOND_CLIENT_STACK, call_and_count, 20).map_err(fail)?;
+    check_equal!(second.resume(), Ok(()));
+    check!(
+        wait_for(|| ipc::port_state(port).is_ok_and(|state| state.queued == 1)),
+        "the second request never waited in the port"
+    );
+    // The server, let go, answers at once: this thread yields to it (a sleep could leave a
+    // wake-up pending that sends the answer down the general path).
+    HOLD.store(0, SeqCst);
+    check!(
+        wait_for(|| {
+            thread_yield();
+            ANSWERED.load(SeqCst) == 2
+        }),
+        "{} of two calls answered: a request waiting in the port was left there",
+        ANSWERED.load(SeqCst)
+    );
+    check_equal!((SERVED.load(SeqCst), FAILURES.load(SeqCst)), (2, 0));
+    check!(wait_until_ended(&first), "the first client never ended");
+    check!(wait_until_ended(&second), "the second client never ended");
+    finish(port, set, &server)
 }
 
 /// Calls the port in `PORT` with `argument` and records the reply's first word.
