@@ -94,6 +94,11 @@ impl Pending {
         self.0.lock().push(step);
     }
 
+    /// Whether any work is left.
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().is_empty()
+    }
+
     /// Does one step (for a caller with preemption points of its own between steps); whether
     /// work is left.
     pub fn step(&self) -> bool {

@@ -699,7 +699,7 @@ pub const TABLE: &[CallSpecification] = &[
     },
     CallSpecification {
         call: Call::MappingCreate,
-        category: Category::Trivial,
+        category: Category::Short,
         arguments: &[
             "space to map into (CREATE)",
             "address there (page-aligned)",
@@ -720,7 +720,10 @@ pub const TABLE: &[CallSpecification] = &[
             Error::InvalidState,
             Error::QuotaExceeded,
         ],
-        restart: "never interrupted",
+        restart: "first finishes the invalidation work pending on the target space's list (a \
+                  range that a stopped call left half cleared would look taken), with \
+                  preemption points; preempted there, it is re-issued from scratch: nothing is \
+                  made until that work is done",
         summary: "Shows a window of a region in a space. Nothing is entered in the page tables \
                   yet: a first access faults and is resolved down the chain of mappings to a \
                   present page, whose entry is then installed with the rights every link \

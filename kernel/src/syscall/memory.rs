@@ -5,6 +5,7 @@
 use super::{object, object_in, wants_handles};
 use crate::arch::frame::SavedRegisters;
 use crate::invalidation::{self, Step};
+use crate::model::Restart;
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::space::{MemoryObject, Space};
@@ -114,12 +115,31 @@ pub fn region_destroy(registers: &SavedRegisters, region: u64) -> BlockingResult
     })
 }
 
-/// `MappingCreate`.
-pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
-    let [space, address, region, offset, size, rights] = arguments;
+/// `MappingCreate`. Entries that a call left to remove in the target space (a mapping
+/// destroyed or moved there by a thread stopped half way) would make their range look taken:
+/// that work is finished first. Preempted, the call is re-issued as it is: nothing is made
+/// yet.
+pub fn mapping_create(arguments: [u64; 6]) -> Result<Result<u64, Error>, Restart> {
     let caller = scheduler::current();
-    let own = &caller.space;
-    let target = object_in(own, space, Rights::CREATE, KernelObject::to_space)?;
+    let target = or_return_error!(object_in(
+        &caller.space,
+        arguments[0],
+        Rights::CREATE,
+        KernelObject::to_space
+    ));
+    if !target.invalidations.is_empty() {
+        invalidation::finish_preemptibly(&Arc::downgrade(&target), Vec::new())?;
+    }
+    Ok(create_mapping(&caller.space, &target, arguments))
+}
+
+/// `MappingCreate` into `target` once its pending work is done.
+fn create_mapping(
+    own: &Arc<Space>,
+    target: &Arc<Space>,
+    arguments: [u64; 6],
+) -> Result<u64, Error> {
+    let [_, address, region, offset, size, rights] = arguments;
     let region = object_in(own, region, Rights::MAP, KernelObject::to_region)?;
     let rights = memory_rights(rights)?;
     let window = Window::new(
@@ -130,7 +150,7 @@ pub fn mapping_create(arguments: [u64; 6]) -> Result<u64, Error> {
         offset,
         rights,
     )?;
-    let mapping = Mapping::create(own, &target, region, window)?;
+    let mapping = Mapping::create(own, target, region, window)?;
     match own.insert_handle(KernelObject::Mapping(mapping.clone()), MAPPING_RIGHTS) {
         Ok(handle) => Ok(handle.raw()),
         Err(error) => {

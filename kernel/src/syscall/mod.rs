@@ -124,7 +124,7 @@ pub fn dispatch(registers: &SavedRegisters) -> Result<(), Restart> {
         Some(Call::RegionDestroy) => {
             return finish_empty(registers, memory::region_destroy(registers, first)?);
         }
-        Some(Call::MappingCreate) => memory::mapping_create(arguments()).map(Some),
+        Some(Call::MappingCreate) => memory::mapping_create(arguments())?.map(Some),
         Some(Call::MappingDestroy) => {
             return finish_empty(registers, memory::mapping_destroy(registers, first)?);
         }

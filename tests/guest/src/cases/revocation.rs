@@ -51,6 +51,10 @@ pub const CASES: &[Case] = &[
         run: closed_by_an_ended_thread,
     },
     Case {
+        name: "revocation_a_range_a_stopped_call_left_half_cleared_takes_a_new_mapping",
+        run: new_mapping_over_a_half_cleared_range,
+    },
+    Case {
         name: "revocation_moved_in_its_last_stage_finishes_in_the_new_thread",
         run: moved_in_its_last_stage,
     },
@@ -370,6 +374,62 @@ fn ended_in_its_last_stage(
     }
     if handle_info(region).is_ok() {
         check_equal!(handle_close(region), Ok(()));
+    }
+    Ok(())
+}
+
+/// Pages of the big mapping of the next case: two page tables' worth, which its destruction
+/// removes in two steps.
+const BIG_PAGES: u64 = 1024;
+
+fn destroy_mapping(mapping: u64) {
+    STARTED.store(1, SeqCst);
+    let outcome = mapping_destroy(Handle::from_raw(mapping));
+    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
+}
+
+/// A worker destroys a mapping of 1,024 pages, all entered, and is stopped between two steps
+/// of its call (under partial preemption): half of the entries are still there. A new mapping
+/// over the same range must still be made: it finishes the work pending on the space first,
+/// rather than taking the entries left for a page the space holds itself (`Overlaps`).
+fn new_mapping_over_a_half_cleared_range() -> Result<(), CaseFailure> {
+    STARTED.store(0, SeqCst);
+    FINISHED.store(0, SeqCst);
+    let (ram, size) = runtime::process::ram();
+    let bytes = BIG_PAGES * PAGE;
+    check!(
+        size >= 8 * 1024 * 1024 + bytes,
+        "the RAM window is too small: {size} bytes"
+    );
+    let region = region_create(ram + 8 * 1024 * 1024, bytes, READ_WRITE).map_err(fail)?;
+    // Two whole page tables (2 MiB-aligned).
+    let at = window(12);
+    let big = mapping_create(own_space(), at, region, 0, bytes, READ_WRITE).map_err(fail)?;
+    for page in 0..BIG_PAGES {
+        store_through_rdi(at + page * PAGE, page);
+    }
+    let worker = spawn(&WORKER_STACK, destroy_mapping, big.raw()).map_err(fail)?;
+    start_worker(&worker)?;
+    let stopped = worker.interrupt().is_ok();
+    if stopped && FINISHED.load(SeqCst) == 0 {
+        let last = at + bytes - PAGE;
+        runtime::println!(
+            "  stopped in MappingDestroy; last page's entry still there: {}",
+            !load_faults(last)?
+        );
+    }
+    let again = mapping_create(own_space(), at, region, 0, bytes, READ_WRITE).map_err(fail)?;
+    check_equal!(load_through_rdi(at + bytes - PAGE), BIG_PAGES - 1);
+    check_equal!(mapping_destroy(again), Ok(()));
+    drop(worker);
+    if mapping_get_state(big, false).is_ok() {
+        // Stopped before its call began.
+        check_equal!(mapping_destroy(big), Ok(()));
+    }
+    check!(FINISHED.load(SeqCst) != 2, "the worker's call failed");
+    check_equal!(region_destroy(region), Ok(()));
+    for handle in [again, big, region] {
+        check_equal!(handle_close(handle), Ok(()));
     }
     Ok(())
 }
