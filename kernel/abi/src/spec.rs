@@ -108,8 +108,10 @@ pub const TABLE: &[CallSpecification] = &[
         restart: "closing a region's last handle destroys the region at once and moves the \
                   call to InvalidationFinish (58), which removes its mappings' entries in \
                   bounded steps from the list of the caller's space; preempted, it is re-issued \
-                  as that stage, whose closed handle leads it to that list. Any other handle is \
-                  never interrupted",
+                  as that stage, whose closed handle leads it to that list. Closing the last \
+                  handle of a thread stopped in a call that changed memory ends it and takes \
+                  over the work its call left, the same way. Any other handle is never \
+                  interrupted",
         summary: "Removes the handle from the caller's table; the slot's generation changes, so \
                   the old value stays invalid. An object whose last reference goes away (a \
                   stopped or ended thread, an unused space) is destroyed and its kernel memory \

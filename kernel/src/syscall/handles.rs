@@ -31,8 +31,34 @@ pub fn close(registers: &SavedRegisters, handle: u64) -> BlockingResult {
         return Ok(Ok(()));
     }
     drop(space);
+    if let KernelObject::Thread(thread) = object {
+        return close_thread(registers, thread);
+    }
     object.handle_closed();
     drop(object);
+    Ok(Ok(()))
+}
+
+/// `HandleClose` of a thread handle. A thread whose last handle goes while it is stopped ends;
+/// the invalidation work that a call of its left half done (it was stopped in the call) would
+/// be finished by its end in one go, so this call takes that work over and finishes it in
+/// steps, as its last stage (`InvalidationFinish`, whose closed handle leads to the thread's
+/// record of it when preempted).
+fn close_thread(registers: &SavedRegisters, thread: Arc<crate::thread::Thread>) -> BlockingResult {
+    let left = thread.unfinished_invalidation.lock().take();
+    super::threads::thread_handle_closed(&thread);
+    let Some(origin) = left else {
+        return Ok(Ok(()));
+    };
+    if !thread.has_ended() {
+        // It lives on (another handle names it, or it was not stopped): the work stays its
+        // own, for its re-issued call.
+        *thread.unfinished_invalidation.lock() = Some(origin);
+        return Ok(Ok(()));
+    }
+    drop(thread);
+    registers.update(|frame| frame.rax = Call::InvalidationFinish.number());
+    invalidation::finish_preemptibly(&origin, alloc::vec::Vec::new())?;
     Ok(Ok(()))
 }
 
