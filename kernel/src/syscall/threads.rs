@@ -14,7 +14,7 @@ use abi::handle::ConnectionSide;
 use abi::registers::PRIORITY_MAX;
 use abi::state::{Condition, THREAD_STATE_SIZE, ThreadState};
 use abi::{Error, Handle, Rights};
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 
 /// The thread a handle of the caller's names, if the handle carries `needed`.
 fn thread_of(handle: u64, needed: Rights) -> Result<Arc<Thread>, Error> {
@@ -170,10 +170,21 @@ pub fn destroy_space(handle: u64) -> BlockingResult {
         return Ok(Err(Error::InvalidState));
     }
     drop(caller);
+    let own_list = Arc::downgrade(&space);
     let end = |thread: &Arc<Thread>| {
         let _ = stop(thread);
         // A faulted thread may still wait in its keeper's queue.
         crate::wait::withdraw(thread);
+        // Work that a call of the thread left on this space's list is done a step at a time
+        // with the rest of the space (`Space::destroy_step`), not all at once by its end.
+        let mut left = thread.unfinished_invalidation.lock();
+        if left
+            .as_ref()
+            .is_some_and(|origin| Weak::ptr_eq(origin, &own_list))
+        {
+            *left = None;
+        }
+        drop(left);
         thread.end(abi::state::KILLED);
     };
     // A space with many objects takes long to empty: between pieces, a preemption point lets
