@@ -152,10 +152,21 @@ pub fn finish(steps: Vec<Step>) {
 
 /// Does all the work pending on `origin`'s list, without preemption (a thread that ends
 /// instead of re-issuing the call that left it).
-pub fn finish_pending(origin: &Weak<Space>) {
+pub fn finish_pending_at_once(origin: &Weak<Space>) {
     if let Some(origin) = origin.upgrade() {
         origin.invalidations.finish();
     }
+}
+
+/// Does the work pending on `space`'s list through preemption points, for a call that is
+/// about to look at the space's page tables and has changed nothing yet (preempted, it is
+/// re-issued as it is): entries that a stopped call left to remove must not be taken for the
+/// space's own.
+pub fn finish_pending(space: &Arc<Space>) -> Result<(), Restart> {
+    if space.invalidations.is_empty() {
+        return Ok(());
+    }
+    finish_preemptibly(&Arc::downgrade(space), Vec::new())
 }
 
 /// [`finish`] through preemption points, for a system call that is re-issued when preempted.

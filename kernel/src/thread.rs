@@ -207,7 +207,7 @@ impl Thread {
         crate::ipc::release_connections(self);
         let unfinished = self.unfinished_invalidation.lock().take();
         if let Some(origin) = unfinished {
-            crate::invalidation::finish_pending(&origin);
+            crate::invalidation::finish_pending_at_once(&origin);
         }
     }
 

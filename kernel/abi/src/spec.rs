@@ -30,6 +30,12 @@ pub struct CallSpecification {
 }
 
 /// What a call that receives a reply returns.
+/// How every call that changes memory restarts.
+const CHANGES_MEMORY: &str = "the change is made at once and the call moves to \
+                              InvalidationFinish (58) on the same object, which removes the \
+                              entries the change made stale in bounded steps; preempted, it is \
+                              re-issued as that stage and never makes the change twice";
+
 const REPLY_RESULTS: &[&str] = &[
     "0: the connection the reply came on is closed",
     "reply word 0",
@@ -692,10 +698,7 @@ pub const TABLE: &[CallSpecification] = &[
         results: &[],
         message: "",
         errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
-        restart: "the change is made at once and the call moves to InvalidationFinish \
-                  (58) on the same object, which removes the entries the change made stale in \
-                  bounded steps; preempted, it is re-issued as that stage and never makes the \
-                  change twice",
+        restart: CHANGES_MEMORY,
         summary: "Destroys the region and every mapping of it; every page table entry derived \
                   through them, at every level above, goes, and those pages fault again.",
     },
@@ -739,10 +742,7 @@ pub const TABLE: &[CallSpecification] = &[
         results: &[],
         message: "",
         errors: &[Error::BadHandle, Error::WrongType, Error::MissingRights],
-        restart: "the change is made at once and the call moves to InvalidationFinish \
-                  (58) on the same object, which removes the entries the change made stale in \
-                  bounded steps; preempted, it is re-issued as that stage and never makes the \
-                  change twice",
+        restart: CHANGES_MEMORY,
         summary: "Destroys the mapping: its entries and every entry derived through them at \
                   levels above go.",
     },
@@ -780,10 +780,7 @@ pub const TABLE: &[CallSpecification] = &[
             Error::MissingRights,
             Error::InvalidArgument,
         ],
-        restart: "the change is made at once and the call moves to InvalidationFinish \
-                  (58) on the same object, which removes the entries the change made stale in \
-                  bounded steps; preempted, it is re-issued as that stage and never makes the \
-                  change twice",
+        restart: CHANGES_MEMORY,
         summary: "Changes the widest rights the region grants; every entry derived through its \
                   mappings goes and refills with what every link grants now.",
     },
@@ -802,10 +799,7 @@ pub const TABLE: &[CallSpecification] = &[
             Error::MissingRights,
             Error::InvalidArgument,
         ],
-        restart: "the change is made at once and the call moves to InvalidationFinish \
-                  (58) on the same object, which removes the entries the change made stale in \
-                  bounded steps; preempted, it is re-issued as that stage and never makes the \
-                  change twice",
+        restart: CHANGES_MEMORY,
         summary: "Changes the rights the mapping grants; its entries, and what was derived \
                   from them above, go and refill with the new rights.",
     },
@@ -851,10 +845,7 @@ pub const TABLE: &[CallSpecification] = &[
             Error::Overlaps,
             Error::InvalidState,
         ],
-        restart: "the change is made at once and the call moves to InvalidationFinish \
-                  (58) on the same object, which removes the entries the change made stale in \
-                  bounded steps; preempted, it is re-issued as that stage and never makes the \
-                  change twice",
+        restart: CHANGES_MEMORY,
         summary: "Grows or shrinks a region from its start. Growing may not reach another \
                   region of the space (Overlaps); shrinking takes what it no longer exports \
                   away from every mapping of it, whose accesses there fault.",
@@ -874,10 +865,7 @@ pub const TABLE: &[CallSpecification] = &[
             Error::Overlaps,
             Error::InvalidState,
         ],
-        restart: "the change is made at once and the call moves to InvalidationFinish \
-                  (58) on the same object, which removes the entries the change made stale in \
-                  bounded steps; preempted, it is re-issued as that stage and never makes the \
-                  change twice",
+        restart: CHANGES_MEMORY,
         summary: "Shows the mapping's memory at another address of its space: the old range \
                   faults from then on, with everything derived from it; the new range must be \
                   free (no other mapping, no page of the space's own, not the RAM window).",
@@ -999,10 +987,7 @@ pub const TABLE: &[CallSpecification] = &[
             Error::Overlaps,
             Error::InvalidState,
         ],
-        restart: "the change is made at once and the call moves to InvalidationFinish \
-                  (58) on the same object, which removes the entries the change made stale in \
-                  bounded steps; preempted, it is re-issued as that stage and never makes the \
-                  change twice",
+        restart: CHANGES_MEMORY,
         summary: "Replaces the region's size, rights and keeper together, or changes nothing when \
                   any is refused: RegionResize, RegionProtect and a new keeper in one step. \
                   Faults already sent stay with the keeper they went to.",
@@ -1055,10 +1040,7 @@ pub const TABLE: &[CallSpecification] = &[
             Error::Overlaps,
             Error::InvalidState,
         ],
-        restart: "the change is made at once and the call moves to InvalidationFinish \
-                  (58) on the same object, which removes the entries the change made stale in \
-                  bounded steps; preempted, it is re-issued as that stage and never makes the \
-                  change twice",
+        restart: CHANGES_MEMORY,
         summary: "Moves the mapping and changes its rights together, or changes nothing when \
                   either is refused: MappingMove and MappingProtect in one step.",
     },

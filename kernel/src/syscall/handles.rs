@@ -7,7 +7,7 @@ use crate::object::KernelObject;
 use crate::scheduler;
 use crate::space::Space;
 use crate::wait::{BlockingResult, or_return_error};
-use abi::{Call, Error, Handle, Rights};
+use abi::{Error, Handle, Rights};
 use alloc::sync::Arc;
 
 /// `HandleClose`. Closing a region's last handle destroys the region, as `RegionDestroy`
@@ -23,10 +23,9 @@ pub fn close(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     if let KernelObject::Region(region) = &object {
         let steps = region.handle_released();
         if !steps.is_empty() {
-            registers.update(|frame| frame.rax = Call::InvalidationFinish.number());
             let origin = Arc::downgrade(&space);
             drop((object, space));
-            invalidation::finish_preemptibly(&origin, steps)?;
+            return super::memory::finish_in_last_stage(registers, &origin, steps);
         }
         return Ok(Ok(()));
     }
@@ -57,9 +56,7 @@ fn close_thread(registers: &SavedRegisters, thread: Arc<crate::thread::Thread>) 
         return Ok(Ok(()));
     }
     drop(thread);
-    registers.update(|frame| frame.rax = Call::InvalidationFinish.number());
-    invalidation::finish_preemptibly(&origin, alloc::vec::Vec::new())?;
-    Ok(Ok(()))
+    super::memory::finish_in_last_stage(registers, &origin, alloc::vec::Vec::new())
 }
 
 /// Rights from a register: `InvalidArgument` if it has bits that are no right.

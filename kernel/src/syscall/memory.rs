@@ -67,10 +67,17 @@ pub fn region_create(address: u64, size: u64, rights: u64, keeper: u64) -> Resul
     }
 }
 
-/// Moves the running call to its last stage, its change made: re-issued, it only finishes the
-/// invalidation the change queued (`InvalidationFinish` on the same object, still in `rdi`).
-fn change_made(registers: &SavedRegisters) {
+/// Moves the running call to its last stage, its change made, and works through `steps` on
+/// `origin`'s list: re-issued when preempted, it only finishes the invalidation the change
+/// queued (`InvalidationFinish`, on the handle still in `rdi`).
+pub(super) fn finish_in_last_stage(
+    registers: &SavedRegisters,
+    origin: &Weak<Space>,
+    steps: Vec<Step>,
+) -> BlockingResult {
     registers.update(|frame| frame.rax = Call::InvalidationFinish.number());
+    invalidation::finish_preemptibly(origin, steps)?;
+    Ok(Ok(()))
 }
 
 /// `InvalidationFinish`: finishes what the running thread's last preempted call left, and the
@@ -101,9 +108,7 @@ fn change_memory(
 ) -> BlockingResult {
     invalidation::finish_left_work()?;
     let (origin, steps) = or_return_error!(change());
-    change_made(registers);
-    invalidation::finish_preemptibly(&origin, steps)?;
-    Ok(Ok(()))
+    finish_in_last_stage(registers, &origin, steps)
 }
 
 /// `RegionDestroy`: the region goes at once; its mappings, and what derives from them, go
@@ -127,9 +132,7 @@ pub fn mapping_create(arguments: [u64; 6]) -> Result<Result<u64, Error>, Restart
         Rights::CREATE,
         KernelObject::to_space
     ));
-    if !target.invalidations.is_empty() {
-        invalidation::finish_preemptibly(&Arc::downgrade(&target), Vec::new())?;
-    }
+    invalidation::finish_pending(&target)?;
     Ok(create_mapping(&caller.space, &target, arguments))
 }
 
@@ -241,8 +244,10 @@ pub fn region_resize(registers: &SavedRegisters, region: u64, size: u64) -> Bloc
 /// re-issued as it is: nothing is changed yet.
 fn finish_before_moving(mapping: u64) -> BlockingResult {
     invalidation::finish_left_work()?;
-    let space = or_return_error!(mapping_of(mapping)).space.clone();
-    invalidation::finish_preemptibly(&space, Vec::new())?;
+    let space = or_return_error!(mapping_of(mapping)).space.upgrade();
+    if let Some(space) = space {
+        invalidation::finish_pending(&space)?;
+    }
     Ok(Ok(()))
 }
 

@@ -39,6 +39,10 @@ pub const CASES: &[Case] = &[
         run: moved_under_many_mappings,
     },
     Case {
+        name: "revocation_a_mapping_move_moved_into_a_new_thread_ends_after_its_work",
+        run: mapping_move_moved_in_its_call,
+    },
+    Case {
         name: "revocation_a_mapping_moved_onto_its_own_range_drops_its_stale_entries",
         run: moved_onto_its_own_range,
     },
@@ -206,30 +210,11 @@ fn moved_to() -> u64 {
 /// under it any more); moving it back with `MappingSetState`, read-only, shows the page
 /// through them again, for loads only.
 fn moved_under_many_mappings() -> Result<(), CaseFailure> {
-    let region = region_create(source(), PAGE, READ_WRITE).map_err(fail)?;
-    let moved =
-        mapping_create(own_space(), moved_from(), region, 0, PAGE, READ_WRITE).map_err(fail)?;
-    let above = region_create(moved_from(), PAGE, READ_WRITE).map_err(fail)?;
-    let mut mappings = [Handle::NONE; MAPPINGS];
-    for (index, slot) in mappings.iter_mut().enumerate() {
-        *slot = mapping_create(own_space(), address(index), above, 0, PAGE, READ_WRITE)
-            .map_err(fail)?;
-        store_through_rdi(address(index), 300 + index as u64);
-        check_equal!(SOURCE.0[0].load(SeqCst), 300 + index as u64);
-    }
-    let last = 300 + MAPPINGS as u64 - 1;
+    let shown = ShownUnderMany::new()?;
+    let moved = shown.moved;
     check_equal!(mapping_move(moved, moved_to()), Ok(()));
-    for index in 0..MAPPINGS {
-        check!(
-            load_faults(address(index))?,
-            "mapping {index} still shows the page the moved mapping showed under it"
-        );
-    }
-    check!(
-        load_faults(moved_from())?,
-        "the old range still shows the page"
-    );
-    check_equal!(load_through_rdi(moved_to()), last);
+    shown.check_moved_away()?;
+    let last = ShownUnderMany::LAST;
     check_equal!(
         mapping_set_state(moved, moved_from(), MemoryRights::READ),
         Ok(())
@@ -245,16 +230,90 @@ fn moved_under_many_mappings() -> Result<(), CaseFailure> {
             Some((14, address(index)))
         );
     }
-    for &mapping in &mappings {
-        check_equal!(mapping_destroy(mapping), Ok(()));
+    shown.close()
+}
+
+/// A mapping of the first source page, a region this space exports over it, and forty
+/// mappings of that region, each written through (the last wrote `LAST`).
+struct ShownUnderMany {
+    region: Handle,
+    moved: Handle,
+    above: Handle,
+    mappings: [Handle; MAPPINGS],
+}
+
+impl ShownUnderMany {
+    const LAST: u64 = 300 + MAPPINGS as u64 - 1;
+
+    fn new() -> Result<ShownUnderMany, CaseFailure> {
+        let region = region_create(source(), PAGE, READ_WRITE).map_err(fail)?;
+        let moved =
+            mapping_create(own_space(), moved_from(), region, 0, PAGE, READ_WRITE).map_err(fail)?;
+        let above = region_create(moved_from(), PAGE, READ_WRITE).map_err(fail)?;
+        let mut mappings = [Handle::NONE; MAPPINGS];
+        for (index, slot) in mappings.iter_mut().enumerate() {
+            *slot = mapping_create(own_space(), address(index), above, 0, PAGE, READ_WRITE)
+                .map_err(fail)?;
+            store_through_rdi(address(index), 300 + index as u64);
+            check_equal!(SOURCE.0[0].load(SeqCst), 300 + index as u64);
+        }
+        Ok(ShownUnderMany {
+            region,
+            moved,
+            above,
+            mappings,
+        })
     }
-    check_equal!(region_destroy(above), Ok(()));
-    check_equal!(mapping_destroy(moved), Ok(()));
-    check_equal!(region_destroy(region), Ok(()));
-    close_all(above, &mappings)?;
-    check_equal!(handle_close(moved), Ok(()));
-    check_equal!(handle_close(region), Ok(()));
-    Ok(())
+
+    /// Checks that the mapping shows the page at `moved_to()` only, and that none of the forty
+    /// shows it any more.
+    fn check_moved_away(&self) -> Result<(), CaseFailure> {
+        for index in 0..MAPPINGS {
+            check!(
+                load_faults(address(index))?,
+                "mapping {index} still shows the page the moved mapping showed under it"
+            );
+        }
+        check!(
+            load_faults(moved_from())?,
+            "the old range still shows the page"
+        );
+        check_equal!(load_through_rdi(moved_to()), Self::LAST);
+        Ok(())
+    }
+
+    fn close(self) -> Result<(), CaseFailure> {
+        for &mapping in &self.mappings {
+            check_equal!(mapping_destroy(mapping), Ok(()));
+        }
+        check_equal!(region_destroy(self.above), Ok(()));
+        check_equal!(mapping_destroy(self.moved), Ok(()));
+        check_equal!(region_destroy(self.region), Ok(()));
+        close_all(self.above, &self.mappings)?;
+        check_equal!(handle_close(self.moved), Ok(()));
+        check_equal!(handle_close(self.region), Ok(()));
+        Ok(())
+    }
+}
+
+fn move_away(mapping: u64) {
+    worker_call(|| mapping_move(Handle::from_raw(mapping), moved_to()));
+}
+
+/// A worker moving a mapping under forty is stopped in its call and its state moved into a new
+/// thread, resumed while the old one stands stopped: the move is made once, and by the time the
+/// moved call has returned nothing derived from the old range is left.
+fn mapping_move_moved_in_its_call() -> Result<(), CaseFailure> {
+    let shown = ShownUnderMany::new()?;
+    let (worker, moved) = call_moved_to_a_new_thread(move_away, shown.moved.raw())?;
+    check_equal!(
+        mapping_get_state(shown.moved, false).map(|state| state.start),
+        Ok(moved_to())
+    );
+    shown.check_moved_away()?;
+    drop(moved);
+    drop(worker);
+    shown.close()
 }
 
 /// A two-page mapping, both pages loaded through (their entries are in the page tables),
@@ -288,10 +347,15 @@ static WORKER_STACK: Stack<1024> = Stack::new();
 static STARTED: AtomicU64 = AtomicU64::new(0);
 static FINISHED: AtomicU64 = AtomicU64::new(0);
 
-fn destroy_region(region: u64) {
+/// A worker's call: marks the worker started, makes `call`, and records how it ended in
+/// `FINISHED` (1 done, 2 failed).
+fn worker_call(call: impl FnOnce() -> Result<(), Error>) {
     STARTED.store(1, SeqCst);
-    let outcome = region_destroy(Handle::from_raw(region));
-    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
+    FINISHED.store(if call().is_ok() { 1 } else { 2 }, SeqCst);
+}
+
+fn destroy_region(region: u64) {
+    worker_call(|| region_destroy(Handle::from_raw(region)));
 }
 
 /// A worker destroys the region; where the kernel preempts the call between two steps, the
@@ -307,9 +371,7 @@ fn left_by_an_ended_thread() -> Result<(), CaseFailure> {
 }
 
 fn close_region(region: u64) {
-    STARTED.store(1, SeqCst);
-    let outcome = handle_close(Handle::from_raw(region));
-    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
+    worker_call(|| handle_close(Handle::from_raw(region)));
 }
 
 /// As above, with a worker that closes the region's last handle, which destroys the region
@@ -383,9 +445,7 @@ fn ended_in_its_last_stage(
 const BIG_PAGES: u64 = 1024;
 
 fn destroy_mapping(mapping: u64) {
-    STARTED.store(1, SeqCst);
-    let outcome = mapping_destroy(Handle::from_raw(mapping));
-    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
+    worker_call(|| mapping_destroy(Handle::from_raw(mapping)));
 }
 
 /// A worker destroys a mapping of 1,024 pages, all entered, and is stopped between two steps
@@ -555,26 +615,28 @@ fn revoke_under_a_stopped_child(
     Ok(())
 }
 
-/// A worker closing the region's last handle is stopped and its state moved into a new
-/// thread, which is resumed while the old one still stands stopped (with its record of the
-/// work it left). The moved call's last stage names a closed handle: it must still finish the
-/// work before it returns, so that every mapping faults by the time the call has returned.
-fn closing_moved_in_its_last_stage() -> Result<(), CaseFailure> {
+/// Runs `work(argument)` in a worker, stops it (in its call, where the kernel preempts it),
+/// moves its state into a new thread and resumes that while the old one stands stopped, and
+/// waits for the call to end there, successfully. The old worker, and the new one if the call
+/// was caught.
+fn call_moved_to_a_new_thread(
+    work: fn(u64),
+    argument: u64,
+) -> Result<(Thread, Option<Thread>), CaseFailure> {
     STARTED.store(0, SeqCst);
     FINISHED.store(0, SeqCst);
-    let (region, mappings) = region_of_many_mappings()?;
-    let worker = spawn(&WORKER_STACK, close_region, region.raw()).map_err(fail)?;
+    let worker = spawn(&WORKER_STACK, work, argument).map_err(fail)?;
     start_worker(&worker)?;
-    let (worker, moved) = match worker.interrupt() {
+    let moved = match worker.interrupt() {
         Ok(()) => {
             let (state, moved) = worker.move_to_new_thread(own_space()).map_err(fail)?;
             if FINISHED.load(SeqCst) == 0 {
                 runtime::println!("  moved in stage {}", state.registers[register::RAX]);
             }
             check_equal!(moved.resume(), Ok(()));
-            (worker, Some(moved))
+            Some(moved)
         }
-        Err(Error::InvalidState) => (worker, None),
+        Err(Error::InvalidState) => None,
         Err(error) => return Err(fail(error)),
     };
     check!(
@@ -582,6 +644,16 @@ fn closing_moved_in_its_last_stage() -> Result<(), CaseFailure> {
         "the moved worker never finished"
     );
     check_equal!(FINISHED.load(SeqCst), 1);
+    Ok((worker, moved))
+}
+
+/// A worker closing the region's last handle is stopped and its state moved into a new
+/// thread, which is resumed while the old one still stands stopped (with its record of the
+/// work it left). The moved call's last stage names a closed handle: it must still finish the
+/// work before it returns, so that every mapping faults by the time the call has returned.
+fn closing_moved_in_its_last_stage() -> Result<(), CaseFailure> {
+    let (region, mappings) = region_of_many_mappings()?;
+    let (worker, moved) = call_moved_to_a_new_thread(close_region, region.raw())?;
     check_all_gone(&mappings, "the moved call returned")?;
     drop(moved);
     drop(worker);
@@ -639,9 +711,7 @@ fn export_two_and_show_second(own: u64) {
 }
 
 fn shrink_region(region: u64) {
-    STARTED.store(1, SeqCst);
-    let outcome = region_resize(Handle::from_raw(region), PAGE);
-    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
+    worker_call(|| region_resize(Handle::from_raw(region), PAGE));
 }
 
 /// As above, with a shrink: the parent shows two pages in the child, from two regions of its
@@ -690,9 +760,7 @@ static MOVED: AtomicU64 = AtomicU64::new(0);
 /// Runs in a thread of the child: moves the mapping that shows the parent's page (in `MOVED`)
 /// away from the range the child exports.
 fn move_shown_mapping(_: u64) {
-    STARTED.store(1, SeqCst);
-    let outcome = mapping_move(Handle::from_raw(MOVED.load(SeqCst)), window(11));
-    FINISHED.store(if outcome.is_ok() { 1 } else { 2 }, SeqCst);
+    worker_call(|| mapping_move(Handle::from_raw(MOVED.load(SeqCst)), window(11)));
 }
 
 /// The parent shows a page in a child; the child exports it as a region and shows that
