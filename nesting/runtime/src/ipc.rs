@@ -105,6 +105,7 @@ fn transfer_call(
     (status, results, incoming(transfer, room))
 }
 
+#[inline]
 fn request(status: u64, results: [u64; 6], incoming: Incoming) -> Result<Request, Error> {
     Error::check(status)?;
     Ok(Request {
@@ -166,6 +167,9 @@ pub fn port_set_state(set: Handle) -> Result<(u64, u64), Error> {
 }
 
 /// `IpcCall`: sends `words` to `port` and returns the reply's words.
+// Inlined, as is `reply_wait`: the round trip of words is the fast path, and a call through a
+// function of its own would save and restore the registers the stub clobbers on every use.
+#[inline]
 pub fn call(port: Handle, words: Words) -> Result<Words, Error> {
     let [a, b, c, d] = words;
     let (status, results, _) = call_words(Call::IpcCall, [port.raw(), a, b, c, d, 0]);
@@ -267,6 +271,7 @@ pub fn wait(set: Handle) -> Result<Request, Error> {
 }
 
 /// The request a words-only wait returned, with the handle that came with it.
+#[inline]
 fn words_request(status: u64, results: [u64; 6], handle: u64) -> Result<Request, Error> {
     let incoming = Incoming {
         handle: Handle::from_raw(handle),
@@ -313,6 +318,7 @@ pub fn reply_with(reply: Handle, words: Words, outgoing: Outgoing<'_>) -> Result
 
 /// `IpcReplyWait`: answers a request, then waits for the next one on `set` (words only, as
 /// [`wait`]).
+#[inline]
 pub fn reply_wait(reply: Handle, words: Words, set: Handle) -> Result<Request, Error> {
     let [a, b, c, d] = words;
     let (status, results, handle) =
