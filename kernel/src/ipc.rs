@@ -323,8 +323,29 @@ impl Reply {
         Ok(reply)
     }
 
+    /// The reply object `client` kept from its last call, ready for the connection of a
+    /// words-only call (`Pending`, each side held once: by the client and by the server that
+    /// takes the request), if nothing else can reach it any more; `None` otherwise (the first
+    /// call, or a connection that lives on), for [`for_client`](Self::for_client) to handle.
+    /// The IPC fast path's share of `for_client` and two `hold_connection`s.
+    #[inline]
+    pub fn renewed_for_words(client: &Thread) -> Option<Arc<Reply>> {
+        let cache = client.reply_cache.lock();
+        let kept = cache.as_ref()?;
+        if Arc::strong_count(kept) != 1 || Arc::weak_count(kept) != 0 {
+            return None;
+        }
+        let reply = kept.clone();
+        drop(cache);
+        reply.renew(ReplyState::Pending, false);
+        reply.client_holders.store(1, Relaxed);
+        reply.server_holders.store(1, Relaxed);
+        Some(reply)
+    }
+
     /// Makes a reply object that nothing but its client's cache holds any more ready for a
     /// new connection in `state`.
+    #[inline]
     fn renew(&self, state: ReplyState, streaming: bool) {
         // An answer nobody took (rare: its client's side closing drops it) is only ever kept
         // in the `Answered` phase.

@@ -131,6 +131,18 @@ pub fn start(first: Arc<Thread>) -> ! {
     model::start()
 }
 
+/// [`current`], for a path about to hand the processor over: also releases the thread the
+/// last switch left behind ([`release_left_behind`]), with one look at the scheduler.
+#[inline(always)]
+pub fn current_releasing_left_behind() -> Arc<Thread> {
+    let mut scheduler = SCHEDULER.lock();
+    let released = scheduler.left_behind.take();
+    let current = scheduler.current.clone();
+    drop(scheduler);
+    drop(released);
+    current.expect("no current thread outside the idle loop")
+}
+
 /// The thread whose user state is on the CPU. Only called on behalf of a user thread.
 pub fn current() -> Arc<Thread> {
     SCHEDULER

@@ -11,7 +11,7 @@
 //! peer, no stop requested. When a condition fails it has changed nothing, and the general
 //! path runs instead.
 
-use super::connection::{connect, handle_of, reply_results};
+use super::connection::{handle_of, reply_results};
 use super::object_in;
 use crate::arch::frame::SavedRegisters;
 use crate::ipc::{Reply, ReplyState};
@@ -73,8 +73,7 @@ pub fn call(registers: &SavedRegisters) -> bool {
     if number != Call::IpcCall.number() || !words_only(registers) {
         return false;
     }
-    scheduler::release_left_behind();
-    let client = scheduler::current();
+    let client = scheduler::current_releasing_left_behind();
     // Any error is left to the general path, which reports it.
     let Ok(port) = object_in(&client.space, port, Rights::SEND, KernelObject::to_port) else {
         return false;
@@ -89,21 +88,37 @@ pub fn call(registers: &SavedRegisters) -> bool {
         return false;
     };
     // A connection either thread still holds would close when the new one replaces it, and
-    // closing one can wake threads and ask for a switch: the general path's business.
-    let holds_none =
-        client.client_connection.lock().is_none() && server.server_connection.lock().is_none();
-    let connected = if holds_none && may_hand_over(&client, &server) {
-        connect(&client, &server, &port).ok()
+    // closing one can wake threads and ask for a switch: the general path's business (as is
+    // a client's first call, which makes the reply object it then keeps).
+    let mut client_side = client.client_connection.lock();
+    let mut server_side = server.server_connection.lock();
+    let reply = if client_side.is_none() && server_side.is_none() && may_hand_over(&client, &server)
+    {
+        Reply::renewed_for_words(&client)
     } else {
         None
     };
-    let Some(reply) = connected else {
+    let Some(reply) = reply else {
+        drop((client_side, server_side));
         set.servers.lock().push_front(server);
         return false;
     };
     drop(membership);
+    // The connection opens as `connect` opens it for words only: each thread holds its side,
+    // the server has the request (`Handle::CONNECTION`, the words, the badge, no handle), and
+    // the client waits in `IpcAwaitReply` on the connection.
+    *client_side = Some(reply.clone());
+    *server_side = Some(reply.clone());
+    drop((client_side, server_side));
+    let [first, second, third, fourth] = registers.message();
+    let request = [Handle::CONNECTION.raw(), first, second, third, fourth, port.badge];
+    server.registers.update(|frame| frame.rbx = 0);
+    model::complete_at_restart_point(&server, 0, &request);
     *server.waiting_in.lock() = None;
-    model::complete_at_restart_point(&server, 0, &[]);
+    registers.update(|frame| {
+        frame.rax = Call::IpcAwaitReply.number();
+        frame.rdi = Handle::CONNECTION.raw();
+    });
     wait_at_restart_point(&client, WaitQueue::Reply(Arc::downgrade(&reply)));
     *reply.waiter.lock() = Some(client);
     scheduler::hand_over_to(&server);
@@ -129,8 +144,7 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
     if connection != Handle::CONNECTION.raw() || !words_only(registers) {
         return false;
     }
-    scheduler::release_left_behind();
-    let server = scheduler::current();
+    let server = scheduler::current_releasing_left_behind();
     let Some(reply) = server.server_connection.lock().clone() else {
         return false;
     };
