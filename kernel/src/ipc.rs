@@ -57,12 +57,77 @@ pub struct PortSet {
     /// The ports in the set.
     pub ports: Lock<Vec<Weak<Port>>>,
     /// Servers waiting for a request, longest-waiting first.
-    pub servers: Lock<VecDeque<Arc<Thread>>>,
+    pub servers: Lock<ServerQueue>,
     /// Clear only when no request waits in any of its ports: set by every request queued in
     /// one (and by a port that joins with requests queued), cleared by a look that finds
     /// none. The IPC fast path's reply-and-wait reads it instead of looking at every port.
     callers_may_wait: AtomicBool,
     payer: Weak<Space>,
+}
+
+/// The servers waiting on a port set, longest-waiting first. The first is kept apart from the
+/// rest: a set usually has one server, which the IPC fast path takes and puts back on every
+/// round trip, and a slot is a move where a ring buffer's index arithmetic is a dozen
+/// instructions each way.
+#[derive(Default)]
+pub struct ServerQueue {
+    /// The longest-waiting server; empty only when `rest` is too.
+    first: Option<Arc<Thread>>,
+    /// The others, in the order they came.
+    rest: VecDeque<Arc<Thread>>,
+}
+
+impl ServerQueue {
+    /// How many servers wait.
+    pub fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    /// Takes the longest-waiting server out.
+    #[inline]
+    pub fn pop_front(&mut self) -> Option<Arc<Thread>> {
+        let first = self.first.take()?;
+        if !self.rest.is_empty() {
+            self.first = self.rest.pop_front();
+        }
+        Some(first)
+    }
+
+    /// Puts a server back first in line (a path that took it declined).
+    #[inline]
+    pub fn push_front(&mut self, server: Arc<Thread>) {
+        if let Some(former) = self.first.replace(server) {
+            self.rest.push_front(former);
+        }
+    }
+
+    /// Queues a server behind the others.
+    #[inline]
+    pub fn push_back(&mut self, server: Arc<Thread>) {
+        if self.first.is_none() {
+            self.first = Some(server);
+        } else {
+            self.rest.push_back(server);
+        }
+    }
+
+    /// Takes `server` out, wherever it waits.
+    pub fn remove(&mut self, server: &Arc<Thread>) {
+        if self
+            .first
+            .as_ref()
+            .is_some_and(|first| Arc::ptr_eq(first, server))
+        {
+            self.pop_front();
+        } else {
+            self.rest.retain(|other| !Arc::ptr_eq(other, server));
+        }
+    }
+
+    /// Takes every server out, longest-waiting first.
+    pub fn take_all(&mut self) -> Vec<Arc<Thread>> {
+        self.first.take().into_iter().chain(self.rest.drain(..)).collect()
+    }
 }
 
 /// Where a request and its reply stand.
@@ -202,7 +267,7 @@ impl PortSet {
         Ok(Arc::new(PortSet {
             id: crate::object::new_object_id(),
             ports: Lock::new(Vec::new()),
-            servers: Lock::new(VecDeque::new()),
+            servers: Lock::new(ServerQueue::default()),
             callers_may_wait: AtomicBool::new(false),
             payer: Arc::downgrade(payer),
         }))
@@ -257,12 +322,7 @@ impl PortSet {
 impl Drop for PortSet {
     /// A destroyed port set fails the waits of the servers waiting on it with `PeerGone`.
     fn drop(&mut self) {
-        crate::wait::fail_waiters(
-            self.servers
-                .get_mut()
-                .drain(..)
-                .collect::<alloc::vec::Vec<_>>(),
-        );
+        crate::wait::fail_waiters(self.servers.get_mut().take_all());
         if let Some(payer) = self.payer.upgrade() {
             payer.release(PORT_COST);
         }

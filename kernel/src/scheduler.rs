@@ -421,9 +421,9 @@ fn load(next: &Arc<Thread>) -> Option<Arc<Thread>> {
     let (fs, gs) = cpu::user_segment_bases();
     let loaded = SegmentBases { fs, gs };
     if let Some(previous) = &previous {
-        *previous.segment_bases.lock() = loaded;
+        previous.segment_bases.store(loaded);
     }
-    let bases = *next.segment_bases.lock();
+    let bases = next.segment_bases.load();
     if loaded != bases {
         cpu::set_user_segment_bases(bases.fs, bases.gs);
     }

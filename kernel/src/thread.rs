@@ -86,6 +86,33 @@ pub struct SegmentBases {
     pub gs: u64,
 }
 
+/// Where a thread keeps its segment bases: two words that every switch reads and writes, so
+/// plain atomic words rather than a lock (on one CPU with interrupts off in the kernel, a
+/// relaxed load or store is a `mov`).
+#[derive(Default)]
+pub struct SegmentBaseWords {
+    fs: AtomicU64,
+    gs: AtomicU64,
+}
+
+impl SegmentBaseWords {
+    /// The bases.
+    #[inline(always)]
+    pub fn load(&self) -> SegmentBases {
+        SegmentBases {
+            fs: self.fs.load(Relaxed),
+            gs: self.gs.load(Relaxed),
+        }
+    }
+
+    /// Replaces the bases.
+    #[inline(always)]
+    pub fn store(&self, bases: SegmentBases) {
+        self.fs.store(bases.fs, Relaxed);
+        self.gs.store(bases.gs, Relaxed);
+    }
+}
+
 /// A thread.
 pub struct Thread {
     /// Its identity (`HandleInfo`, logs): unique among every object made since boot.
@@ -98,7 +125,7 @@ pub struct Thread {
     /// the FPU (its state is the initial one until then).
     pub fpu: Lock<Option<alloc::boxed::Box<FpuState>>>,
     /// Its segment bases.
-    pub segment_bases: Lock<SegmentBases>,
+    pub segment_bases: SegmentBaseWords,
     /// What it is doing.
     pub state: Lock<RunState>,
     /// Its priority, 0 to `PRIORITY_MAX`.
@@ -157,7 +184,7 @@ impl Thread {
             space,
             registers: SavedRegisters::default(),
             fpu: Lock::new(None),
-            segment_bases: Lock::new(SegmentBases::default()),
+            segment_bases: SegmentBaseWords::default(),
             state: Lock::new(RunState::Stopped),
             priority: AtomicU64::new(priority),
             stop_requested: AtomicBool::new(false),

@@ -92,7 +92,7 @@ pub fn withdraw(thread: &Arc<Thread>) -> bool {
         }
         WaitQueue::PortSet(set) => {
             if let Some(set) = set.upgrade() {
-                remove(&mut set.servers.lock());
+                set.servers.lock().remove(thread);
             }
         }
         WaitQueue::Reply(reply) => {

@@ -34,10 +34,10 @@ fn apply_state(thread: &Arc<Thread>, state: &ThreadState) -> Result<(), Error> {
     let (frame, fpu) = thread_state::from_state(state)?;
     crate::fpu::set_state(thread, fpu)?;
     thread.registers.update(|registers| *registers = frame);
-    *thread.segment_bases.lock() = SegmentBases {
+    thread.segment_bases.store(SegmentBases {
         fs: state.fs_base,
         gs: state.gs_base,
-    };
+    });
     Ok(())
 }
 
@@ -288,7 +288,7 @@ pub fn get_state(handle: u64, buffer: u64, flags: u64) -> Result<(), Error> {
         }
     };
     crate::fpu::flush(&thread);
-    let bases = *thread.segment_bases.lock();
+    let bases = thread.segment_bases.load();
     let state = ThreadState {
         registers: thread_state::registers_of(&thread.registers.get()),
         fs_base: bases.fs,
