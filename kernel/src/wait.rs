@@ -38,6 +38,10 @@ pub enum WaitQueue {
     PortSet(Weak<PortSet>),
     /// A client waiting for its reply, or a server waiting for its client to move bytes.
     Reply(Weak<Reply>),
+    /// A client waiting for its reply on the connection it holds itself
+    /// (`Thread::client_connection`, which cannot change while it waits): the IPC fast path's
+    /// wait, which needs no reference of its own to the reply object.
+    OwnReply,
     /// A thread waiting for a mutex.
     Mutex(Weak<KernelMutex>),
     /// A thread waiting for a condition variable.
@@ -97,17 +101,13 @@ pub fn withdraw(thread: &Arc<Thread>) -> bool {
         }
         WaitQueue::Reply(reply) => {
             if let Some(reply) = reply.upgrade() {
-                for slot in [&reply.waiter, &reply.server] {
-                    let mut occupant = slot.lock();
-                    if occupant
-                        .as_ref()
-                        .is_some_and(|other| Arc::ptr_eq(other, thread))
-                    {
-                        let removed = occupant.take();
-                        drop(occupant);
-                        drop(removed);
-                    }
-                }
+                leave_reply(&reply, thread);
+            }
+        }
+        WaitQueue::OwnReply => {
+            let reply = thread.client_connection.lock().clone();
+            if let Some(reply) = reply {
+                leave_reply(&reply, thread);
             }
         }
         WaitQueue::Mutex(mutex) => {
@@ -122,6 +122,21 @@ pub fn withdraw(thread: &Arc<Thread>) -> bool {
         }
     }
     true
+}
+
+/// Takes `thread` out of whichever of `reply`'s waiting slots holds it.
+fn leave_reply(reply: &Reply, thread: &Arc<Thread>) {
+    for slot in [&reply.waiter, &reply.server] {
+        let mut occupant = slot.lock();
+        if occupant
+            .as_ref()
+            .is_some_and(|other| Arc::ptr_eq(other, thread))
+        {
+            let removed = occupant.take();
+            drop(occupant);
+            drop(removed);
+        }
+    }
 }
 
 /// Fails the call of every thread left in a destroyed object's queue with `PeerGone`.

@@ -119,7 +119,7 @@ pub fn call(registers: &SavedRegisters) -> bool {
         frame.rax = Call::IpcAwaitReply.number();
         frame.rdi = Handle::CONNECTION.raw();
     });
-    wait_at_restart_point(&client, WaitQueue::Reply(Arc::downgrade(&reply)));
+    wait_at_restart_point(&client, WaitQueue::OwnReply);
     *reply.waiter.lock() = Some(client);
     scheduler::hand_over_to(&server);
     true

@@ -57,6 +57,10 @@ pub const CASES: &[Case] = &[
         run: client_waiting_for_reply_moves,
     },
     Case {
+        name: "ipc_a_client_stopped_waiting_for_its_reply_takes_it_only_when_resumed",
+        run: stopped_client_takes_its_reply_when_resumed,
+    },
+    Case {
         name: "ipc_a_waiting_server_moves",
         run: waiting_server_moves,
     },
@@ -339,6 +343,58 @@ fn client_waiting_for_reply_moves() -> Result<(), CaseFailure> {
     );
     check_equal!((LAST_REPLY.load(SeqCst), FAILURES.load(SeqCst)), (100, 0));
     check_equal!(SERVED.load(SeqCst), 1);
+    check!(wait_until_ended(&client), "the client never ended");
+    finish(port, set, &server)
+}
+
+/// Calls once (a thread's first call makes the reply object the fast path reuses), then
+/// has the server hold its next request, and calls the port in `PORT` with `argument`.
+fn call_then_call_held(argument: u64) {
+    let port = Handle::from_raw(PORT.load(SeqCst));
+    if ipc::call(port, [0; 4]) != Ok([1; 4]) {
+        FAILURES.fetch_add(1, SeqCst);
+    }
+    HOLD.store(1, SeqCst);
+    call_once(argument);
+}
+
+/// A client stopped while it waits for its reply (a words-only call, which the fast path
+/// made) leaves the reply's waiting slot: the server's answer waits for it, and it takes the
+/// answer only once resumed. (A stopped client left in the slot would be answered, and run,
+/// while stopped.)
+fn stopped_client_takes_its_reply_when_resumed() -> Result<(), CaseFailure> {
+    reset();
+    let (port, set, server) = endpoint(0)?;
+    PORT.store(port.raw(), SeqCst);
+    check_equal!(server.resume(), Ok(()));
+    let client = spawn(&CLIENT_STACK, call_then_call_held, 7).map_err(fail)?;
+    check_equal!(client.resume(), Ok(()));
+    check!(
+        wait_for(|| SERVED.load(SeqCst) == 2),
+        "the server never took the second request"
+    );
+    let client_blocked = || matches!(client.status(), Ok((Condition::Blocked, _, _)));
+    check!(wait_for(client_blocked), "the client never blocked");
+    check_equal!(client.interrupt(), Ok(()));
+    // The server answers and goes back to waiting on its set.
+    HOLD.store(0, SeqCst);
+    let server_waits = || matches!(server.status(), Ok((Condition::Blocked, _, _)));
+    check!(wait_for(server_waits), "the server never went back to waiting");
+    for _ in 0..10 {
+        thread_yield();
+    }
+    check!(
+        matches!(client.status(), Ok((Condition::Stopped, _, _))),
+        "the stopped client is {:?} after the answer",
+        client.status()
+    );
+    check_equal!(DONE.load(SeqCst), 0);
+    check_equal!(client.resume(), Ok(()));
+    check!(
+        wait_for(|| DONE.load(SeqCst) == 1),
+        "the resumed client never took its answer"
+    );
+    check_equal!((LAST_REPLY.load(SeqCst), FAILURES.load(SeqCst)), (8, 0));
     check!(wait_until_ended(&client), "the client never ended");
     finish(port, set, &server)
 }
