@@ -62,6 +62,9 @@ pub struct PortSet {
     /// one (and by a port that joins with requests queued), cleared by a look that finds
     /// none. The IPC fast path's reply-and-wait reads it instead of looking at every port.
     callers_may_wait: AtomicBool,
+    /// The set itself, weakly: what a server waiting on it records (`WaitQueue::PortSet`),
+    /// copied where making one from the set would cost a compare-and-swap loop.
+    itself: Weak<PortSet>,
     payer: Weak<Space>,
 }
 
@@ -264,13 +267,20 @@ impl PortSet {
     /// An empty port set charged to `payer`'s quota.
     pub fn new(payer: &Arc<Space>) -> Result<Arc<PortSet>, abi::Error> {
         payer.charge(PORT_COST)?;
-        Ok(Arc::new(PortSet {
+        Ok(Arc::new_cyclic(|itself| PortSet {
             id: crate::object::new_object_id(),
             ports: Lock::new(Vec::new()),
             servers: Lock::new(ServerQueue::default()),
             callers_may_wait: AtomicBool::new(false),
+            itself: itself.clone(),
             payer: Arc::downgrade(payer),
         }))
+    }
+
+    /// Where a server that waits on the set is recorded as waiting.
+    #[inline]
+    pub fn wait_queue(&self) -> crate::wait::WaitQueue {
+        crate::wait::WaitQueue::PortSet(self.itself.clone())
     }
 
     /// Adds `port` to the set (the caller made the set its port's).

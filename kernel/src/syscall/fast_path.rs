@@ -194,7 +194,7 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
         frame.rdi = set_handle;
     });
     set.servers.lock().push_back(server.clone());
-    wait_at_restart_point(&server, WaitQueue::PortSet(Arc::downgrade(&set)));
+    wait_at_restart_point(&server, set.wait_queue());
     scheduler::hand_over_to(&next);
     true
 }

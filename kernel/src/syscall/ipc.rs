@@ -116,7 +116,7 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
             // The server goes back to waiting, first in line.
             if let Some(set) = set {
                 set.servers.lock().push_front(server.clone());
-                *server.waiting_in.lock() = Some(WaitQueue::PortSet(Arc::downgrade(&set)));
+                *server.waiting_in.lock() = Some(set.wait_queue());
             }
             return Ok(Err(error));
         }
@@ -399,7 +399,7 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
         return pull_request(registers, reply, client, server);
     }
     set.servers.lock().push_back(server.clone());
-    let queue = WaitQueue::PortSet(Arc::downgrade(&set));
+    let queue = set.wait_queue();
     drop(set);
     block_at_restart_point(server, queue)
 }
