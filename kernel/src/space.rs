@@ -2,7 +2,9 @@
 //! kernel-memory quota its objects are paid from.
 
 use crate::arch::lock::Lock;
-use crate::arch::paging::{AddressSpaceTables, MapError, TableFrameSource, UserPage, UserRights};
+use crate::arch::paging::{
+    AddressSpaceTables, MapError, TableFrameSource, TableRoot, UserPage, UserRights,
+};
 use crate::arch::physical::{self, FRAME_SIZE};
 use crate::memory;
 use crate::object::KernelObject;
@@ -27,6 +29,8 @@ pub struct Space {
     /// Its identity (`HandleInfo`, logs): unique among every object made since boot.
     pub id: u64,
     tables: Lock<AddressSpaceTables>,
+    /// Where `tables` start (fixed for their life): what a switch to the space loads.
+    root: TableRoot,
     /// Frames backing this space's pages, freed with it.
     frames: Lock<Vec<u64>>,
     handles: Lock<HandleTable<KernelObject>>,
@@ -73,6 +77,7 @@ impl Space {
                 .map_err(|_| Error::OutOfMemory)?;
         Ok(Arc::new(Space {
             id: crate::object::new_object_id(),
+            root: tables.root(),
             tables: Lock::new(tables),
             frames: Lock::new(Vec::new()),
             handles: Lock::new(HandleTable::new()),
@@ -547,7 +552,7 @@ impl Space {
 
     /// Makes this space the CPU's current one.
     pub fn activate(&self) {
-        self.tables.lock().activate();
+        crate::arch::paging::activate(self.root);
     }
 }
 

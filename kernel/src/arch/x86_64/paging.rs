@@ -383,13 +383,31 @@ impl AddressSpaceTables {
         found
     }
 
-    /// Makes these tables the CPU's current ones.
-    pub fn activate(&self) {
-        let frame = PhysFrame::containing_address(PhysAddr::new(self.root));
-        if Cr3::read().0 != frame {
-            // SAFETY: every space's kernel half is the kernel's, so the kernel keeps running.
-            unsafe { Cr3::write(frame, Cr3Flags::empty()) };
-        }
+    /// Where these tables start, to make them the CPU's current ones with [`activate`]
+    /// (the root never moves while the tables live).
+    pub fn root(&self) -> TableRoot {
+        TableRoot(self.root)
+    }
+}
+
+/// The root of an address space's tables, for [`activate`]; only tables hand one out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableRoot(u64);
+
+/// Makes the tables that start at `root` the CPU's current ones, unless they are already:
+/// loading `CR3` flushes the TLB's entries of the user half (Intel SDM vol. 3A section
+/// 4.10.4.1). A switch between threads does this, so it is kept to two register moves and a
+/// compare (the tables' lock is not needed: the root never moves).
+#[inline]
+pub fn activate(root: TableRoot) {
+    let current: u64;
+    // SAFETY: reading `CR3` has no side effect.
+    unsafe { core::arch::asm!("mov {}, cr3", out(reg) current, options(nomem, nostack)) };
+    // Bits 12 and up hold the root's frame; the low bits are flags, all 0 here (no PCID).
+    if current & !0xfff != root.0 {
+        // SAFETY: `root` came from live tables, whose kernel half is the kernel's, so the
+        // kernel keeps running; the flags are 0 (write-back caching, no PCID).
+        unsafe { core::arch::asm!("mov cr3, {}", in(reg) root.0, options(nostack)) };
     }
 }
 
