@@ -9,7 +9,7 @@
 //! last holder lets go. Any of them can be stopped, moved into a new thread and resumed without
 //! losing or duplicating a message.
 
-use crate::arch::lock::Lock;
+use crate::arch::lock::{KernelCell, Lock};
 use crate::object::KernelObject;
 use crate::space::Space;
 use crate::thread::{FaultReport, Thread};
@@ -129,9 +129,16 @@ impl ServerQueue {
 
     /// Takes every server out, longest-waiting first.
     pub fn take_all(&mut self) -> Vec<Arc<Thread>> {
-        self.first.take().into_iter().chain(self.rest.drain(..)).collect()
+        self.first
+            .take()
+            .into_iter()
+            .chain(self.rest.drain(..))
+            .collect()
     }
 }
+
+/// One of a reply object's waiting slots: the thread that waits there, if one does.
+pub type ThreadSlot = KernelCell<Option<Arc<Thread>>>;
 
 /// Where a request and its reply stand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,15 +165,15 @@ pub struct Reply {
     /// Its identity (`HandleInfo`): unique among every object made since boot.
     pub id: u64,
     /// Where the request and reply stand.
-    pub state: Lock<ReplyState>,
+    pub state: KernelCell<ReplyState>,
     /// An answer given while the client was away, until it takes it.
     answer: Lock<Option<Answer>>,
     /// The client blocked in `IpcAwaitReply` on this connection, if it is.
-    pub waiter: Lock<Option<Arc<Thread>>>,
+    pub waiter: ThreadSlot,
     /// The server blocked on this connection, if it is: in `IpcReceive` while the request's
     /// bytes wait for the client, or in `IpcReply` / `IpcReplyWait` while the reply's bytes
     /// wait for it.
-    pub server: Lock<Option<Arc<Thread>>>,
+    pub server: ThreadSlot,
     /// Set when the client's side is gone: an answer would go nowhere.
     pub client_gone: AtomicBool,
     /// Set for a connection opened with `IpcConnect`: its request comes in chunks, and a chunk
@@ -201,7 +208,10 @@ impl Port {
     /// Puts a request in the port's queue, first in line or last, and records in its thread
     /// that it waits there.
     pub fn enqueue(self: &Arc<Port>, caller: Caller, first: bool) {
-        *caller.thread.waiting_in.lock() = Some(crate::wait::WaitQueue::Port(Arc::downgrade(self)));
+        caller
+            .thread
+            .waiting_in
+            .set(Some(crate::wait::WaitQueue::Port(Arc::downgrade(self))));
         self.queue_caller(caller, first);
     }
 
@@ -242,7 +252,7 @@ impl Drop for Port {
             .into_iter()
             .partition(|caller| caller.fault.is_some());
         for fault in faults {
-            *fault.thread.waiting_in.lock() = None;
+            fault.thread.waiting_in.set(None);
             // A keeper that is gone leaves its faults to the faulting threads' own keepers
             // (the thread stays stopped if it has none).
             let keeper = fault.thread.keeper.lock().as_ref().and_then(Weak::upgrade);
@@ -348,10 +358,10 @@ impl Reply {
         }
         Ok(Arc::new(Reply {
             id: crate::object::new_object_id(),
-            state: Lock::new(state),
+            state: KernelCell::new(state),
             answer: Lock::new(None),
-            waiter: Lock::new(None),
-            server: Lock::new(None),
+            waiter: ThreadSlot::new(None),
+            server: ThreadSlot::new(None),
             client_gone: AtomicBool::new(false),
             streaming: AtomicBool::new(false),
             open: AtomicBool::new(false),
@@ -419,10 +429,10 @@ impl Reply {
     fn renew(&self, state: ReplyState, streaming: bool) {
         // An answer nobody took (rare: its client's side closing drops it) is only ever kept
         // in the `Answered` phase.
-        if *self.state.lock() == ReplyState::Answered {
+        if self.state.get() == ReplyState::Answered {
             self.drop_unclaimed_answer();
         }
-        *self.state.lock() = state;
+        self.state.set(state);
         self.reset(streaming);
     }
 
@@ -447,13 +457,13 @@ impl Reply {
     /// waits for it.
     pub fn keep_answer(&self, words: [u64; MESSAGE_WORDS], handle: Option<(KernelObject, Rights)>) {
         *self.answer.lock() = Some((words, handle));
-        *self.state.lock() = ReplyState::Answered;
+        self.state.set(ReplyState::Answered);
     }
 
     /// Takes the answer waiting for the client, if there is one; the reply is over
     /// (`Abandoned`) afterwards either way.
     pub fn take_answer(&self) -> Option<Answer> {
-        let former = core::mem::replace(&mut *self.state.lock(), ReplyState::Abandoned);
+        let former = self.state.replace(ReplyState::Abandoned);
         let answer = self.answer.lock().take();
         if former == ReplyState::Answered {
             answer
@@ -503,14 +513,12 @@ impl Reply {
     /// client learns `PeerGone`.
     fn client_side_closed(&self) {
         self.client_gone.store(true, Relaxed);
-        let server = self.server.lock().take();
-        if let Some(server) = server {
+        if let Some(server) = self.server.take() {
             crate::syscall::ipc::release_server(&server, Err(abi::Error::PeerGone));
         }
         // A client thread still waiting on the closed handle (another thread of its space
         // closed it) would wait for nothing.
-        let waiter = self.waiter.lock().take();
-        if let Some(waiter) = waiter {
+        if let Some(waiter) = self.waiter.take() {
             crate::wait::fail_waiters([waiter]);
         }
         // An answer nobody will take goes now: the handle it carries could name the client's
@@ -524,18 +532,13 @@ impl Reply {
     /// connection (another thread of its space closed the handle) learns `PeerGone` too.
     fn server_side_closed(self: &Arc<Reply>) {
         self.faulted.lock().take();
-        let mut state = self.state.lock();
-        if matches!(*state, ReplyState::Request | ReplyState::Pending) {
-            *state = ReplyState::Abandoned;
-            drop(state);
+        if matches!(self.state.get(), ReplyState::Request | ReplyState::Pending) {
+            self.state.set(ReplyState::Abandoned);
             crate::syscall::ipc::deliver_reply(self);
-        } else {
-            drop(state);
         }
         // A server thread still waiting on the closed handle (another thread of its space
         // closed it) would wait for nothing.
-        let server = self.server.lock().take();
-        if let Some(server) = server {
+        if let Some(server) = self.server.take() {
             crate::syscall::ipc::release_server(&server, Err(abi::Error::PeerGone));
         }
     }
@@ -545,7 +548,7 @@ impl Reply {
 /// is let go (and closes, if nothing else holds it).
 pub fn hold_connection(thread: &Thread, side: ConnectionSide, reply: Arc<Reply>) {
     reply.hold(side);
-    let former = thread.connection(side).lock().replace(reply);
+    let former = thread.connection(side).replace(Some(reply));
     if let Some(former) = former {
         former.release(side);
     }
@@ -553,7 +556,7 @@ pub fn hold_connection(thread: &Thread, side: ConnectionSide, reply: Arc<Reply>)
 
 /// `thread` lets go of the connection it holds on `side`, if any.
 pub fn release_connection(thread: &Thread, side: ConnectionSide) {
-    let former = thread.connection(side).lock().take();
+    let former = thread.connection(side).take();
     if let Some(former) = former {
         former.release(side);
     }

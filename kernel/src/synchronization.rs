@@ -85,7 +85,7 @@ impl Drop for Condition {
             .drain(..)
             .collect::<alloc::vec::Vec<_>>()
         {
-            *waiter.waiting_in.lock() = None;
+            waiter.waiting_in.set(None);
             crate::model::advance_blocked(&waiter, |_| {});
         }
         if let Some(payer) = self.payer.upgrade() {

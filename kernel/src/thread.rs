@@ -3,7 +3,7 @@
 
 use crate::arch::fpu::FpuState;
 use crate::arch::frame::{RegisterFrame, SavedRegisters};
-use crate::arch::lock::Lock;
+use crate::arch::lock::{KernelCell, Lock};
 use crate::model::{self, ExecutionContext};
 use crate::space::Space;
 use abi::Error;
@@ -127,7 +127,7 @@ pub struct Thread {
     /// Its segment bases.
     pub segment_bases: SegmentBaseWords,
     /// What it is doing.
-    pub state: Lock<RunState>,
+    pub state: KernelCell<RunState>,
     /// Its priority, 0 to `PRIORITY_MAX`.
     pub priority: AtomicU64,
     /// Set when a thread hands it the processor: it runs on the rest of that thread's quantum.
@@ -147,16 +147,16 @@ pub struct Thread {
     /// its keeper port alive).
     pub keeper: Lock<Option<alloc::sync::Weak<crate::ipc::Port>>>,
     /// The IPC wait queue the thread is blocked in, so that stopping it can take it out.
-    pub waiting_in: Lock<Option<crate::wait::WaitQueue>>,
+    pub waiting_in: KernelCell<Option<crate::wait::WaitQueue>>,
     /// How many handles name it; when the last one goes while it is stopped, it ends.
     pub handles: AtomicU64,
     /// The reply object of its last call, reused by the next one when nothing else refers to
     /// it any more.
     pub reply_cache: Lock<Option<Arc<crate::ipc::Reply>>>,
     /// The client side of the connection of the call it is making, if it holds one.
-    pub client_connection: Lock<Option<Arc<crate::ipc::Reply>>>,
+    pub client_connection: KernelCell<Option<Arc<crate::ipc::Reply>>>,
     /// The server side of the connection of the request it serves, if it holds one.
-    pub server_connection: Lock<Option<Arc<crate::ipc::Reply>>>,
+    pub server_connection: KernelCell<Option<Arc<crate::ipc::Reply>>>,
     /// The space whose invalidation work its call left when preempted (see
     /// `crate::invalidation::finish_preemptibly`): finished if it ends instead of re-issuing.
     pub unfinished_invalidation: Lock<Option<alloc::sync::Weak<Space>>>,
@@ -185,19 +185,19 @@ impl Thread {
             registers: SavedRegisters::default(),
             fpu: Lock::new(None),
             segment_bases: SegmentBaseWords::default(),
-            state: Lock::new(RunState::Stopped),
+            state: KernelCell::new(RunState::Stopped),
             priority: AtomicU64::new(priority),
             stop_requested: AtomicBool::new(false),
             inherits_quantum: AtomicBool::new(false),
             wake: AtomicU8::new(0),
             woken_at: AtomicU64::new(0),
-            waiting_in: Lock::new(None),
+            waiting_in: KernelCell::new(None),
             keeper: Lock::new(None),
             fault_sequence: AtomicU64::new(0),
             handles: AtomicU64::new(0),
             reply_cache: Lock::new(None),
-            client_connection: Lock::new(None),
-            server_connection: Lock::new(None),
+            client_connection: KernelCell::new(None),
+            server_connection: KernelCell::new(None),
             unfinished_invalidation: Lock::new(None),
             is_root,
             execution: ExecutionContext::new(),
@@ -209,12 +209,12 @@ impl Thread {
 
     /// Its state.
     pub fn run_state(&self) -> RunState {
-        *self.state.lock()
+        self.state.get()
     }
 
     /// Changes its state.
     pub fn set_run_state(&self, state: RunState) {
-        *self.state.lock() = state;
+        self.state.set(state);
     }
 
     /// Its priority.
@@ -242,7 +242,7 @@ impl Thread {
     pub fn connection(
         &self,
         side: abi::handle::ConnectionSide,
-    ) -> &Lock<Option<Arc<crate::ipc::Reply>>> {
+    ) -> &KernelCell<Option<Arc<crate::ipc::Reply>>> {
         match side {
             abi::handle::ConnectionSide::Client => &self.client_connection,
             abi::handle::ConnectionSide::Server => &self.server_connection,

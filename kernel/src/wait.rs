@@ -51,7 +51,7 @@ pub enum WaitQueue {
 /// Blocks the current thread, which the caller has put in `queue`'s list of waiters; what woke
 /// it decides whether its registers already hold the results or the call is to be re-issued.
 pub fn block_in(thread: Arc<Thread>, queue: WaitQueue) -> BlockingResult {
-    *thread.waiting_in.lock() = Some(queue);
+    thread.waiting_in.set(Some(queue));
     thread.set_run_state(RunState::Waiting);
     scheduler::request_switch();
     drop(thread);
@@ -74,14 +74,14 @@ pub fn block_at_restart_point(thread: Arc<Thread>, queue: WaitQueue) -> Blocking
 /// restart point, without switching: the caller hands the processor on itself (the fast
 /// paths) or unwinds with `Restart` (`block_at_restart_point`).
 pub fn wait_at_restart_point(thread: &Thread, queue: WaitQueue) {
-    *thread.waiting_in.lock() = Some(queue);
+    thread.waiting_in.set(Some(queue));
     thread.set_run_state(RunState::Waiting);
     let _ = model::block_at_restart_point(thread);
 }
 
 /// Takes a thread out of the wait queue it is blocked in (to stop it); whether it was in one.
 pub fn withdraw(thread: &Arc<Thread>) -> bool {
-    let Some(queue) = thread.waiting_in.lock().take() else {
+    let Some(queue) = thread.waiting_in.take() else {
         return false;
     };
     let remove =
@@ -105,7 +105,7 @@ pub fn withdraw(thread: &Arc<Thread>) -> bool {
             }
         }
         WaitQueue::OwnReply => {
-            let reply = thread.client_connection.lock().clone();
+            let reply = thread.client_connection.cloned();
             if let Some(reply) = reply {
                 leave_reply(&reply, thread);
             }
@@ -127,14 +127,12 @@ pub fn withdraw(thread: &Arc<Thread>) -> bool {
 /// Takes `thread` out of whichever of `reply`'s waiting slots holds it.
 fn leave_reply(reply: &Reply, thread: &Arc<Thread>) {
     for slot in [&reply.waiter, &reply.server] {
-        let mut occupant = slot.lock();
-        if occupant
+        let occupant = slot.take();
+        if !occupant
             .as_ref()
             .is_some_and(|other| Arc::ptr_eq(other, thread))
         {
-            let removed = occupant.take();
-            drop(occupant);
-            drop(removed);
+            slot.set(occupant);
         }
     }
 }
@@ -142,7 +140,7 @@ fn leave_reply(reply: &Reply, thread: &Arc<Thread>) {
 /// Fails the call of every thread left in a destroyed object's queue with `PeerGone`.
 pub fn fail_waiters(waiters: impl IntoIterator<Item = Arc<Thread>>) {
     for waiter in waiters {
-        *waiter.waiting_in.lock() = None;
+        waiter.waiting_in.set(None);
         model::complete_blocked(&waiter, Error::PeerGone.code(), &[]);
     }
 }

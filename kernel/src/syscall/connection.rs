@@ -6,8 +6,7 @@
 
 use super::object_in;
 use crate::arch::frame::SavedRegisters;
-use crate::arch::lock::Lock;
-use crate::ipc::{Port, Reply, ReplyState, hold_connection, release_connection};
+use crate::ipc::{Port, Reply, ReplyState, ThreadSlot, hold_connection, release_connection};
 use crate::model::{self, Restart};
 use crate::object::KernelObject;
 use crate::scheduler;
@@ -34,11 +33,7 @@ pub(super) fn connection_named(
     side: ConnectionSide,
 ) -> Result<Arc<Reply>, Error> {
     if raw == Handle::CONNECTION.raw() {
-        return thread
-            .connection(side)
-            .lock()
-            .clone()
-            .ok_or(Error::PeerGone);
+        return thread.connection(side).cloned().ok_or(Error::PeerGone);
     }
     let convert = match side {
         ConnectionSide::Client => KernelObject::to_reply_receiver,
@@ -114,9 +109,11 @@ pub(super) fn connect(client: &Thread, server: &Thread, port: &Port) -> Result<A
 }
 
 /// Puts `thread`, which is not running, back in one of a connection's waiting slots.
-pub(super) fn wait_on(reply: &Arc<Reply>, slot: &Lock<Option<Arc<Thread>>>, thread: Arc<Thread>) {
-    *thread.waiting_in.lock() = Some(WaitQueue::Reply(Arc::downgrade(reply)));
-    *slot.lock() = Some(thread);
+pub(super) fn wait_on(reply: &Arc<Reply>, slot: &ThreadSlot, thread: Arc<Thread>) {
+    thread
+        .waiting_in
+        .set(Some(WaitQueue::Reply(Arc::downgrade(reply))));
+    slot.set(Some(thread));
 }
 
 /// Copies bytes from `sender` to `receiver` (one running, the other `blocked` and out of every
@@ -128,7 +125,7 @@ fn copy_through_preemption(
     sender: &Arc<Thread>,
     receiver: &Arc<Thread>,
     blocked: &Arc<Thread>,
-    slot: &Lock<Option<Arc<Thread>>>,
+    slot: &ThreadSlot,
 ) -> Result<Result<(), Interruption>, Stop> {
     loop {
         match transfer::copy_bytes(sender, receiver) {
@@ -139,20 +136,19 @@ fn copy_through_preemption(
                 // the blocked one moved: the stage then starts over from the registers, and
                 // finds out.
                 if reply.client_gone.load(Relaxed)
-                    || matches!(*reply.state.lock(), ReplyState::Abandoned)
+                    || matches!(reply.state.get(), ReplyState::Abandoned)
                 {
                     return Err(Stop::Restart);
                 }
-                let mut occupant = slot.lock();
+                let occupant = slot.take();
                 if !occupant
                     .as_ref()
                     .is_some_and(|other| Arc::ptr_eq(other, blocked))
                 {
+                    slot.set(occupant);
                     return Err(Stop::Restart);
                 }
-                occupant.take();
-                drop(occupant);
-                *blocked.waiting_in.lock() = None;
+                blocked.waiting_in.set(None);
             }
             outcome => return Ok(outcome),
         }
@@ -182,13 +178,12 @@ pub(super) fn move_request(
         Ok(()) => {
             let chunk_done = client.registers.transfer().send_length == 0;
             let streaming = reply.streaming.load(Relaxed);
-            let mut state = reply.state.lock();
             // Only the request phase moves on: a connection closed meanwhile stays closed.
-            if matches!(*state, ReplyState::Request)
+            if matches!(reply.state.get(), ReplyState::Request)
                 && !reply.open.load(Relaxed)
                 && (chunk_done || !streaming)
             {
-                *state = ReplyState::Pending;
+                reply.state.set(ReplyState::Pending);
             }
             Ok(chunk_done)
         }
@@ -292,15 +287,15 @@ pub(super) fn take_answer(
 pub(super) fn wait_for_peer(
     reply: &Arc<Reply>,
     thread: Arc<Thread>,
-    slot: &Lock<Option<Arc<Thread>>>,
+    slot: &ThreadSlot,
 ) -> BlockingResult {
-    let mut occupant = slot.lock();
+    let occupant = slot.take();
     if occupant.is_some() {
         // Another thread already waits here (a copy of this one's state).
+        slot.set(occupant);
         return Ok(Err(Error::InvalidState));
     }
-    *occupant = Some(thread.clone());
-    drop(occupant);
+    slot.set(Some(thread.clone()));
     let queue = WaitQueue::Reply(Arc::downgrade(reply));
     block_at_restart_point(thread, queue)
 }
@@ -352,7 +347,7 @@ pub(super) fn move_reply(
     }
     let words = server.registers.message();
     // The answer goes straight into the client's registers.
-    *reply.state.lock() = ReplyState::Answered;
+    reply.state.set(ReplyState::Answered);
     close_named_connection(client, ConnectionSide::Client);
     if server_is_running {
         close_named_connection(server, ConnectionSide::Server);
@@ -372,7 +367,7 @@ pub(super) fn move_reply(
 /// closed when the answer went out or the client is gone; after any other failure it stays,
 /// so that the server can try again.
 pub fn release_server(server: &Arc<Thread>, outcome: Result<(), Error>) {
-    *server.waiting_in.lock() = None;
+    server.waiting_in.set(None);
     let (call, [handle, ..]) = server.registers.system_call();
     let answering = call != Call::IpcReceive.number();
     let over = matches!(outcome, Err(Error::PeerGone)) || (answering && outcome.is_ok());
@@ -393,10 +388,10 @@ pub fn release_server(server: &Arc<Thread>, outcome: Result<(), Error>) {
 /// blocked waiting for it, if one is; a client not yet waiting finds it when it (re-)issues
 /// `IpcAwaitReply`.
 pub fn deliver_reply(reply: &Arc<Reply>) {
-    let Some(client) = reply.waiter.lock().take() else {
+    let Some(client) = reply.waiter.take() else {
         return;
     };
-    *client.waiting_in.lock() = None;
+    client.waiting_in.set(None);
     let outcome = match reply.take_answer() {
         Some((words, handle)) => take_answer(&client, handle).map(|()| reply_results(words)),
         None => Err(Error::PeerGone),
@@ -420,7 +415,7 @@ pub(super) fn pull_request(
     server: Arc<Thread>,
 ) -> BlockingResult {
     let mut chunk_done = false;
-    if matches!(*reply.state.lock(), ReplyState::Request) {
+    if matches!(reply.state.get(), ReplyState::Request) {
         match move_request(&reply, &client, &server, false) {
             Ok(done) => chunk_done = done,
             Err(Stop::Restart) => return Err(Restart),

@@ -90,16 +90,13 @@ pub fn call(registers: &SavedRegisters) -> bool {
     // A connection either thread still holds would close when the new one replaces it, and
     // closing one can wake threads and ask for a switch: the general path's business (as is
     // a client's first call, which makes the reply object it then keeps).
-    let mut client_side = client.client_connection.lock();
-    let mut server_side = server.server_connection.lock();
-    let reply = if client_side.is_none() && server_side.is_none() && may_hand_over(&client, &server)
-    {
+    let free = client.client_connection.is_none() && server.server_connection.is_none();
+    let reply = if free && may_hand_over(&client, &server) {
         Reply::renewed_for_words(&client)
     } else {
         None
     };
     let Some(reply) = reply else {
-        drop((client_side, server_side));
         set.servers.lock().push_front(server);
         return false;
     };
@@ -107,20 +104,26 @@ pub fn call(registers: &SavedRegisters) -> bool {
     // The connection opens as `connect` opens it for words only: each thread holds its side,
     // the server has the request (`Handle::CONNECTION`, the words, the badge, no handle), and
     // the client waits in `IpcAwaitReply` on the connection.
-    *client_side = Some(reply.clone());
-    *server_side = Some(reply.clone());
-    drop((client_side, server_side));
+    client.client_connection.set(Some(reply.clone()));
+    server.server_connection.set(Some(reply.clone()));
     let [first, second, third, fourth] = registers.message();
-    let request = [Handle::CONNECTION.raw(), first, second, third, fourth, port.badge];
+    let request = [
+        Handle::CONNECTION.raw(),
+        first,
+        second,
+        third,
+        fourth,
+        port.badge,
+    ];
     server.registers.update(|frame| frame.rbx = 0);
     model::complete_at_restart_point(&server, 0, &request);
-    *server.waiting_in.lock() = None;
+    server.waiting_in.set(None);
     registers.update(|frame| {
         frame.rax = Call::IpcAwaitReply.number();
         frame.rdi = Handle::CONNECTION.raw();
     });
     wait_at_restart_point(&client, WaitQueue::OwnReply);
-    *reply.waiter.lock() = Some(client);
+    reply.waiter.set(Some(client));
     scheduler::hand_over_to(&server);
     true
 }
@@ -139,15 +142,28 @@ enum Answered {
 /// set, and the processor goes to the one answered. Whether it did.
 #[inline(never)]
 pub fn reply_wait(registers: &SavedRegisters) -> bool {
-    let (_, [connection, first, second, third, fourth, set_handle]) = registers.system_call();
+    let (_, [connection, ..]) = registers.system_call();
     // A connection held in a handle is the general path's.
     if connection != Handle::CONNECTION.raw() || !words_only(registers) {
         return false;
     }
     let server = scheduler::current_releasing_left_behind();
-    let Some(reply) = server.server_connection.lock().clone() else {
+    // The server's side is taken out of its thread for the look (nothing below looks there),
+    // and put back should the fast path decline.
+    let Some(reply) = server.server_connection.take() else {
         return false;
     };
+    let answered = answer_and_wait(registers, &server, &reply);
+    if !answered {
+        server.server_connection.set(Some(reply));
+    }
+    answered
+}
+
+/// [`reply_wait`] once the server's connection is in hand: whether it answered.
+#[inline(always)]
+fn answer_and_wait(registers: &SavedRegisters, server: &Arc<Thread>, reply: &Reply) -> bool {
+    let (_, [_, first, second, third, fourth, set_handle]) = registers.system_call();
     let Ok(set) = object_in(
         &server.space,
         set_handle,
@@ -160,22 +176,21 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
     if !set.nothing_queued() {
         return false;
     }
-    // From here on the fast path does not decline.
     let words = [first, second, third, fourth];
-    let Some(answered) = answerable(&server, &reply, words) else {
+    let Some(answered) = answerable(server, reply, words) else {
         return false;
     };
-    // The answer goes straight into the registers of the one answered, and both sides of the
-    // connection close: the reply object's state is never read again (a new connection
-    // resets it), so it is left as it is.
+    // From here on the fast path does not decline. The answer goes straight into the
+    // registers of the one answered, and both sides of the connection close: the reply
+    // object's state is never read again (a new connection resets it), so it is left as it is.
     let next = match answered {
         Answered::Client(client) => {
-            *client.waiting_in.lock() = None;
+            client.waiting_in.set(None);
             // Both sides of the connection close. What closing them would do is done: the
             // client has its answer and waits no more, the server waits on nothing of it; the
             // reply object goes back to being the client's spare for its next call.
             reply.client_gone.store(true, Relaxed);
-            drop(client.client_connection.lock().take());
+            drop(client.client_connection.take());
             reply.forget(ConnectionSide::Client);
             model::complete_at_restart_point(&client, 0, &reply_results(words));
             client
@@ -187,14 +202,14 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
             thread
         }
     };
-    drop(server.server_connection.lock().take());
+    // The server's hold goes with the caller's reference, which it took out of the thread.
     reply.forget(ConnectionSide::Server);
     registers.update(|frame| {
         frame.rax = Call::IpcWait.number();
         frame.rdi = set_handle;
     });
     set.servers.lock().push_back(server.clone());
-    wait_at_restart_point(&server, set.wait_queue());
+    wait_at_restart_point(server, set.wait_queue());
     scheduler::hand_over_to(&next);
     true
 }
@@ -212,23 +227,22 @@ fn answerable(server: &Thread, reply: &Reply, words: [u64; 4]) -> Option<Answere
     if reply.faulted.lock().is_some() {
         return resumable(server, reply, words);
     }
-    if !matches!(*reply.state.lock(), ReplyState::Pending) || reply.client_gone.load(Relaxed) {
+    if !matches!(reply.state.get(), ReplyState::Pending) || reply.client_gone.load(Relaxed) {
         return None;
     }
-    let mut waiter = reply.waiter.lock();
-    let client = waiter.as_ref()?;
+    let client = reply.waiter.take()?;
     // The client waits on the connection it holds (not on a handle, whose closing is the
     // general path's).
-    let holds_it = handle_of(client) == Handle::CONNECTION.raw()
+    let holds_it = handle_of(&client) == Handle::CONNECTION.raw()
         && reply.held_once(ConnectionSide::Client)
-        && client
-            .client_connection
-            .lock()
-            .as_ref()
-            .is_some_and(|held| core::ptr::eq(&**held, reply));
-    if holds_it && may_hand_over(server, client) {
-        waiter.take().map(Answered::Client)
+        && client.client_connection.inspect(|held| {
+            held.as_ref()
+                .is_some_and(|held| core::ptr::eq(&**held, reply))
+        });
+    if holds_it && may_hand_over(server, &client) {
+        Some(Answered::Client(client))
     } else {
+        reply.waiter.set(Some(client));
         None
     }
 }

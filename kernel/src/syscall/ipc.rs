@@ -109,14 +109,14 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
         drop((port, set));
         return block_at_restart_point(client, queue);
     };
-    *server.waiting_in.lock() = None;
+    server.waiting_in.set(None);
     let reply = match connect(&client, &server, &port) {
         Ok(reply) => reply,
         Err(error) => {
             // The server goes back to waiting, first in line.
             if let Some(set) = set {
                 set.servers.lock().push_front(server.clone());
-                *server.waiting_in.lock() = Some(set.wait_queue());
+                server.waiting_in.set(Some(set.wait_queue()));
             }
             return Ok(Err(error));
         }
@@ -127,7 +127,7 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
     // Whether the server's call is still to complete: not if the copy failed it (its own
     // buffer went away), in which case the client waits for it to come back.
     let mut server_waits = true;
-    if matches!(*reply.state.lock(), ReplyState::Request) {
+    if matches!(reply.state.get(), ReplyState::Request) {
         match move_request(&reply, &client, &server, true) {
             Ok(done) => chunk_done = done,
             Err(Stop::Restart) => return Err(Restart),
@@ -161,7 +161,7 @@ pub fn send_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     let client = scheduler::current();
     let reply = or_return_error!(connection_named(&client, handle, ConnectionSide::Client));
     or_return_error!(transfer::check_send(&client, Check::Bounds));
-    let state = *reply.state.lock();
+    let state = reply.state.get();
     match state {
         ReplyState::Request if reply.open.load(core::sync::atomic::Ordering::Relaxed) => {}
         ReplyState::Abandoned => return Ok(Err(Error::PeerGone)),
@@ -172,11 +172,11 @@ pub fn send_more(registers: &SavedRegisters, handle: u64) -> BlockingResult {
         registers.complete_system_call(0, &[]);
         return Ok(Ok(()));
     }
-    let server = reply.server.lock().take();
+    let server = reply.server.take();
     let Some(server) = server else {
         return wait_for_peer(&reply, client, &reply.waiter);
     };
-    *server.waiting_in.lock() = None;
+    server.waiting_in.set(None);
     match move_request(&reply, &client, &server, true) {
         Ok(done) => {
             model::complete_blocked_handing_over(&server, 0, &[]);
@@ -215,7 +215,7 @@ pub fn await_reply(registers: &SavedRegisters, handle: u64) -> BlockingResult {
 fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> BlockingResult {
     let client = scheduler::current();
     or_return_error!(transfer::check_receive(&client, Check::Bounds));
-    let state = *reply.state.lock();
+    let state = reply.state.get();
     match state {
         ReplyState::Request => {
             or_return_error!(transfer::check_send(&client, Check::Bounds));
@@ -223,17 +223,17 @@ fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> Block
             reply
                 .open
                 .store(false, core::sync::atomic::Ordering::Relaxed);
-            let server = reply.server.lock().take();
+            let server = reply.server.take();
             let Some(server) = server else {
                 if client.registers.transfer().send_length == 0 {
                     // Nothing is left to send: the request is complete.
-                    *reply.state.lock() = ReplyState::Pending;
+                    reply.state.set(ReplyState::Pending);
                     drop((client, reply));
                     return await_reply(registers, handle);
                 }
                 return wait_for_peer(&reply, client, &reply.waiter);
             };
-            *server.waiting_in.lock() = None;
+            server.waiting_in.set(None);
             match move_request(&reply, &client, &server, true) {
                 Ok(_) => model::complete_blocked_handing_over(&server, 0, &[]),
                 Err(Stop::Restart) => return Err(Restart),
@@ -245,12 +245,12 @@ fn await_on(registers: &SavedRegisters, reply: Arc<Reply>, handle: u64) -> Block
             await_reply(registers, handle)
         }
         ReplyState::Pending => {
-            let server = reply.server.lock().take();
+            let server = reply.server.take();
             let Some(server) = server else {
                 return wait_for_peer(&reply, client, &reply.waiter);
             };
             // The server waits with a reply whose bytes need this thread's buffer.
-            *server.waiting_in.lock() = None;
+            server.waiting_in.set(None);
             match move_reply(&reply, &server, &client, false) {
                 Ok(()) => Ok(Ok(())),
                 Err(Stop::Restart) => Err(Restart),
@@ -292,7 +292,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
     or_return_error!(transfer::check_send(&server, Check::Ends));
     let faulted = reply.faulted.lock().take();
     if let Some((thread, sequence)) = faulted {
-        *reply.state.lock() = ReplyState::Answered;
+        reply.state.set(ReplyState::Answered);
         close_connection(&server, handle, ConnectionSide::Server);
         if words[0] == keeper::RESUME
             && thread
@@ -306,7 +306,7 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
         }
         return Ok(Ok(()));
     }
-    if !matches!(*reply.state.lock(), ReplyState::Pending) {
+    if !matches!(reply.state.get(), ReplyState::Pending) {
         // The request's bytes are not all received yet.
         return Ok(Err(Error::InvalidState));
     }
@@ -315,13 +315,13 @@ pub fn reply(handle: u64, words: [u64; MESSAGE_WORDS]) -> BlockingResult {
         .load(core::sync::atomic::Ordering::Relaxed)
     {
         // Nobody would take the answer.
-        *reply.state.lock() = ReplyState::Abandoned;
+        reply.state.set(ReplyState::Abandoned);
         close_connection(&server, handle, ConnectionSide::Server);
         return Ok(Err(Error::PeerGone));
     }
-    let client = reply.waiter.lock().take();
+    let client = reply.waiter.take();
     if let Some(client) = client {
-        *client.waiting_in.lock() = None;
+        client.waiting_in.set(None);
         return match move_reply(&reply, &server, &client, true) {
             Ok(()) => Ok(Ok(())),
             Err(Stop::Restart) => Err(Restart),
@@ -372,7 +372,7 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
     or_return_error!(transfer::check_receive(&server, Check::Ends));
     while let Some((port, caller)) = set.take_caller() {
         // It waited in this port's queue, and leaves it now.
-        *caller.thread.waiting_in.lock() = None;
+        caller.thread.waiting_in.set(None);
         if let Some(report) = caller.fault {
             return match open_fault(&caller.thread, report, &server, &port) {
                 Ok(results) => {
@@ -422,7 +422,7 @@ fn receive_request_bytes(registers: &SavedRegisters, handle: u64, more: bool) ->
     let client_gone = reply
         .client_gone
         .load(core::sync::atomic::Ordering::Relaxed);
-    let complete = !matches!(*reply.state.lock(), ReplyState::Request);
+    let complete = !matches!(reply.state.get(), ReplyState::Request);
     if client_gone && (more || !complete) {
         close_connection(&server, handle, ConnectionSide::Server);
         return Ok(Err(Error::PeerGone));
@@ -431,11 +431,11 @@ fn receive_request_bytes(registers: &SavedRegisters, handle: u64, more: bool) ->
         registers.complete_system_call(0, &[]);
         return Ok(Ok(()));
     }
-    let client = reply.waiter.lock().take();
+    let client = reply.waiter.take();
     let Some(client) = client else {
         return wait_for_peer(&reply, server, &reply.server);
     };
-    *client.waiting_in.lock() = None;
+    client.waiting_in.set(None);
     pull_request(registers, reply, client, server)
 }
 
@@ -454,7 +454,7 @@ pub fn send(port: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
         set.servers.lock().push_front(server);
         return Err(error);
     }
-    *server.waiting_in.lock() = None;
+    server.waiting_in.set(None);
     model::complete_blocked(&server, 0, &server_results(Handle::NONE, words, &port));
     Ok(())
 }
@@ -513,7 +513,7 @@ pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port
         .as_ref()
         .and_then(|set| set.servers.lock().pop_front());
     if let Some(server) = server {
-        *server.waiting_in.lock() = None;
+        server.waiting_in.set(None);
         match open_fault(thread, report, &server, &keeper) {
             Ok(results) if super::fast_path::may_take_over_from_faulted(thread, &server) => {
                 model::complete_at_restart_point(&server, 0, &results);
@@ -549,8 +549,7 @@ pub fn detach(side: u64) -> Result<u64, Error> {
     let thread = scheduler::current();
     let reply = thread
         .connection(side)
-        .lock()
-        .clone()
+        .cloned()
         .ok_or(Error::InvalidState)?;
     let object = match side {
         ConnectionSide::Client => KernelObject::ReplyReceiver(reply),

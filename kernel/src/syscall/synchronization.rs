@@ -80,7 +80,7 @@ pub fn unlock(handle: u64) -> Result<(), Error> {
     let waiter = mutex.waiters.lock().pop_front();
     match waiter {
         Some(waiter) => {
-            *waiter.waiting_in.lock() = None;
+            waiter.waiting_in.set(None);
             drop(locked);
             model::complete_blocked(&waiter, 0, &[]);
         }
@@ -110,7 +110,7 @@ pub fn signal(handle: u64, all: bool) -> Result<(), Error> {
         let Some(waiter) = condition.waiters.lock().pop_front() else {
             return Ok(());
         };
-        *waiter.waiting_in.lock() = None;
+        waiter.waiting_in.set(None);
         model::advance_blocked(&waiter, |_| {});
         if !all {
             return Ok(());

@@ -331,12 +331,12 @@ fn export_handles(
             Rights::READ_STATE,
         )?
     };
-    let client = thread.client_connection.lock().clone();
+    let client = thread.client_connection.cloned();
     let client = match client {
         Some(reply) => exported.add(KernelObject::ReplyReceiver(reply), Rights::RECEIVE)?,
         None => 0,
     };
-    let server = thread.server_connection.lock().clone();
+    let server = thread.server_connection.cloned();
     let server = match server {
         Some(reply) => exported.add(KernelObject::ReplySender(reply), Rights::RECEIVE)?,
         None => 0,

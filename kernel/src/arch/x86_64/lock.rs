@@ -84,3 +84,87 @@ impl<T> Drop for LockGuard<'_, T> {
         self.lock.held.set(false);
     }
 }
+
+/// A value that kernel paths replace whole, never borrow: [`core::cell::Cell`] made shareable
+/// between threads' kernel paths on the same grounds as [`Lock`] (one CPU, interrupts off in
+/// kernel code), for the small per-object fields that every IPC touches several times (a
+/// thread's run state and wait queue, its connections, a reply's waiting slots). It hands out
+/// no reference to its value, so it needs no flag at all: each access is a plain load or
+/// store, where a lock costs a check and two stores more.
+pub struct KernelCell<T> {
+    value: Cell<T>,
+}
+
+// SAFETY: as for `Lock`: kernel paths never overlap, and a `KernelCell` never lends out a
+// reference to its value (every method moves a value in or out within one call), so no two
+// paths ever see it at once.
+unsafe impl<T: Send> Sync for KernelCell<T> {}
+
+impl<T> KernelCell<T> {
+    /// A cell holding `value`.
+    pub const fn new(value: T) -> KernelCell<T> {
+        KernelCell {
+            value: Cell::new(value),
+        }
+    }
+
+    /// Puts `value` in, dropping the one it held.
+    #[inline(always)]
+    pub fn set(&self, value: T) {
+        self.value.set(value);
+    }
+
+    /// Puts `value` in; the one it held.
+    #[inline(always)]
+    pub fn replace(&self, value: T) -> T {
+        self.value.replace(value)
+    }
+}
+
+impl<T: Copy> KernelCell<T> {
+    /// A copy of the value.
+    #[inline(always)]
+    pub fn get(&self) -> T {
+        self.value.get()
+    }
+}
+
+impl<T: Default> KernelCell<T> {
+    /// Takes the value out, leaving the default (`None` for an option).
+    #[inline(always)]
+    pub fn take(&self) -> T {
+        self.value.take()
+    }
+
+    /// What `look` says of the value, which is out of the cell meanwhile (so `look` cannot
+    /// see it changed under it; were `look` to fill the cell, the value would replace that).
+    #[inline(always)]
+    pub fn inspect<R>(&self, look: impl FnOnce(&T) -> R) -> R {
+        let value = self.value.take();
+        let seen = look(&value);
+        self.value.set(value);
+        seen
+    }
+}
+
+impl<T> KernelCell<Option<T>> {
+    /// Whether it holds nothing.
+    #[inline(always)]
+    pub fn is_none(&self) -> bool {
+        self.inspect(Option::is_none)
+    }
+}
+
+impl<T: Default + Clone> KernelCell<T> {
+    /// A clone of the value.
+    #[inline(always)]
+    pub fn cloned(&self) -> T {
+        self.inspect(T::clone)
+    }
+}
+
+impl<T: Default> Default for KernelCell<T> {
+    fn default() -> Self {
+        KernelCell::new(T::default())
+    }
+}

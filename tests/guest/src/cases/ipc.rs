@@ -379,7 +379,10 @@ fn stopped_client_takes_its_reply_when_resumed() -> Result<(), CaseFailure> {
     // The server answers and goes back to waiting on its set.
     HOLD.store(0, SeqCst);
     let server_waits = || matches!(server.status(), Ok((Condition::Blocked, _, _)));
-    check!(wait_for(server_waits), "the server never went back to waiting");
+    check!(
+        wait_for(server_waits),
+        "the server never went back to waiting"
+    );
     for _ in 0..10 {
         thread_yield();
     }
