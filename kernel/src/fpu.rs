@@ -8,7 +8,7 @@
 //! them: the user programs are built without SSE) costs neither the 512 bytes nor the saving.
 
 use crate::arch::fpu::{self, FpuState};
-use crate::arch::lock::Lock;
+use crate::arch::lock::{KernelCell, Lock};
 use crate::thread::Thread;
 use abi::Error;
 use alloc::sync::Arc;
@@ -25,17 +25,40 @@ static OWNERSHIP: Lock<Ownership> = Lock::new(Ownership {
     trapping: false,
 });
 
+/// What the registers hold, as a switch needs to know it: [`OWNERSHIP`] summed up in a word
+/// read without its lock, rewritten whenever it changes.
+#[derive(Clone, Copy)]
+enum Loaded {
+    /// Not known (before the first switch).
+    Unknown,
+    /// The initial state, trapping on use.
+    InitialTrapping,
+    /// The state of the owner at this address (which `OWNERSHIP` keeps alive, so the address
+    /// names no other thread meanwhile).
+    Owner(usize),
+}
+
+static LOADED: KernelCell<Loaded> = KernelCell::new(Loaded::Unknown);
+
+/// Sums up `ownership` in [`LOADED`]; called before every release of a changed ownership.
+fn record(ownership: &Ownership) {
+    LOADED.set(match (&ownership.owner, ownership.trapping) {
+        (Some(owner), _) => Loaded::Owner(Arc::as_ptr(owner) as usize),
+        (None, true) => Loaded::InitialTrapping,
+        (None, false) => Loaded::Unknown,
+    });
+}
+
 /// Loads the FPU state of `next`, which the CPU is about to run.
 #[inline]
 pub fn switch_to(next: &Arc<Thread>) {
-    let ownership = OWNERSHIP.lock();
-    let loaded = match &ownership.owner {
-        Some(owner) => Arc::ptr_eq(owner, next),
+    let loaded = match LOADED.get() {
+        Loaded::Owner(address) => address == Arc::as_ptr(next) as usize,
         // The registers hold the initial state and will trap: nothing to do for a thread
         // that never used them either (the common case: most threads never do).
-        None => ownership.trapping && next.fpu.lock().is_none(),
+        Loaded::InitialTrapping => next.fpu.is_none(),
+        Loaded::Unknown => false,
     };
-    drop(ownership);
     if !loaded {
         change_owner(next);
     }
@@ -54,12 +77,10 @@ fn change_owner(next: &Arc<Thread>) {
     let former = ownership.owner.take();
     if let Some(owner) = &former
         && !owner.has_ended()
-        && let Some(area) = owner.fpu.lock().as_mut()
     {
-        area.save();
+        owner.with_fpu_area(|area| area.save());
     }
-    if let Some(area) = next.fpu.lock().as_ref() {
-        area.restore();
+    if next.with_fpu_area(|area| area.restore()).is_some() {
         ownership.owner = Some(next.clone());
         ownership.trapping = false;
     } else {
@@ -67,6 +88,7 @@ fn change_owner(next: &Arc<Thread>) {
         fpu::set_trap_on_use(true);
         ownership.trapping = true;
     }
+    record(&ownership);
     drop(ownership);
     drop(former);
 }
@@ -82,6 +104,7 @@ pub fn first_use(thread: &Arc<Thread>) -> Result<(), Error> {
         ownership.trapping = false;
     }
     let former = ownership.owner.replace(thread.clone());
+    record(&ownership);
     drop(ownership);
     drop(former);
     Ok(())
@@ -94,9 +117,8 @@ pub fn flush(thread: &Arc<Thread>) {
         .owner
         .as_ref()
         .is_some_and(|owner| Arc::ptr_eq(owner, thread))
-        && let Some(area) = thread.fpu.lock().as_mut()
     {
-        area.save();
+        thread.with_fpu_area(|area| area.save());
     }
 }
 
@@ -104,7 +126,7 @@ pub fn flush(thread: &Arc<Thread>) {
 /// made if the state is not the initial one; and the CPU no longer counts as holding its
 /// registers, so that they are loaded afresh when it runs.
 pub fn set_state(thread: &Arc<Thread>, state: FpuState) -> Result<(), Error> {
-    if thread.fpu.lock().is_some() || !state.is_initial() {
+    if !thread.fpu.is_none() || !state.is_initial() {
         thread.give_fpu_area(state)?;
     }
     let mut ownership = OWNERSHIP.lock();
@@ -119,6 +141,7 @@ pub fn set_state(thread: &Arc<Thread>, state: FpuState) -> Result<(), Error> {
         fpu::load_initial();
         fpu::set_trap_on_use(true);
         ownership.trapping = true;
+        record(&ownership);
     }
     drop(ownership);
     drop(former);

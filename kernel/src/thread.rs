@@ -123,7 +123,7 @@ pub struct Thread {
     pub registers: SavedRegisters,
     /// Its FPU/SSE registers while another thread owns the CPU's; none until it first uses
     /// the FPU (its state is the initial one until then).
-    pub fpu: Lock<Option<alloc::boxed::Box<FpuState>>>,
+    pub fpu: KernelCell<Option<alloc::boxed::Box<FpuState>>>,
     /// Its segment bases.
     pub segment_bases: SegmentBaseWords,
     /// What it is doing.
@@ -183,7 +183,7 @@ impl Thread {
             id,
             space,
             registers: SavedRegisters::default(),
-            fpu: Lock::new(None),
+            fpu: KernelCell::new(None),
             segment_bases: SegmentBaseWords::default(),
             state: KernelCell::new(RunState::Stopped),
             priority: AtomicU64::new(priority),
@@ -254,27 +254,33 @@ impl Thread {
     /// Gives the thread an FPU save area holding `state`, charged to its space; `Ok` at once
     /// if it has one.
     pub fn give_fpu_area(&self, state: FpuState) -> Result<(), Error> {
-        let mut area = self.fpu.lock();
-        match area.as_mut() {
-            Some(area) => **area = state,
-            None => {
-                self.space.charge(FPU_AREA_COST)?;
-                *area = Some(alloc::boxed::Box::new(state));
-            }
+        if self.with_fpu_area(|area| *area = state).is_none() {
+            self.space.charge(FPU_AREA_COST)?;
+            self.fpu.set(Some(alloc::boxed::Box::new(state)));
         }
         Ok(())
     }
 
     /// Its FPU state as last saved (the initial one if it never used the FPU).
     pub fn fpu_state(&self) -> FpuState {
-        self.fpu.lock().as_deref().copied().unwrap_or_default()
+        self.fpu
+            .inspect(|area| area.as_deref().copied())
+            .unwrap_or_default()
+    }
+
+    /// What `work` makes of its FPU save area, if it has one.
+    pub fn with_fpu_area<R>(&self, work: impl FnOnce(&mut FpuState) -> R) -> Option<R> {
+        let mut area = self.fpu.take();
+        let outcome = area.as_deref_mut().map(work);
+        self.fpu.set(area);
+        outcome
     }
 }
 
 impl Drop for Thread {
     fn drop(&mut self) {
         crate::ipc::release_connections(self);
-        let area = if self.fpu.get_mut().is_some() {
+        let area = if !self.fpu.is_none() {
             FPU_AREA_COST
         } else {
             0
