@@ -3,7 +3,7 @@
 //! segment bases, address space) from one thread to the next. How the kernel stack follows is
 //! the execution model's business.
 
-use crate::arch::lock::Lock;
+use crate::arch::lock::{KernelCell, Lock};
 use crate::arch::{cpu, debug_exit};
 use crate::model;
 use crate::thread::{RunState, SegmentBases, Thread};
@@ -81,18 +81,12 @@ impl ReadyQueues {
 }
 
 struct Scheduler {
-    current: Option<Arc<Thread>>,
     ready: ReadyQueues,
     sleeping: Vec<Arc<Thread>>,
-    /// The thread the CPU last switched away from (or left for good), kept until the next
-    /// switch so that nothing frees it, and its kernel stack, while the CPU may still be on it.
-    left_behind: Option<Arc<Thread>>,
-    /// Threads a hand-over let go, should one have found `left_behind` occupied: releasing the
-    /// last reference to a thread can wake others (its connections close), and nothing may ask
-    /// for a switch between a hand-over and the return to user mode (see [`hand_over_to`]).
+    /// Threads a hand-over let go, should one have found [`LEFT_BEHIND`] occupied: releasing
+    /// the last reference to a thread can wake others (its connections close), and nothing may
+    /// ask for a switch between a hand-over and the return to user mode (see [`hand_over_to`]).
     released_later: Vec<Arc<Thread>>,
-    /// When the running thread's quantum began.
-    quantum_started: u64,
 }
 
 impl Scheduler {
@@ -107,13 +101,23 @@ impl Scheduler {
 static SWITCH_PENDING: AtomicBool = AtomicBool::new(false);
 
 static SCHEDULER: Lock<Scheduler> = Lock::new(Scheduler {
-    current: None,
     ready: ReadyQueues::new(),
     sleeping: Vec::new(),
-    left_behind: None,
     released_later: Vec::new(),
-    quantum_started: 0,
 });
+
+// The three words every switch reads and writes are cells of their own, outside the
+// scheduler's lock: a hand-over between two threads (the IPC fast path) then takes no lock.
+
+/// The thread whose user state is on the CPU (none in the idle loop).
+static CURRENT: KernelCell<Option<Arc<Thread>>> = KernelCell::new(None);
+
+/// The thread the CPU last switched away from (or left for good), kept until the next switch
+/// so that nothing frees it, and its kernel stack, while the CPU may still be on it.
+static LEFT_BEHIND: KernelCell<Option<Arc<Thread>>> = KernelCell::new(None);
+
+/// When the running thread's quantum began.
+static QUANTUM_STARTED: KernelCell<u64> = KernelCell::new(0);
 
 /// Releases the thread the last switch left behind, for a path about to hand the processor
 /// over (`hand_over_to`), while the CPU is still on the running thread's own stack: whatever
@@ -121,8 +125,7 @@ static SCHEDULER: Lock<Scheduler> = Lock::new(Scheduler {
 /// handing over) is handled like anything else the entry does.
 #[inline(always)]
 pub fn release_left_behind() {
-    let released = SCHEDULER.lock().left_behind.take();
-    drop(released);
+    drop(LEFT_BEHIND.take());
 }
 
 /// Starts scheduling with the first thread; never returns.
@@ -135,30 +138,24 @@ pub fn start(first: Arc<Thread>) -> ! {
 /// last switch left behind ([`release_left_behind`]), with one look at the scheduler.
 #[inline(always)]
 pub fn current_releasing_left_behind() -> Arc<Thread> {
-    let mut scheduler = SCHEDULER.lock();
-    let released = scheduler.left_behind.take();
-    let current = scheduler.current.clone();
-    drop(scheduler);
-    drop(released);
-    current.expect("no current thread outside the idle loop")
+    drop(LEFT_BEHIND.take());
+    current()
 }
 
 /// The thread whose user state is on the CPU. Only called on behalf of a user thread.
 pub fn current() -> Arc<Thread> {
-    SCHEDULER
-        .lock()
-        .current
-        .clone()
+    CURRENT
+        .cloned()
         .expect("no current thread outside the idle loop")
 }
 
 /// Whether `thread` is the running thread (without taking a reference to it).
 pub fn is_current(thread: &Thread) -> bool {
-    SCHEDULER
-        .lock()
-        .current
-        .as_ref()
-        .is_some_and(|current| core::ptr::eq(Arc::as_ptr(current), thread))
+    CURRENT.inspect(|current| {
+        current
+            .as_ref()
+            .is_some_and(|current| core::ptr::eq(Arc::as_ptr(current), thread))
+    })
 }
 
 /// Queues a thread to run, behind the others of its priority; if it outranks the running
@@ -166,14 +163,15 @@ pub fn is_current(thread: &Thread) -> bool {
 pub fn make_ready(thread: Arc<Thread>) {
     thread.set_run_state(RunState::Ready);
     thread.inherits_quantum.store(false, Relaxed);
-    let mut scheduler = SCHEDULER.lock();
-    if let Some(current) = &scheduler.current
-        && current.run_state() == RunState::Running
-        && current.priority() < thread.priority()
-    {
+    let outranked = CURRENT.inspect(|current| {
+        current.as_ref().is_some_and(|current| {
+            current.run_state() == RunState::Running && current.priority() < thread.priority()
+        })
+    });
+    if outranked {
         SWITCH_PENDING.store(true, Relaxed);
     }
-    scheduler.ready.push_back(thread);
+    SCHEDULER.lock().ready.push_back(thread);
 }
 
 /// Queues a thread that the running thread hands the processor to, because it is about to wait
@@ -181,11 +179,8 @@ pub fn make_ready(thread: Arc<Thread>) {
 /// the others of its priority when that is at least the running thread's, so that it runs
 /// next; behind them otherwise, as any thread made ready.
 pub fn make_ready_next(thread: Arc<Thread>) {
-    let current_priority = SCHEDULER
-        .lock()
-        .current
-        .as_ref()
-        .map_or(0, |current| current.priority());
+    let current_priority =
+        CURRENT.inspect(|current| current.as_ref().map_or(0, |current| current.priority()));
     if thread.priority() < current_priority {
         make_ready(thread);
         return;
@@ -237,7 +232,7 @@ pub fn wake_sleepers(now: u64, raised: u64) {
 
 /// The timer's round robin: rotates the running thread once it has used up its quantum.
 pub fn rotate_current_after_quantum(now: u64) {
-    let started = SCHEDULER.lock().quantum_started;
+    let started = QUANTUM_STARTED.get();
     if now.saturating_sub(started) >= QUANTUM {
         rotate_current();
     }
@@ -246,10 +241,10 @@ pub fn rotate_current_after_quantum(now: u64) {
 /// Sends the running thread behind the ready threads of its priority, if any thread of that
 /// priority or higher is waiting (`ThreadYield`, and the timer after a quantum).
 pub fn rotate_current() {
-    let mut scheduler = SCHEDULER.lock();
-    let Some(thread) = scheduler.current.clone() else {
+    let Some(thread) = CURRENT.cloned() else {
         return;
     };
+    let mut scheduler = SCHEDULER.lock();
     let waiting = scheduler
         .highest_ready()
         .is_some_and(|priority| priority as u64 >= thread.priority());
@@ -280,10 +275,14 @@ pub fn set_priority(thread: &Arc<Thread>, priority: u64) {
         make_ready(thread.clone());
     }
     // A running thread that lowered itself below a ready one gives way at the end of the call.
-    let scheduler = SCHEDULER.lock();
-    if let (Some(current), Some(highest)) = (&scheduler.current, scheduler.highest_ready())
-        && highest as u64 > current.priority()
-    {
+    let highest = SCHEDULER.lock().highest_ready();
+    let outranked = CURRENT.inspect(|current| {
+        current
+            .as_ref()
+            .zip(highest)
+            .is_some_and(|(current, highest)| highest as u64 > current.priority())
+    });
+    if outranked {
         SWITCH_PENDING.store(true, Relaxed);
     }
 }
@@ -384,8 +383,7 @@ pub fn reschedule() {
 /// held before is released (outside the scheduler's lock: freeing a thread can reach other
 /// objects whose release takes it).
 pub fn leave_behind(thread: Arc<Thread>) {
-    let previous = SCHEDULER.lock().left_behind.replace(thread);
-    drop(previous);
+    drop(LEFT_BEHIND.replace(Some(thread)));
 }
 
 /// Makes `next` the running thread: its registers become the target of the next kernel entry,
@@ -410,12 +408,10 @@ fn release_later() {
 fn load(next: &Arc<Thread>) -> Option<Arc<Thread>> {
     next.set_run_state(RunState::Running);
     crate::fpu::switch_to(next);
-    let mut scheduler = SCHEDULER.lock();
-    let previous = scheduler.current.replace(next.clone());
+    let previous = CURRENT.replace(Some(next.clone()));
     if !next.inherits_quantum.swap(false, Relaxed) {
-        scheduler.quantum_started = crate::clock::now();
+        QUANTUM_STARTED.set(crate::clock::now());
     }
-    // (Nothing below takes the scheduler's lock: it is held to the end.)
     // User code can change its segment bases itself, so the bases in the CPU are the leaving
     // thread's truth: keep them, then load the next ones. It can do so only by loading `fs` or
     // `gs` (`CR4.FSGSBASE` is clear, so `wrfsbase` and `wrgsbase` are undefined), which in
@@ -448,18 +444,19 @@ fn load(next: &Arc<Thread>) -> Option<Arc<Thread>> {
     cpu::set_entry_points(next.registers.top(), model::kernel_stack_top(next));
     // The thread the CPU leaves is kept until the next switch, so that neither it (whose kernel
     // stack the CPU may still be on) nor its space (whose tables were loaded until just now)
-    // goes too early; whatever was kept before goes to the caller, outside the lock.
+    // goes too early; whatever was kept before goes to the caller.
     let previous = previous?;
-    scheduler.left_behind.replace(previous)
+    LEFT_BEHIND.replace(Some(previous))
 }
 
 /// Called by the idle loop: stops the machine when no thread is left that could ever run.
 pub fn stop_if_nothing_left() {
+    let current_alive = CURRENT.inspect(|current| {
+        current
+            .as_ref()
+            .is_some_and(|thread| thread.run_state() == RunState::Running)
+    });
     let scheduler = SCHEDULER.lock();
-    let current_alive = scheduler
-        .current
-        .as_ref()
-        .is_some_and(|thread| thread.run_state() == RunState::Running);
     if scheduler.highest_ready().is_none() && scheduler.sleeping.is_empty() && !current_alive {
         drop(scheduler);
         log::error!("no thread is left to run: every thread is stopped, faulted or ended");
