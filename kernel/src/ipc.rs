@@ -57,7 +57,7 @@ pub struct PortSet {
     /// The ports in the set.
     pub ports: Lock<Vec<Weak<Port>>>,
     /// Servers waiting for a request, longest-waiting first.
-    pub servers: Lock<ServerQueue>,
+    pub servers: ServerQueue,
     /// Clear only when no request waits in any of its ports: set by every request queued in
     /// one (and by a port that joins with requests queued), cleared by a look that finds
     /// none. The IPC fast path's reply-and-wait reads it instead of looking at every port.
@@ -69,71 +69,85 @@ pub struct PortSet {
 }
 
 /// The servers waiting on a port set, longest-waiting first. The first is kept apart from the
-/// rest: a set usually has one server, which the IPC fast path takes and puts back on every
-/// round trip, and a slot is a move where a ring buffer's index arithmetic is a dozen
-/// instructions each way.
+/// rest, in a cell: a set usually has one server, which the IPC fast path takes and puts back
+/// on every round trip, and taking it out of a cell is a move, where a locked ring buffer
+/// costs the lock and a dozen instructions of index arithmetic each way.
 #[derive(Default)]
 pub struct ServerQueue {
     /// The longest-waiting server; empty only when `rest` is too.
-    first: Option<Arc<Thread>>,
+    first: KernelCell<Option<Arc<Thread>>>,
+    /// How many wait in `rest` (read without its lock).
+    behind: KernelCell<usize>,
     /// The others, in the order they came.
-    rest: VecDeque<Arc<Thread>>,
+    rest: Lock<VecDeque<Arc<Thread>>>,
 }
 
 impl ServerQueue {
     /// How many servers wait.
     pub fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
+        usize::from(!self.first.is_none()) + self.behind.get()
     }
 
     /// Takes the longest-waiting server out.
     #[inline]
-    pub fn pop_front(&mut self) -> Option<Arc<Thread>> {
+    pub fn pop_front(&self) -> Option<Arc<Thread>> {
         let first = self.first.take()?;
-        if !self.rest.is_empty() {
-            self.first = self.rest.pop_front();
+        if self.behind.get() != 0 {
+            self.first.set(self.next_from_rest());
         }
         Some(first)
     }
 
     /// Puts a server back first in line (a path that took it declined).
     #[inline]
-    pub fn push_front(&mut self, server: Arc<Thread>) {
-        if let Some(former) = self.first.replace(server) {
-            self.rest.push_front(former);
+    pub fn push_front(&self, server: Arc<Thread>) {
+        if let Some(former) = self.first.replace(Some(server)) {
+            self.rest.lock().push_front(former);
+            self.behind.set(self.behind.get() + 1);
         }
     }
 
     /// Queues a server behind the others.
     #[inline]
-    pub fn push_back(&mut self, server: Arc<Thread>) {
+    pub fn push_back(&self, server: Arc<Thread>) {
         if self.first.is_none() {
-            self.first = Some(server);
+            self.first.set(Some(server));
         } else {
-            self.rest.push_back(server);
+            self.rest.lock().push_back(server);
+            self.behind.set(self.behind.get() + 1);
         }
     }
 
     /// Takes `server` out, wherever it waits.
-    pub fn remove(&mut self, server: &Arc<Thread>) {
-        if self
-            .first
-            .as_ref()
-            .is_some_and(|first| Arc::ptr_eq(first, server))
-        {
-            self.pop_front();
-        } else {
-            self.rest.retain(|other| !Arc::ptr_eq(other, server));
+    pub fn remove(&self, server: &Arc<Thread>) {
+        let first = self.first.inspect(|first| {
+            first
+                .as_ref()
+                .is_some_and(|first| Arc::ptr_eq(first, server))
+        });
+        if first {
+            drop(self.pop_front());
+            return;
         }
+        let mut rest = self.rest.lock();
+        rest.retain(|other| !Arc::ptr_eq(other, server));
+        self.behind.set(rest.len());
     }
 
     /// Takes every server out, longest-waiting first.
-    pub fn take_all(&mut self) -> Vec<Arc<Thread>> {
-        self.first
-            .take()
-            .into_iter()
-            .chain(self.rest.drain(..))
-            .collect()
+    pub fn take_all(&self) -> Vec<Arc<Thread>> {
+        let rest = core::mem::take(&mut *self.rest.lock());
+        self.behind.set(0);
+        self.first.take().into_iter().chain(rest).collect()
+    }
+
+    /// The longest-waiting server of `rest`, taken out (to come first).
+    #[cold]
+    fn next_from_rest(&self) -> Option<Arc<Thread>> {
+        let mut rest = self.rest.lock();
+        let next = rest.pop_front();
+        self.behind.set(rest.len());
+        next
     }
 }
 
@@ -280,7 +294,7 @@ impl PortSet {
         Ok(Arc::new_cyclic(|itself| PortSet {
             id: crate::object::new_object_id(),
             ports: Lock::new(Vec::new()),
-            servers: Lock::new(ServerQueue::default()),
+            servers: ServerQueue::default(),
             callers_may_wait: AtomicBool::new(false),
             itself: itself.clone(),
             payer: Arc::downgrade(payer),
@@ -342,7 +356,7 @@ impl PortSet {
 impl Drop for PortSet {
     /// A destroyed port set fails the waits of the servers waiting on it with `PeerGone`.
     fn drop(&mut self) {
-        crate::wait::fail_waiters(self.servers.get_mut().take_all());
+        crate::wait::fail_waiters(self.servers.take_all());
         if let Some(payer) = self.payer.upgrade() {
             payer.release(PORT_COST);
         }
@@ -383,20 +397,14 @@ impl Reply {
         state: ReplyState,
         streaming: bool,
     ) -> Result<Arc<Reply>, abi::Error> {
-        let mut cache = client.reply_cache.lock();
-        if let Some(kept) = cache.as_ref()
-            && Arc::strong_count(kept) == 1
-            && Arc::weak_count(kept) == 0
-        {
-            let reply = kept.clone();
-            drop(cache);
+        if let Some(reply) = Reply::kept_by(client) {
             reply.renew(state, streaming);
             return Ok(reply);
         }
         let reply = Reply::new(state, Some(&client.space))?;
         reply.reset(streaming);
-        if cache.is_none() {
-            *cache = Some(reply.clone());
+        if client.reply_cache.is_none() {
+            client.reply_cache.set(Some(reply.clone()));
         }
         // Otherwise the kept one is still in use (its connection lives on, moved to another
         // thread or left open): this one, paid from the client's quota, serves this call.
@@ -410,17 +418,22 @@ impl Reply {
     /// The IPC fast path's share of `for_client` and two `hold_connection`s.
     #[inline]
     pub fn renewed_for_words(client: &Thread) -> Option<Arc<Reply>> {
-        let cache = client.reply_cache.lock();
-        let kept = cache.as_ref()?;
-        if Arc::strong_count(kept) != 1 || Arc::weak_count(kept) != 0 {
-            return None;
-        }
-        let reply = kept.clone();
-        drop(cache);
+        let reply = Reply::kept_by(client)?;
         reply.renew(ReplyState::Pending, false);
         reply.client_holders.store(1, Relaxed);
         reply.server_holders.store(1, Relaxed);
         Some(reply)
+    }
+
+    /// The reply object `client` kept from its last call, if nothing else can reach it any
+    /// more (no handle, no waiter, no connection).
+    #[inline]
+    fn kept_by(client: &Thread) -> Option<Arc<Reply>> {
+        client.reply_cache.inspect(|kept| {
+            kept.as_ref()
+                .filter(|kept| Arc::strong_count(kept) == 1 && Arc::weak_count(kept) == 0)
+                .cloned()
+        })
     }
 
     /// Makes a reply object that nothing but its client's cache holds any more ready for a

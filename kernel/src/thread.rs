@@ -152,7 +152,7 @@ pub struct Thread {
     pub handles: AtomicU64,
     /// The reply object of its last call, reused by the next one when nothing else refers to
     /// it any more.
-    pub reply_cache: Lock<Option<Arc<crate::ipc::Reply>>>,
+    pub reply_cache: KernelCell<Option<Arc<crate::ipc::Reply>>>,
     /// The client side of the connection of the call it is making, if it holds one.
     pub client_connection: KernelCell<Option<Arc<crate::ipc::Reply>>>,
     /// The server side of the connection of the request it serves, if it holds one.
@@ -195,7 +195,7 @@ impl Thread {
             keeper: Lock::new(None),
             fault_sequence: AtomicU64::new(0),
             handles: AtomicU64::new(0),
-            reply_cache: Lock::new(None),
+            reply_cache: KernelCell::new(None),
             client_connection: KernelCell::new(None),
             server_connection: KernelCell::new(None),
             unfinished_invalidation: Lock::new(None),

@@ -96,7 +96,7 @@ pub fn withdraw(thread: &Arc<Thread>) -> bool {
         }
         WaitQueue::PortSet(set) => {
             if let Some(set) = set.upgrade() {
-                set.servers.lock().remove(thread);
+                set.servers.remove(thread);
             }
         }
         WaitQueue::Reply(reply) => {

@@ -84,7 +84,7 @@ pub fn call(registers: &SavedRegisters) -> bool {
         return false;
     };
     // Taken from the set's queue at once; put back first in line if the fast path declines.
-    let Some(server) = set.servers.lock().pop_front() else {
+    let Some(server) = set.servers.pop_front() else {
         return false;
     };
     // A connection either thread still holds would close when the new one replaces it, and
@@ -97,7 +97,7 @@ pub fn call(registers: &SavedRegisters) -> bool {
         None
     };
     let Some(reply) = reply else {
-        set.servers.lock().push_front(server);
+        set.servers.push_front(server);
         return false;
     };
     drop(membership);
@@ -208,7 +208,7 @@ fn answer_and_wait(registers: &SavedRegisters, server: &Arc<Thread>, reply: &Rep
         frame.rax = Call::IpcWait.number();
         frame.rdi = set_handle;
     });
-    set.servers.lock().push_back(server.clone());
+    set.servers.push_back(server.clone());
     wait_at_restart_point(server, set.wait_queue());
     scheduler::hand_over_to(&next);
     true

@@ -80,7 +80,7 @@ pub fn port_set_state(set: u64) -> Result<[u64; 2], Error> {
         .iter()
         .filter(|port| port.strong_count() > 0)
         .count() as u64;
-    let servers = set.servers.lock().len() as u64;
+    let servers = set.servers.len() as u64;
     Ok([ports, servers])
 }
 
@@ -94,7 +94,7 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
             .and(transfer::check_receive(&client, Check::Ends))
     );
     let set = port.set.lock().clone();
-    let server = set.as_ref().and_then(|set| set.servers.lock().pop_front());
+    let server = set.as_ref().and_then(|set| set.servers.pop_front());
     let Some(server) = server else {
         port.queue_caller(
             Caller {
@@ -115,7 +115,7 @@ pub fn call(registers: &SavedRegisters, port: u64) -> BlockingResult {
         Err(error) => {
             // The server goes back to waiting, first in line.
             if let Some(set) = set {
-                set.servers.lock().push_front(server.clone());
+                set.servers.push_front(server.clone());
                 server.waiting_in.set(Some(set.wait_queue()));
             }
             return Ok(Err(error));
@@ -398,7 +398,7 @@ pub fn wait(registers: &SavedRegisters, set: u64) -> BlockingResult {
         };
         return pull_request(registers, reply, client, server);
     }
-    set.servers.lock().push_back(server.clone());
+    set.servers.push_back(server.clone());
     let queue = set.wait_queue();
     drop(set);
     block_at_restart_point(server, queue)
@@ -448,10 +448,10 @@ pub fn send(port: u64, words: [u64; MESSAGE_WORDS]) -> Result<(), Error> {
         sender.space.transferable(Handle::from_raw(handle))?;
     }
     let set = port.set.lock().clone().ok_or(Error::NoReceiver)?;
-    let server = set.servers.lock().pop_front().ok_or(Error::NoReceiver)?;
+    let server = set.servers.pop_front().ok_or(Error::NoReceiver)?;
     server.registers.update(|frame| frame.rbx = 0);
     if let Err(error) = transfer::move_handle(&sender, &server) {
-        set.servers.lock().push_front(server);
+        set.servers.push_front(server);
         return Err(error);
     }
     server.waiting_in.set(None);
@@ -511,7 +511,7 @@ pub fn deliver_fault(thread: &Arc<Thread>, report: FaultReport, keeper: Arc<Port
         .set
         .lock()
         .as_ref()
-        .and_then(|set| set.servers.lock().pop_front());
+        .and_then(|set| set.servers.pop_front());
     if let Some(server) = server {
         server.waiting_in.set(None);
         match open_fault(thread, report, &server, &keeper) {
