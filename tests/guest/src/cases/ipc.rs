@@ -61,6 +61,10 @@ pub const CASES: &[Case] = &[
         run: stopped_client_takes_its_reply_when_resumed,
     },
     Case {
+        name: "ipc_servers_of_one_set_take_requests_in_turn_and_leave_it_when_stopped",
+        run: servers_take_requests_in_turn,
+    },
+    Case {
         name: "ipc_a_waiting_server_moves",
         run: waiting_server_moves,
     },
@@ -400,6 +404,69 @@ fn stopped_client_takes_its_reply_when_resumed() -> Result<(), CaseFailure> {
     check_equal!((LAST_REPLY.load(SeqCst), FAILURES.load(SeqCst)), (8, 0));
     check!(wait_until_ended(&client), "the client never ended");
     finish(port, set, &server)
+}
+
+static TURN_STACKS: [Stack<1024>; 3] = [Stack::new(), Stack::new(), Stack::new()];
+static NEXT_SERVER: AtomicU64 = AtomicU64::new(0);
+
+/// A server that answers every request with its own number (taken in the order the servers
+/// start), until its set goes.
+fn answer_with_own_number(set: u64) {
+    let me = NEXT_SERVER.fetch_add(1, SeqCst);
+    let set = Handle::from_raw(set);
+    let Ok(mut request) = ipc::wait(set) else {
+        return;
+    };
+    while let Ok(next) = ipc::reply_wait(request.reply, [me, 0, 0, 0], set) {
+        request = next;
+    }
+}
+
+/// The number of the server that answers a call to `port`.
+fn answering_server(port: Handle) -> Result<u64, Error> {
+    ipc::call(port, [0; 4]).map(|words| words[0])
+}
+
+/// Three servers wait on one set: requests go to the longest-waiting one, so they take turns
+/// (each answer sends its server to the back); a stopped server leaves the queue from the
+/// middle, and the others go on taking turns; the set's destruction fails the waits of the
+/// rest, which then end (their next wait names a closed handle).
+fn servers_take_requests_in_turn() -> Result<(), CaseFailure> {
+    reset();
+    NEXT_SERVER.store(0, SeqCst);
+    let port = ipc::port_create(0).map_err(fail)?;
+    let set = ipc::port_set_create().map_err(fail)?;
+    ipc::port_set_add(set, port).map_err(fail)?;
+    let mut servers = [const { None }; 3];
+    for (waiting, (stack, slot)) in TURN_STACKS.iter().zip(servers.iter_mut()).enumerate() {
+        let server = spawn(stack, answer_with_own_number, set.raw()).map_err(fail)?;
+        check_equal!(server.resume(), Ok(()));
+        let queued = || ipc::port_set_state(set) == Ok((1, waiting as u64 + 1));
+        check!(wait_for(queued), "server {waiting} never waited on the set");
+        *slot = Some(server);
+    }
+    let [Some(first), Some(second), Some(third)] = servers else {
+        return Err(fail(Error::InvalidState));
+    };
+    for round in 0..6 {
+        check_equal!(answering_server(port), Ok(round % 3));
+    }
+    check_equal!(second.interrupt(), Ok(()));
+    check_equal!(ipc::port_set_state(set), Ok((1, 2)));
+    for expected in [0, 2, 0, 2] {
+        check_equal!(answering_server(port), Ok(expected));
+    }
+    // The port holds its set: the set goes with the last of the two.
+    check_equal!(handle_close(port), Ok(()));
+    check_equal!(handle_close(set), Ok(()));
+    check!(wait_until_ended(&first), "the first server never ended");
+    check!(wait_until_ended(&third), "the third server never ended");
+    check!(
+        matches!(second.status(), Ok((Condition::Stopped, _, _))),
+        "the stopped server is {:?}",
+        second.status()
+    );
+    Ok(())
 }
 
 fn waiting_server_moves() -> Result<(), CaseFailure> {
