@@ -415,10 +415,11 @@ fn load(next: &Arc<Thread>) -> Option<Arc<Thread>> {
     // User code can change its segment bases itself, so the bases in the CPU are the leaving
     // thread's truth: keep them, then load the next ones. It can do so only by loading `fs` or
     // `gs` (`CR4.FSGSBASE` is clear, so `wrfsbase` and `wrgsbase` are undefined), which in
-    // 64-bit mode loads the descriptor's base, 0 in every descriptor of ours, or leaves the
-    // base as it was for a null selector (Intel SDM vol. 3A section 3.4.4). So a thread whose
-    // bases were both 0 when it was switched in still has them: the CPU need not be asked
-    // (two `rdmsr`s, the dearest part of a switch between threads that leave them alone).
+    // 64-bit mode loads the descriptor's base, 0 in every user descriptor of ours; a null
+    // selector clears the base (Intel) or leaves it (AMD) (Intel SDM vol. 3A section 3.4.4).
+    // So a thread whose bases were both 0 when it was switched in still has them: the CPU need
+    // not be asked (two `rdmsr`s, the dearest part of a switch between threads that leave
+    // them alone).
     let zero = SegmentBases::default();
     let loaded = match &previous {
         Some(previous) if previous.segment_bases.load() == zero => zero,

@@ -157,6 +157,9 @@ pub fn reply_wait(registers: &SavedRegisters) -> bool {
     if !answered {
         server.server_connection.set(Some(reply));
     }
+    // Otherwise the server's reference goes here, after the hand-over: were it the last one,
+    // the reply object's end would only give its quota back (it holds no thread, answer or
+    // fault any more), which asks for no switch.
     answered
 }
 

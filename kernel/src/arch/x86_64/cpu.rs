@@ -62,6 +62,10 @@ pub fn initialize() {
             if smep {
                 flags.insert(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION);
             }
+            // User code must not set its segment bases itself (`wrfsbase`, `wrgsbase`): a
+            // switch between threads whose bases are 0 does not read them back
+            // (`scheduler::load`).
+            flags.remove(Cr4Flags::FSGSBASE);
         });
     }
 }

@@ -138,6 +138,8 @@ impl<T: Default> KernelCell<T> {
 
     /// What `look` says of the value, which is out of the cell meanwhile (so `look` cannot
     /// see it changed under it; were `look` to fill the cell, the value would replace that).
+    /// `look` must not read the same cell, which it would find empty: the closures here only
+    /// compare, clone, or read other cells.
     #[inline(always)]
     pub fn inspect<R>(&self, look: impl FnOnce(&T) -> R) -> R {
         let value = self.value.take();

@@ -52,6 +52,8 @@ pub fn initialize() -> Selectors {
         let selectors = Selectors {
             kernel_code: table.append(Descriptor::kernel_code_segment()),
             kernel_data: table.append(Descriptor::kernel_data_segment()),
+            // The user descriptors have base 0, the only base user code can then give `fs`
+            // or `gs` by loading a selector (`scheduler::load` relies on it).
             user_data: table.append(Descriptor::user_data_segment()),
             user_code: table.append(Descriptor::user_code_segment()),
         };
