@@ -139,11 +139,25 @@ fn echo_server(set: u64) {
     }
 }
 
-/// A port with `badge` in a new set, and a server on them.
-fn endpoint(badge: u64) -> Result<(Handle, Handle, Thread), CaseFailure> {
+/// A port with `badge`, in a new set.
+fn port_in_new_set(badge: u64) -> Result<(Handle, Handle), CaseFailure> {
     let port = ipc::port_create(badge).map_err(fail)?;
     let set = ipc::port_set_create().map_err(fail)?;
     ipc::port_set_add(set, port).map_err(fail)?;
+    Ok((port, set))
+}
+
+/// Waits until `thread` blocks (`what` names it in the failure), then stops it.
+fn stop_once_blocked(thread: &Thread, what: &str) -> Result<(), CaseFailure> {
+    let blocked = || matches!(thread.status(), Ok((Condition::Blocked, _, _)));
+    check!(wait_for(blocked), "the {what} never blocked");
+    check_equal!(thread.interrupt(), Ok(()));
+    Ok(())
+}
+
+/// A port with `badge` in a new set, and a server on them.
+fn endpoint(badge: u64) -> Result<(Handle, Handle, Thread), CaseFailure> {
+    let (port, set) = port_in_new_set(badge)?;
     let server = spawn(&SERVER_STACK, echo_server, set.raw()).map_err(fail)?;
     Ok((port, set, server))
 }
@@ -196,9 +210,7 @@ fn drop_the_request(set: u64) {
 }
 
 fn dropped_request() -> Result<(), CaseFailure> {
-    let port = ipc::port_create(0).map_err(fail)?;
-    let set = ipc::port_set_create().map_err(fail)?;
-    ipc::port_set_add(set, port).map_err(fail)?;
+    let (port, set) = port_in_new_set(0)?;
     let server = spawn(&SERVER_STACK, drop_the_request, set.raw()).map_err(fail)?;
     check_equal!(server.resume(), Ok(()));
     check_equal!(ipc::call(port, [1, 2, 3, 4]), Err(Error::PeerGone));
@@ -298,9 +310,7 @@ fn call_once(argument: u64) {
 /// Stops `thread` once it is blocked, checks its registers name `call`, and moves it into a
 /// new thread, which it returns (stopped).
 fn move_blocked(thread: Thread, call: Call) -> Result<Thread, CaseFailure> {
-    let blocked = || matches!(thread.status(), Ok((Condition::Blocked, _, _)));
-    check!(wait_for(blocked), "the thread never blocked");
-    check_equal!(thread.interrupt(), Ok(()));
+    stop_once_blocked(&thread, "thread")?;
     let (state, moved) = thread.move_to_new_thread(own_space()).map_err(fail)?;
     check_equal!(state.registers[register::RAX], call.number());
     Ok(moved)
@@ -377,9 +387,7 @@ fn stopped_client_takes_its_reply_when_resumed() -> Result<(), CaseFailure> {
         wait_for(|| SERVED.load(SeqCst) == 2),
         "the server never took the second request"
     );
-    let client_blocked = || matches!(client.status(), Ok((Condition::Blocked, _, _)));
-    check!(wait_for(client_blocked), "the client never blocked");
-    check_equal!(client.interrupt(), Ok(()));
+    stop_once_blocked(&client, "client")?;
     // The server answers and goes back to waiting on its set.
     HOLD.store(0, SeqCst);
     let server_waits = || matches!(server.status(), Ok((Condition::Blocked, _, _)));
@@ -434,9 +442,7 @@ fn answering_server(port: Handle) -> Result<u64, Error> {
 fn servers_take_requests_in_turn() -> Result<(), CaseFailure> {
     reset();
     NEXT_SERVER.store(0, SeqCst);
-    let port = ipc::port_create(0).map_err(fail)?;
-    let set = ipc::port_set_create().map_err(fail)?;
-    ipc::port_set_add(set, port).map_err(fail)?;
+    let (port, set) = port_in_new_set(0)?;
     let mut servers = [const { None }; 3];
     for (waiting, (stack, slot)) in TURN_STACKS.iter().zip(servers.iter_mut()).enumerate() {
         let server = spawn(stack, answer_with_own_number, set.raw()).map_err(fail)?;
@@ -545,9 +551,7 @@ fn answer_late(set: u64) {
 fn vanished_client() -> Result<(), CaseFailure> {
     reset();
     HOLD.store(1, SeqCst);
-    let port = ipc::port_create(0).map_err(fail)?;
-    let set = ipc::port_set_create().map_err(fail)?;
-    ipc::port_set_add(set, port).map_err(fail)?;
+    let (port, set) = port_in_new_set(0)?;
     PORT.store(port.raw(), SeqCst);
     let server = spawn(&SERVER_STACK, answer_late, set.raw()).map_err(fail)?;
     check_equal!(server.resume(), Ok(()));
@@ -557,9 +561,7 @@ fn vanished_client() -> Result<(), CaseFailure> {
         wait_for(|| SERVED.load(SeqCst) == 1),
         "the server never took the request"
     );
-    let blocked = || matches!(client.status(), Ok((Condition::Blocked, _, _)));
-    check!(wait_for(blocked), "the client never waited for its reply");
-    check_equal!(client.interrupt(), Ok(()));
+    stop_once_blocked(&client, "client waiting for its reply")?;
     let mut state = thread_get_state_with_handles(client.handle()).map_err(fail)?;
     check_equal!(state.registers[register::RAX], Call::IpcAwaitReply.number());
     check!(
