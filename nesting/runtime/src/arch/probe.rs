@@ -333,6 +333,23 @@ pub fn segment_words() -> (u64, u64) {
     (fs_word, gs_word)
 }
 
+/// Loads `fs` and `gs` with the stack's segment selector (the user data segment), which in
+/// 64-bit mode sets both segment bases to that descriptor's base, 0 (Intel SDM vol. 3A
+/// section 3.4.4): user code's own way to change its segment bases behind the kernel's back.
+pub fn load_segment_bases_from_stack_segment() {
+    // SAFETY: `ss` holds a valid user data selector, so loading it into `fs` and `gs` cannot
+    // fault; only the two segment bases change, which nothing in this program relies on.
+    unsafe {
+        core::arch::asm!(
+            "mov {selector:x}, ss",
+            "mov fs, {selector:x}",
+            "mov gs, {selector:x}",
+            selector = out(reg) _,
+            options(nostack, nomem, preserves_flags),
+        );
+    }
+}
+
 /// Executes `ud2` (two bytes), then returns `value`: only a keeper that moves the thread past
 /// the invalid instruction lets it return.
 pub fn invalid_opcode_then(value: u64) -> u64 {

@@ -41,6 +41,10 @@ pub const CASES: &[Case] = &[
         name: "segment_bases_belong_to_their_thread",
         run: segment_bases,
     },
+    Case {
+        name: "segment_bases_a_thread_sets_itself_are_kept",
+        run: segment_bases_set_by_the_thread,
+    },
 ];
 
 static STACK: Stack<2048> = Stack::new();
@@ -275,6 +279,40 @@ fn segment_bases() -> Result<(), CaseFailure> {
     check!(wait_for(|| DONE.load(SeqCst) == 1), "the thread never ran");
     check_equal!(COUNTER.load(SeqCst), FS_WORD.load(SeqCst));
     check_equal!(RESULT.load(SeqCst), GS_WORD.load(SeqCst));
+    check!(wait_until_ended(&thread), "the thread never ended");
+    Ok(())
+}
+
+/// Clears its segment bases itself (loading `fs` and `gs`), then yields until stopped.
+fn clear_segment_bases_then_yield(_: u64) {
+    probe::load_segment_bases_from_stack_segment();
+    DONE.store(1, SeqCst);
+    while STOP.load(SeqCst) == 0 {
+        thread_yield();
+    }
+}
+
+/// A thread created with segment bases clears them itself, in user mode: the kernel keeps
+/// what the CPU holds, not what it was told, so the thread's state then shows 0 for both.
+/// (A switch reads the bases back only from a thread whose recorded bases are not both 0:
+/// this one's are.)
+fn segment_bases_set_by_the_thread() -> Result<(), CaseFailure> {
+    reset();
+    let mut state = initial_state(STACK.top(), clear_segment_bases_then_yield, 0);
+    state.fs_base = &FS_WORD as *const AtomicU64 as u64;
+    state.gs_base = &GS_WORD as *const AtomicU64 as u64;
+    let thread = Thread::from_handle(thread_create(own_space(), &state).map_err(fail)?);
+    check_equal!(thread.resume(), Ok(()));
+    check!(wait_for(|| DONE.load(SeqCst) == 1), "the thread never ran");
+    // It yields: the processor has left it, and come back, since it cleared them.
+    for _ in 0..4 {
+        thread_yield();
+    }
+    check_equal!(thread.interrupt(), Ok(()));
+    let read = thread.state().map_err(fail)?;
+    check_equal!((read.fs_base, read.gs_base), (0, 0));
+    STOP.store(1, SeqCst);
+    check_equal!(thread.resume(), Ok(()));
     check!(wait_until_ended(&thread), "the thread never ended");
     Ok(())
 }
