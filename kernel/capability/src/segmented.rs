@@ -46,9 +46,9 @@ impl<T> SegmentedVec<T> {
     /// The element at `index`, if there is one.
     #[inline]
     pub fn get(&self, index: usize) -> Option<&T> {
-        if index >= self.len {
-            return None;
-        }
+        // No look at `len`: a segment holds exactly the elements of its range that exist (the
+        // ones popped left it), so the segment's own bounds say it. (A handle lookup, on every
+        // call, is this.)
         let (segment, offset) = locate(index);
         self.segments.get(segment)?.get(offset)
     }
