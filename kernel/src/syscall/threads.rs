@@ -170,7 +170,16 @@ pub fn destroy_space(handle: u64) -> BlockingResult {
         return Ok(Err(Error::InvalidState));
     }
     drop(caller);
-    let own_list = Arc::downgrade(&space);
+    destroy_in_steps(&space)?;
+    Ok(Ok(()))
+}
+
+/// Destroys what `space` holds (its threads, handles, regions and mappings), a piece at a
+/// time, with a preemption point between any two pieces: preempted, the call is re-issued
+/// and goes on with what is left (`Space::destroy_step` takes the pieces in order and marks
+/// the space destroyed, so nothing new comes in).
+pub(super) fn destroy_in_steps(space: &Arc<crate::space::Space>) -> Result<(), model::Restart> {
+    let own_list = Arc::downgrade(space);
     let end = |thread: &Arc<Thread>| {
         let _ = stop(thread);
         // A faulted thread may still wait in its keeper's queue.
@@ -193,12 +202,11 @@ pub fn destroy_space(handle: u64) -> BlockingResult {
         if model::preemption_point() {
             // Should this thread end instead of going on, its end finishes the invalidations
             // the pieces taken so far queued (the pieces not taken are whole).
-            model::preempt_here().inspect_err(|_| {
-                crate::invalidation::remember_left_work(&Arc::downgrade(&space))
-            })?;
+            model::preempt_here()
+                .inspect_err(|_| crate::invalidation::remember_left_work(&Arc::downgrade(space)))?;
         }
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// A handle to `thread` was closed. The last one, while the thread is stopped or faulted, ends

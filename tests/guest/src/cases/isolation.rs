@@ -11,10 +11,13 @@ use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use runtime::abi::keeper::RESUME;
 use runtime::abi::registers::CLOCK_TICK_NANOSECONDS;
 use runtime::abi::state::{Condition, KILLED};
-use runtime::abi::{Error, Handle, Rights};
+use runtime::abi::{Call, Error, Handle, Rights};
 use runtime::arch::probe::load_through_rdi;
 use runtime::ipc;
-use runtime::syscall::{clock_monotonic, handle_close, handle_grant, sleep_until, space_destroy};
+use runtime::syscall::{
+    clock_monotonic, handle_close, handle_grant, handle_info, sleep_until, space_create,
+    space_destroy,
+};
 use runtime::thread::{Stack, Thread, spawn, spawn_in};
 
 /// The cases.
@@ -26,6 +29,10 @@ pub const CASES: &[Case] = &[
     Case {
         name: "restart_torture_destroying_a_space_full_of_objects",
         run: destroy_moving,
+    },
+    Case {
+        name: "restart_torture_closing_the_last_handle_of_a_space_full_of_handles",
+        run: close_last_handle_moving,
     },
 ];
 
@@ -185,6 +192,79 @@ fn destroy(child: u64) {
     DESTROYED.store(status, SeqCst);
 }
 
+/// Runs `work(space)` in a thread that the controller keeps moving into new threads (at
+/// every preemption point under partial preemption, where the call stops) until it returns
+/// `call`'s status in `DESTROYED`, which must be success. The last thread, and how many
+/// moves caught it in the middle of `call`.
+fn end_moving(work: fn(u64), space: Handle, call: Call) -> Result<(Thread, u64), CaseFailure> {
+    DESTROYED.store(u64::MAX, SeqCst);
+    let mut worker = spawn(&DESTROYER_STACK, work, space.raw()).map_err(fail)?;
+    check_equal!(worker.resume(), Ok(()));
+    let (mut moves, mut mid_call) = (0u64, 0u64);
+    while DESTROYED.load(SeqCst) == u64::MAX && moves < 100_000 {
+        runtime::syscall::thread_yield();
+        let mut inspect = |moved: super::Moved<'_>| {
+            if moved.state.registers[runtime::abi::state::register::RAX] == call.number() {
+                mid_call += 1;
+            }
+        };
+        match super::transplant(&worker, &mut inspect)? {
+            Some(moved) => worker = moved,
+            None => break,
+        }
+        moves += 1;
+    }
+    check!(
+        wait_for(|| DESTROYED.load(SeqCst) != u64::MAX),
+        "the thread ending the space never returned"
+    );
+    check_equal!(DESTROYED.load(SeqCst), 0);
+    runtime::println!("  {moves} moves, {mid_call} in the middle of the call");
+    Ok((worker, mid_call))
+}
+
+/// Closes the handle `space` and records the call's status.
+fn close_space(space: u64) {
+    let status = match handle_close(Handle::from_raw(space)) {
+        Ok(()) => 0,
+        Err(error) => error.code(),
+    };
+    DESTROYED.store(status, SeqCst);
+}
+
+/// A child space holding `GRANTED` handles to `port` (and nothing else names it).
+fn child_of_many_handles(port: Handle) -> Result<Handle, CaseFailure> {
+    let child = space_create(1 << 20).map_err(fail)?;
+    for _ in 0..GRANTED {
+        handle_grant(child, port, Rights::SEND).map_err(fail)?;
+    }
+    Ok(child)
+}
+
+/// The restart torture test for closing the last handle of a space full of handles, which
+/// destroys what it holds as `SpaceDestroy` does: a piece at a time, so the closing thread can
+/// be caught between any two (wherever `SpaceDestroy` can: the two run side by side here) and
+/// moved into new threads; the close completes once, and gives back what the space cost.
+fn close_last_handle_moving() -> Result<(), CaseFailure> {
+    let port = ipc::port_create(0).map_err(fail)?;
+    let quota = super::memory::quota_left()?;
+    let destroyed = child_of_many_handles(port)?;
+    let (destroyer, destroy_caught) = end_moving(destroy, destroyed, Call::SpaceDestroy)?;
+    check_equal!(handle_close(destroyed), Ok(()));
+    let closed = child_of_many_handles(port)?;
+    let (closer, close_caught) = end_moving(close_space, closed, Call::HandleClose)?;
+    check_equal!(handle_info(closed), Err(Error::BadHandle));
+    check!(
+        close_caught > 0 || destroy_caught == 0,
+        "SpaceDestroy was caught between pieces {destroy_caught} times, closing the last \
+         handle never"
+    );
+    drop((destroyer, closer));
+    check_equal!(super::memory::quota_left()?, quota);
+    check_equal!(handle_close(port), Ok(()));
+    Ok(())
+}
+
 /// In the child: one call to the parent, which the parent takes and never answers.
 fn call_parent(port: u64) {
     let _ = ipc::call(Handle::from_raw(port), [7, 0, 0, 0]);
@@ -209,31 +289,7 @@ fn destroy_moving() -> Result<(), CaseFailure> {
     check_equal!(spinner.resume(), Ok(()));
     let request = ipc::wait(set).map_err(fail)?;
     check_equal!(request.words[0], 7);
-    DESTROYED.store(u64::MAX, SeqCst);
-    let mut destroyer = spawn(&DESTROYER_STACK, destroy, child.raw()).map_err(fail)?;
-    check_equal!(destroyer.resume(), Ok(()));
-    let (mut moves, mut mid_call) = (0u64, 0u64);
-    while DESTROYED.load(SeqCst) == u64::MAX && moves < 100_000 {
-        runtime::syscall::thread_yield();
-        let mut inspect = |moved: super::Moved<'_>| {
-            if moved.state.registers[runtime::abi::state::register::RAX]
-                == runtime::abi::Call::SpaceDestroy.number()
-            {
-                mid_call += 1;
-            }
-        };
-        match super::transplant(&destroyer, &mut inspect)? {
-            Some(moved) => destroyer = moved,
-            None => break,
-        }
-        moves += 1;
-    }
-    check!(
-        wait_for(|| DESTROYED.load(SeqCst) != u64::MAX),
-        "the destroyer never returned"
-    );
-    check_equal!(DESTROYED.load(SeqCst), 0);
-    runtime::println!("  {moves} moves, {mid_call} in the middle of the destruction");
+    let (destroyer, _) = end_moving(destroy, child, Call::SpaceDestroy)?;
     // Its threads are gone, and the handle its caller held: the call's reply goes nowhere.
     check_equal!(caller.status(), Ok((Condition::Exited, KILLED, 0)));
     check_equal!(spinner.status(), Ok((Condition::Exited, KILLED, 0)));

@@ -24,9 +24,9 @@ const LOAD_PRIORITY: u64 = 8;
 const TRANSFER_BYTES: u64 = 4 << 20;
 /// Pages of the mapping chain the second load revokes.
 const CHAIN_PAGES: u64 = 1024;
-/// Handles in the space the third load destroys.
+/// Handles in the space the third and fourth loads end.
 const DESTROYED_HANDLES: u64 = 4096;
-/// Mappings of the region the fourth load destroys.
+/// Mappings of the region the fifth and sixth loads end.
 const REGION_MAPPINGS: u64 = 1024;
 
 static CLIENT_STACK: Stack<1024> = Stack::new();
@@ -141,9 +141,9 @@ fn revocations(samples: &mut [u64; SAMPLES]) -> Result<(), Error> {
     under_load("revoke_4_mib_chain", &[loader], samples)
 }
 
-/// Forever: fills a new space's handle table with `DESTROYED_HANDLES` handles and destroys
-/// the space.
-fn space_loader(_: u64) {
+/// Forever: fills a new space's handle table with `DESTROYED_HANDLES` handles and ends the
+/// space: with `SpaceDestroy`, or by closing its last handle (`ending`).
+fn space_loader(ending: u64) {
     let Ok(port) = port_create(0) else {
         return;
     };
@@ -156,20 +156,28 @@ fn space_loader(_: u64) {
                 break;
             }
         }
-        let _ = space_destroy(space);
+        if ending == BY_DESTROYING {
+            let _ = space_destroy(space);
+        }
         let _ = handle_close(space);
     }
 }
 
+/// How the space and mappings loads end each space or region they make.
+const BY_DESTROYING: u64 = 0;
+const BY_CLOSING_ITS_LAST_HANDLE: u64 = 1;
+
 /// The third load: destroying a space that holds thousands of handles.
 fn space_destructions(samples: &mut [u64; SAMPLES]) -> Result<(), Error> {
-    let loader = spawn(&LOADER_STACK, space_loader, 0)?;
+    let loader = spawn(&LOADER_STACK, space_loader, BY_DESTROYING)?;
     under_load("destroy_space_4096_handles", &[loader], samples)
 }
 
-/// How the mappings load ends each region it makes.
-const BY_DESTROYING: u64 = 0;
-const BY_CLOSING_ITS_LAST_HANDLE: u64 = 1;
+/// The fourth load: the same space ended by closing its last handle.
+fn space_closings(samples: &mut [u64; SAMPLES]) -> Result<(), Error> {
+    let loader = spawn(&LOADER_STACK, space_loader, BY_CLOSING_ITS_LAST_HANDLE)?;
+    under_load("close_space_4096_handles", &[loader], samples)
+}
 
 /// Forever: shows one page of RAM through `REGION_MAPPINGS` one-page mappings of one region,
 /// touches every one (so the kernel enters them all) and ends the region, which takes every
@@ -208,13 +216,13 @@ fn mappings_loader(ending: u64) {
     }
 }
 
-/// The fourth load: destroying a region that a thousand mappings show.
+/// The fifth load: destroying a region that a thousand mappings show.
 fn region_destructions(samples: &mut [u64; SAMPLES]) -> Result<(), Error> {
     let loader = spawn(&LOADER_STACK, mappings_loader, BY_DESTROYING)?;
     under_load("destroy_region_1024_mappings", &[loader], samples)
 }
 
-/// The fifth load: the same region ended by closing its last handle.
+/// The sixth load: the same region ended by closing its last handle.
 fn region_closings(samples: &mut [u64; SAMPLES]) -> Result<(), Error> {
     let loader = spawn(&LOADER_STACK, mappings_loader, BY_CLOSING_ITS_LAST_HANDLE)?;
     under_load("close_region_1024_mappings", &[loader], samples)
@@ -228,6 +236,7 @@ pub fn latency_benchmarks() -> Result<(), Error> {
     transfers(&mut samples)?;
     revocations(&mut samples)?;
     space_destructions(&mut samples)?;
+    space_closings(&mut samples)?;
     region_destructions(&mut samples)?;
     region_closings(&mut samples)
 }
