@@ -82,6 +82,9 @@ pub enum Step {
         mapping: Weak<Mapping>,
         from: region::Window,
     },
+    /// Destroy one more piece of a space whose last handle was closed (this step holds the
+    /// last reference to it); the space goes, emptied, with the last such step.
+    DestroySpace { space: Arc<Space> },
 }
 
 /// The invalidation work left by the changes to one space's memory.
@@ -327,6 +330,12 @@ fn run(step: Step, queue: &mut dyn FnMut(Step)) {
             }
         }
         Step::Forget { mapping } => mapping.forget(),
+        Step::DestroySpace { space } => {
+            // No thread runs in it (each thread holds its space), so no thread is to end.
+            if !space.destroy_step(|thread| thread.end(abi::state::KILLED)) {
+                queue(Step::DestroySpace { space });
+            }
+        }
         Step::MoveDone { mapping, from } => {
             if let Some(mapping) = mapping.upgrade() {
                 mapping.move_done(from);

@@ -117,10 +117,9 @@ pub const TABLE: &[CallSpecification] = &[
                   as that stage, whose closed handle leads it to that list. Closing the last \
                   handle of a thread stopped in a call that changed memory ends it and takes \
                   over the work its call left, the same way. Closing the last reference to a \
-                  space (no thread runs in it, no other handle names it) first destroys what it \
-                  holds as SpaceDestroy does, stopping at a preemption point between any two \
-                  pieces; preempted, it is re-issued as itself, the handle still open, and goes \
-                  on with what is left. Any other handle is never interrupted",
+                  space (no thread runs in it, no other handle names it) hands the space to that \
+                  list too: what it holds goes a piece at a time, as SpaceDestroy takes it, in \
+                  the same last stage. Any other handle is never interrupted",
         summary: "Removes the handle from the caller's table; the slot's generation changes, so \
                   the old value stays invalid. An object whose last reference goes away (a \
                   stopped or ended thread, an unused space) is destroyed and its kernel memory \

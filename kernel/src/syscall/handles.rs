@@ -2,7 +2,7 @@
 //! `HandleList`, `SpaceCreate`.
 
 use crate::arch::frame::SavedRegisters;
-use crate::invalidation;
+use crate::invalidation::{self, Step};
 use crate::object::KernelObject;
 use crate::scheduler;
 use crate::space::Space;
@@ -16,16 +16,24 @@ use alloc::sync::Arc;
 /// space (whose handle caused them), and the call moves to its last stage,
 /// `InvalidationFinish`, whose handle (this one, closed) names nothing any more, which leads
 /// it to that list. Closing the last reference to a space (no thread runs in it, no other
-/// handle names it) first destroys what it holds, as `SpaceDestroy` does, a piece at a time
-/// with preemption points between them (preempted, the call is re-issued and goes on), so
-/// that the space's end is not one long stretch of kernel code.
+/// handle names it) hands the space to that list the same way: its contents go a piece at a
+/// time, as `SpaceDestroy` takes them, and the space with the last piece, so that its end is
+/// not one long stretch of kernel code. The handle is gone at once in both cases: the call
+/// has taken effect before its first preemption point.
 pub fn close(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     invalidation::finish_left_work()?;
     let space = scheduler::current().space.clone();
-    if let Some(target) = last_reference_to_a_space(&space, handle) {
-        super::threads::destroy_in_steps(&target)?;
-    }
     let object = or_return_error!(space.take_handle(Handle::from_raw(handle)));
+    if let KernelObject::Space(target) = object {
+        // The table's reference was the last: only this one is left.
+        if Arc::strong_count(&target) == 1 {
+            let origin = Arc::downgrade(&space);
+            drop(space);
+            let steps = alloc::vec![Step::DestroySpace { space: target }];
+            return super::memory::finish_in_last_stage(registers, &origin, steps);
+        }
+        return Ok(Ok(()));
+    }
     if let KernelObject::Region(region) = &object {
         let steps = region.handle_released();
         if !steps.is_empty() {
@@ -42,19 +50,6 @@ pub fn close(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     object.handle_closed();
     drop(object);
     Ok(Ok(()))
-}
-
-/// The space `handle` names, if the handle is the last reference to it: only the table's and
-/// the one returned are left (so no thread runs in it, and it is not the caller's own).
-fn last_reference_to_a_space(own: &Space, handle: u64) -> Option<Arc<Space>> {
-    let target = own
-        .typed(
-            Handle::from_raw(handle),
-            Rights::empty(),
-            KernelObject::to_space,
-        )
-        .ok()?;
-    (Arc::strong_count(&target) == 2).then_some(target)
 }
 
 /// `HandleClose` of a thread handle. A thread whose last handle goes while it is stopped ends;

@@ -178,7 +178,7 @@ pub fn destroy_space(handle: u64) -> BlockingResult {
 /// time, with a preemption point between any two pieces: preempted, the call is re-issued
 /// and goes on with what is left (`Space::destroy_step` takes the pieces in order and marks
 /// the space destroyed, so nothing new comes in).
-pub(super) fn destroy_in_steps(space: &Arc<crate::space::Space>) -> Result<(), model::Restart> {
+fn destroy_in_steps(space: &Arc<crate::space::Space>) -> Result<(), model::Restart> {
     let own_list = Arc::downgrade(space);
     let end = |thread: &Arc<Thread>| {
         let _ = stop(thread);

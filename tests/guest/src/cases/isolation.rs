@@ -10,13 +10,13 @@ use crate::{Case, CaseFailure, check, check_equal};
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use runtime::abi::keeper::RESUME;
 use runtime::abi::registers::CLOCK_TICK_NANOSECONDS;
-use runtime::abi::state::{Condition, KILLED};
+use runtime::abi::state::{Condition, KILLED, ThreadState, register};
 use runtime::abi::{Call, Error, Handle, Rights};
 use runtime::arch::probe::load_through_rdi;
 use runtime::ipc;
 use runtime::syscall::{
-    clock_monotonic, handle_close, handle_grant, handle_info, sleep_until, space_create,
-    space_destroy,
+    clock_monotonic, handle_close, handle_grant, handle_info, handle_list, sleep_until,
+    space_create, space_destroy,
 };
 use runtime::thread::{Stack, Thread, spawn, spawn_in};
 
@@ -194,9 +194,13 @@ fn destroy(child: u64) {
 
 /// Runs `work(space)` in a thread that the controller keeps moving into new threads (at
 /// every preemption point under partial preemption, where the call stops) until it returns
-/// `call`'s status in `DESTROYED`, which must be success. The last thread, and how many
-/// moves caught it in the middle of `call`.
-fn end_moving(work: fn(u64), space: Handle, call: Call) -> Result<(Thread, u64), CaseFailure> {
+/// its call's status in `DESTROYED`, which must be success. The last thread, and how many
+/// moves `caught` it in the middle of its call (it sees each state that moved).
+fn end_moving(
+    work: fn(u64),
+    space: Handle,
+    caught: impl Fn(&ThreadState) -> bool,
+) -> Result<(Thread, u64), CaseFailure> {
     DESTROYED.store(u64::MAX, SeqCst);
     let mut worker = spawn(&DESTROYER_STACK, work, space.raw()).map_err(fail)?;
     check_equal!(worker.resume(), Ok(()));
@@ -204,7 +208,7 @@ fn end_moving(work: fn(u64), space: Handle, call: Call) -> Result<(Thread, u64),
     while DESTROYED.load(SeqCst) == u64::MAX && moves < 100_000 {
         runtime::syscall::thread_yield();
         let mut inspect = |moved: super::Moved<'_>| {
-            if moved.state.registers[runtime::abi::state::register::RAX] == call.number() {
+            if caught(moved.state) {
                 mid_call += 1;
             }
         };
@@ -223,6 +227,11 @@ fn end_moving(work: fn(u64), space: Handle, call: Call) -> Result<(Thread, u64),
     Ok((worker, mid_call))
 }
 
+/// Whether `state` stands at `call`.
+fn stands_at(state: &ThreadState, call: Call) -> bool {
+    state.registers[register::RAX] == call.number()
+}
+
 /// Closes the handle `space` and records the call's status.
 fn close_space(space: u64) {
     let status = match handle_close(Handle::from_raw(space)) {
@@ -232,32 +241,59 @@ fn close_space(space: u64) {
     DESTROYED.store(status, SeqCst);
 }
 
-/// A child space holding `GRANTED` handles to `port` (and nothing else names it).
-fn child_of_many_handles(port: Handle) -> Result<Handle, CaseFailure> {
+/// A child space holding `GRANTED` handles to `port` (and nothing else names it), with the
+/// slots of the first and the last of them.
+fn child_of_many_handles(port: Handle) -> Result<(Handle, [u32; 2]), CaseFailure> {
     let child = space_create(1 << 20).map_err(fail)?;
-    for _ in 0..GRANTED {
-        handle_grant(child, port, Rights::SEND).map_err(fail)?;
+    let first = handle_grant(child, port, Rights::SEND).map_err(fail)?;
+    let mut last = first;
+    for _ in 1..GRANTED {
+        last = handle_grant(child, port, Rights::SEND).map_err(fail)?;
     }
-    Ok(child)
+    Ok((child, [first.index(), last.index()]))
+}
+
+/// Whether `slot` of `space`'s table holds a handle.
+fn slot_taken(space: Handle, slot: u32) -> bool {
+    matches!(
+        handle_list(space, slot, false),
+        Ok(Some(listed)) if listed.handle.index() == slot
+    )
 }
 
 /// The restart torture test for closing the last handle of a space full of handles, which
-/// destroys what it holds as `SpaceDestroy` does: a piece at a time, so the closing thread can
-/// be caught between any two (wherever `SpaceDestroy` can: the two run side by side here) and
-/// moved into new threads; the close completes once, and gives back what the space cost.
+/// destroys what the space holds as `SpaceDestroy` does, a piece at a time, in the call's last
+/// stage (`InvalidationFinish`): the closing thread is caught there and moved into new
+/// threads, wherever `SpaceDestroy` (run side by side on the same kind of child) is caught
+/// with its space half emptied; the handle is gone from the first catch on (nobody sees the
+/// space half destroyed), and the close gives back what the space cost.
 fn close_last_handle_moving() -> Result<(), CaseFailure> {
     let port = ipc::port_create(0).map_err(fail)?;
     let quota = super::memory::quota_left()?;
-    let destroyed = child_of_many_handles(port)?;
-    let (destroyer, destroy_caught) = end_moving(destroy, destroyed, Call::SpaceDestroy)?;
+    let (destroyed, [first, last]) = child_of_many_handles(port)?;
+    let half_emptied = |state: &ThreadState| {
+        stands_at(state, Call::SpaceDestroy)
+            && slot_taken(destroyed, first)
+            && !slot_taken(destroyed, last)
+    };
+    let (destroyer, destroy_caught) = end_moving(destroy, destroyed, half_emptied)?;
     check_equal!(handle_close(destroyed), Ok(()));
-    let closed = child_of_many_handles(port)?;
-    let (closer, close_caught) = end_moving(close_space, closed, Call::HandleClose)?;
+    let (closed, _) = child_of_many_handles(port)?;
+    let handle_seen_open = AtomicU64::new(0);
+    let finishing = |state: &ThreadState| {
+        let finishing = stands_at(state, Call::InvalidationFinish);
+        if finishing && handle_info(closed) != Err(Error::BadHandle) {
+            handle_seen_open.fetch_add(1, SeqCst);
+        }
+        finishing
+    };
+    let (closer, close_caught) = end_moving(close_space, closed, finishing)?;
     check_equal!(handle_info(closed), Err(Error::BadHandle));
+    check_equal!(handle_seen_open.load(SeqCst), 0);
     check!(
         close_caught > 0 || destroy_caught == 0,
-        "SpaceDestroy was caught between pieces {destroy_caught} times, closing the last \
-         handle never"
+        "SpaceDestroy was caught with its space half emptied {destroy_caught} times, the close \
+         of a last handle never in its last stage"
     );
     drop((destroyer, closer));
     check_equal!(super::memory::quota_left()?, quota);
@@ -289,7 +325,7 @@ fn destroy_moving() -> Result<(), CaseFailure> {
     check_equal!(spinner.resume(), Ok(()));
     let request = ipc::wait(set).map_err(fail)?;
     check_equal!(request.words[0], 7);
-    let (destroyer, _) = end_moving(destroy, child, Call::SpaceDestroy)?;
+    let (destroyer, _) = end_moving(destroy, child, |state| stands_at(state, Call::SpaceDestroy))?;
     // Its threads are gone, and the handle its caller held: the call's reply goes nowhere.
     check_equal!(caller.status(), Ok((Condition::Exited, KILLED, 0)));
     check_equal!(spinner.status(), Ok((Condition::Exited, KILLED, 0)));
