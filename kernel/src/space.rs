@@ -41,8 +41,11 @@ pub struct Space {
     /// The mappings the last lookups found or made.
     recent_mappings: Lock<RecentMappings>,
     quota: Lock<Quota>,
-    /// The space that paid for this one (`SPACE_COST` plus the quota), repaid on drop.
-    payer: Option<Arc<Space>>,
+    /// The space that paid for this one (`SPACE_COST` plus the quota), repaid on drop if it
+    /// is still there. Weak, as every object's payer: a space's table holds the spaces it
+    /// made, and a strong link back would keep both for good once the last outside handle
+    /// went.
+    payer: Option<Weak<Space>>,
     /// Its threads, so that destroying the space can end them.
     threads: Lock<Vec<Weak<Thread>>>,
     /// Set by `SpaceDestroy`: nothing new may be made in it.
@@ -64,12 +67,12 @@ impl Space {
     pub fn new_child(payer: &Arc<Space>, quota: u64) -> Result<Arc<Space>, Error> {
         let cost = SPACE_COST.checked_add(quota).ok_or(Error::QuotaExceeded)?;
         payer.charge(cost)?;
-        Space::build(quota, Some(payer.clone()), None).inspect_err(|_| payer.release(cost))
+        Space::build(quota, Some(Arc::downgrade(payer)), None).inspect_err(|_| payer.release(cost))
     }
 
     fn build(
         quota: u64,
-        payer: Option<Arc<Space>>,
+        payer: Option<Weak<Space>>,
         ram: Option<PageRange>,
     ) -> Result<Arc<Space>, Error> {
         let tables =
@@ -635,7 +638,7 @@ impl Drop for Space {
             object.handle_closed();
         }
         drop(objects);
-        if let Some(payer) = &self.payer {
+        if let Some(payer) = self.payer.as_ref().and_then(Weak::upgrade) {
             payer.release(SPACE_COST + self.quota.get_mut().limit());
         }
     }

@@ -34,6 +34,10 @@ pub const CASES: &[Case] = &[
         name: "restart_torture_closing_the_last_handle_of_a_space_full_of_handles",
         run: close_last_handle_moving,
     },
+    Case {
+        name: "isolation_a_space_whose_thread_made_a_child_space_goes_with_its_last_handle",
+        run: space_with_a_child_of_its_own_goes,
+    },
 ];
 
 static SPINNER_STACK: Stack<1024> = Stack::new();
@@ -269,6 +273,7 @@ fn slot_taken(space: Handle, slot: u32) -> bool {
 /// space half destroyed), and the close gives back what the space cost.
 fn close_last_handle_moving() -> Result<(), CaseFailure> {
     let port = ipc::port_create(0).map_err(fail)?;
+    settle()?;
     let quota = super::memory::quota_left()?;
     let (destroyed, [first, last]) = child_of_many_handles(port)?;
     let half_emptied = |state: &ThreadState| {
@@ -296,8 +301,55 @@ fn close_last_handle_moving() -> Result<(), CaseFailure> {
          of a last handle never in its last stage"
     );
     drop((destroyer, closer));
+    settle()?;
     check_equal!(super::memory::quota_left()?, quota);
     check_equal!(handle_close(port), Ok(()));
+    Ok(())
+}
+
+static GRANDCHILD_STACK: Stack<1024> = Stack::new();
+
+/// Lets the kernel release the threads that ended: the CPU keeps the thread it last left until
+/// its next switch, and a sleep makes two.
+fn settle() -> Result<(), CaseFailure> {
+    check!(
+        sleep_until(clock_monotonic() + 2 * CLOCK_TICK_NANOSECONDS).is_ok(),
+        "the sleep failed"
+    );
+    Ok(())
+}
+
+/// In a child: makes a space of its own (its handle stays in the child's table), then ends.
+fn make_a_space(_: u64) {
+    let status = match space_create(1 << 16) {
+        Ok(_) => 0,
+        Err(error) => error.code(),
+    };
+    DESTROYED.store(status, SeqCst);
+}
+
+/// A child whose thread made a space of its own (which its payer, the child, pays for) and
+/// ended: closing the parent's handles gives back everything the child cost. (The grandchild
+/// once held its payer strongly, and the child's table held the grandchild: a cycle that
+/// kept both, and the parent's quota, for good.)
+fn space_with_a_child_of_its_own_goes() -> Result<(), CaseFailure> {
+    settle()?;
+    let quota = super::memory::quota_left()?;
+    let (child, image, shown) = child_running_this_program()?;
+    DESTROYED.store(u64::MAX, SeqCst);
+    let thread = spawn_in(child, &GRANDCHILD_STACK, make_a_space, 0).map_err(fail)?;
+    check_equal!(thread.resume(), Ok(()));
+    check!(
+        super::wait_until_ended(&thread),
+        "the child's thread never ended"
+    );
+    check_equal!(DESTROYED.load(SeqCst), 0);
+    drop(thread);
+    settle()?;
+    for handle in [child, shown, image] {
+        check_equal!(handle_close(handle), Ok(()));
+    }
+    check_equal!(super::memory::quota_left()?, quota);
     Ok(())
 }
 
