@@ -1,4 +1,4 @@
-//! The kernel's lock: exclusive access to data shared between threads' kernel paths.
+//! The kernel's lock and cell: exclusive access to data shared between threads' kernel paths.
 //!
 //! The kernel runs on one CPU, and kernel code runs with interrupts disabled (the idle loop
 //! enables them only around `hlt`, holding no lock), so no two kernel paths ever run at once:
