@@ -9,6 +9,7 @@ use crate::space::Space;
 use crate::wait::{BlockingResult, or_return_error};
 use abi::{Error, Handle, Rights};
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 /// `HandleClose`. Closing a region's last handle destroys the region, as `RegionDestroy`
 /// does: the region goes at once, and its mappings, with what derives from them, in bounded
@@ -24,32 +25,32 @@ pub fn close(registers: &SavedRegisters, handle: u64) -> BlockingResult {
     invalidation::finish_left_work()?;
     let space = scheduler::current().space.clone();
     let object = or_return_error!(space.take_handle(Handle::from_raw(handle)));
-    if let KernelObject::Space(target) = object {
-        // The table's reference was the last: only this one is left.
-        if Arc::strong_count(&target) == 1 {
-            let origin = Arc::downgrade(&space);
-            drop(space);
-            let steps = alloc::vec![Step::DestroySpace { space: target }];
-            return super::memory::finish_in_last_stage(registers, &origin, steps);
+    // What closing the last handle to a region, or the last reference to a space (the
+    // table's: no thread runs in it, no other handle names it), leaves to do.
+    let steps = match &object {
+        KernelObject::Region(region) => region.handle_released(),
+        KernelObject::Space(target) if Arc::strong_count(target) == 1 => {
+            alloc::vec![Step::DestroySpace {
+                space: target.clone()
+            }]
         }
-        return Ok(Ok(()));
-    }
-    if let KernelObject::Region(region) = &object {
-        let steps = region.handle_released();
-        if !steps.is_empty() {
-            let origin = Arc::downgrade(&space);
-            drop((object, space));
-            return super::memory::finish_in_last_stage(registers, &origin, steps);
-        }
-        return Ok(Ok(()));
+        _ => Vec::new(),
+    };
+    if !steps.is_empty() {
+        let origin = Arc::downgrade(&space);
+        drop((object, space));
+        return super::memory::finish_in_last_stage(registers, &origin, steps);
     }
     drop(space);
-    if let KernelObject::Thread(thread) = object {
-        return close_thread(registers, thread);
+    match object {
+        KernelObject::Thread(thread) => close_thread(registers, thread),
+        // `handle_released` above did what closing a region's handle does.
+        KernelObject::Region(_) => Ok(Ok(())),
+        object => {
+            object.handle_closed();
+            Ok(Ok(()))
+        }
     }
-    object.handle_closed();
-    drop(object);
-    Ok(Ok(()))
 }
 
 /// `HandleClose` of a thread handle. A thread whose last handle goes while it is stopped ends;
@@ -70,7 +71,7 @@ fn close_thread(registers: &SavedRegisters, thread: Arc<crate::thread::Thread>) 
         return Ok(Ok(()));
     }
     drop(thread);
-    super::memory::finish_in_last_stage(registers, &origin, alloc::vec::Vec::new())
+    super::memory::finish_in_last_stage(registers, &origin, Vec::new())
 }
 
 /// Rights from a register: `InvalidArgument` if it has bits that are no right.
